@@ -1,0 +1,3 @@
+from cnnviz.cli import main
+
+raise SystemExit(main())
