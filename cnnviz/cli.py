@@ -1,0 +1,303 @@
+"""`python -m cnnviz`: everything the app computes, printed.
+
+Exit status 0 on success, 2 on a user's mistake (one line on stderr, never a traceback).
+TensorFlow is imported inside the commands that need it, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnnviz.errors import CnnvizError
+
+UNTRAINED = (
+    "note: no weight file in weights/, so the network is untrained and its answers are coin flips; "
+    "train one with `python -m cnnviz train --data DIR --out weights/NAME.weights.h5`."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except CnnvizError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cnnviz", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("summary", help="the layer table and parameter counts")
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("predict", help="dog or cat for each image")
+    p.add_argument("images", nargs="+", type=Path)
+    _weights_option(p)
+    p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--limit", type=int, help="a balanced, seeded sample of this many images")
+    p.add_argument("--batch-size", type=int, default=64)
+    _weights_option(p)
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train the network on a labelled folder")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--train-samples", type=int, default=16_000)
+    p.add_argument("--val-samples", type=int, default=6_400)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--augment", action="store_true", help="random flips, rotations and zooms (training images only)")
+    p.add_argument("--weights", type=Path, help="start from this weight file instead of untrained")
+    p.add_argument("--out", type=Path, help="save the weights here (a .weights.h5 file) after every epoch")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("convcheck", help="is the first layer really convolving? three hand computations")
+    p.add_argument("image", nargs="?", type=Path, help="default: Chelsea the cat (scikit-image)")
+    p.add_argument("--filter", type=int, default=0)
+    _weights_option(p)
+    p.set_defaults(run=cmd_convcheck)
+
+    p = sub.add_parser("inspect", help="PNGs of every layer's activations and every filter")
+    p.add_argument("image", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    _weights_option(p)
+    p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("download", help="fetch Microsoft's PetImages archive (786 MB) and validate it")
+    p.add_argument("--dest", type=Path)
+    p.set_defaults(run=cmd_download)
+    return parser
+
+
+def _weights_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", type=Path, help="a .weights.h5 file (default: the newest in weights/)")
+
+
+def _load_model(args):
+    from cnnviz.model import load_default_model
+
+    model, card = load_default_model(args.weights)
+    if card is None:
+        print(UNTRAINED, file=sys.stderr)
+    return model
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+def cmd_summary(args) -> None:
+    from cnnviz.model import build_model, layer_table
+
+    model = build_model()
+    rows = layer_table(model)
+    print(f"{'layer':<17}{'kind':<17}{'output shape':<16}{'parameters = formula':<36}{'share':>7}")
+    for r in rows:
+        shape = "x".join(str(d) for d in r.output_shape)
+        print(f"{r.name:<17}{r.kind:<17}{shape:<16}{f'{r.params:,} = {r.formula}':<36}{r.share:>7.2%}")
+    print(f"total parameters: {model.count_params():,}")
+
+
+def cmd_predict(args) -> int:
+    from cnnviz.images import load_photo
+
+    photos, failed = [], False
+    for path in args.images:
+        try:
+            photos.append((path, load_photo(path)))
+        except CnnvizError as e:
+            print(f"{path}: error: {e}", file=sys.stderr)
+            failed = True
+    if photos:
+        import numpy as np
+
+        from cnnviz.inspect import verdict
+        from cnnviz.model import predict_dog_probability
+
+        model = _load_model(args)
+        probabilities = predict_dog_probability(model, np.stack([p.network_input for _, p in photos]))
+        for (path, photo), p in zip(photos, probabilities):
+            v = verdict(p)
+            for warning in photo.warnings:
+                print(f"{path}: warning: {warning}", file=sys.stderr)
+            print(f"{path}: {v.label} {v.probability:.2f}")
+    return 2 if failed else 0
+
+
+def cmd_evaluate(args) -> None:
+    from cnnviz.evaluation import evaluate_items, sample_items
+
+    dataset = _scan(args.data)
+    items = sample_items(dataset.items, args.limit) if args.limit else dataset.items
+    model = _load_model(args)
+    with _bar(len(items), "evaluating", "img") as bar:
+        result = evaluate_items(model, items, batch_size=args.batch_size, on_batch=bar.update)
+    (tn, fp), (fn, tp) = result.confusion
+    print("confusion matrix (rows: true class, columns: predicted)")
+    print(f"{'':>10}{'cat':>8}{'dog':>8}")
+    print(f"{'cat':>10}{tn:>8}{fp:>8}")
+    print(f"{'dog':>10}{fn:>8}{tp:>8}")
+    print(f"accuracy: {result.accuracy:.4f} (n={result.n})")
+
+
+def cmd_train(args) -> None:
+    from cnnviz.data import split_dataset
+    from cnnviz.model import build_model, compile_model, load_weights, save_weights
+    from cnnviz.training import train
+
+    if args.out and not args.out.name.endswith(".weights.h5"):
+        raise CnnvizError(f"--out must name a .weights.h5 file, got {args.out.name!r}.")
+    dataset = _scan(args.data)
+    split = split_dataset(dataset, args.train_samples, args.val_samples, seed=args.seed)
+    if split.note:
+        print(split.note)
+    print(f"training on {len(split.train):,} images, validating on {len(split.val):,} (seed {split.seed})")
+    model = compile_model(build_model(), args.learning_rate)
+    if args.weights:
+        load_weights(model, args.weights)
+    history = []
+    bar = None
+
+    def on_batch(p):
+        nonlocal bar
+        if bar is None:
+            bar = _bar(p.batches, f"epoch {p.epoch}", "batch")
+        bar.update(1)
+        bar.set_postfix(loss=f"{p.loss:.4f}", accuracy=f"{p.accuracy:.4f}", img_s=f"{p.images_per_second:.1f}")
+
+    def on_epoch(r):
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+        history.append(r.as_dict())
+        val = "stopped before validation" if r.val_accuracy is None else f"val_loss {r.val_loss:.4f} - val_accuracy {r.val_accuracy:.4f}"
+        print(
+            f"epoch {r.epoch}: loss {r.loss:.4f} - accuracy {r.accuracy:.4f} - {val} - "
+            f"{r.images_per_second:.1f} images/s - {r.seconds:.0f} s"
+        )
+        if args.out:
+            save_weights(model, args.out, _card(args, dataset, split, history))
+
+    train(model, split, args.epochs, batch_size=args.batch_size, augment=args.augment, on_batch=on_batch, on_epoch=on_epoch)
+    if args.out:
+        print(f"saved {args.out} and its card")
+
+
+def _card(args, dataset, split, history) -> dict:
+    return {
+        "data": {"root": str(dataset.root), "layout": dataset.layout, "counts": dataset.counts(), "seed": split.seed},
+        "split": {"train": len(split.train), "val": len(split.val)},
+        "recipe": {
+            "optimizer": "RMSprop",
+            "learning_rate": args.learning_rate,
+            "batch_size": args.batch_size,
+            "augment": args.augment,
+            "loss": "binary_crossentropy",
+        },
+        "epochs": len(history),
+        "val_accuracy": history[-1]["val_accuracy"],
+        "history": history,
+    }
+
+
+def cmd_convcheck(args) -> None:
+    from cnnviz.inspect import convolution_check
+
+    photo = _photo_or_chelsea(args.image)
+    model = _load_model(args)
+    check = convolution_check(model, photo.network_input, args.filter)
+    print(f"first-layer filter {check.filter_index}, compared with the network's own feature map:")
+    for name, diff in check.max_abs_difference.items():
+        print(f"  {name:<34} max abs difference {diff:.2e}")
+    print("Keras's Conv2D is a cross-correlation: correlate2d, or convolve2d with the kernel flipped, reproduce it;")
+    print("the tutorial's grayscale, unflipped check only looks alike.")
+
+
+def _photo_or_chelsea(path):
+    from cnnviz.images import load_photo
+
+    if path is not None:
+        return load_photo(path)
+    from skimage import data
+
+    from cnnviz.mosaic import to_png
+
+    return load_photo(to_png(data.chelsea()))
+
+
+def cmd_inspect(args) -> None:
+    from cnnviz.inspect import activations, classify, conv_filters
+    from cnnviz.mosaic import feature_mosaic, filter_mosaic, to_png, upscale
+
+    photo = _photo_or_chelsea(args.image)
+    model = _load_model(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (kernel, _bias) in conv_filters(model).items():
+        written.append(_write(args.out / f"filters_{name}.png", to_png(filter_mosaic(kernel))))
+    for i, (name, output) in enumerate(activations(model, photo.network_input).items(), start=1):
+        maps = output if output.ndim == 3 else output[None, :, None]  # a 1-D layer as one strip
+        image = feature_mosaic(maps)
+        if output.ndim == 1:
+            image = upscale(image, 12)
+        written.append(_write(args.out / f"activations_{i:02d}_{name}.png", to_png(image)))
+    v = classify(model, photo.network_input)
+    print(f"{args.image}: {v.label} {v.probability:.2f}")
+    print(f"wrote {len(written)} PNGs to {args.out}")
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def cmd_download(args) -> None:
+    from cnnviz.download import download_dataset
+
+    result = download_dataset(args.dest)
+    counts = result.dataset.counts()
+    print(f"archive: {result.archive} (sha256 {result.sha256})")
+    print(f"found {counts['cat']:,} cats, {counts['dog']:,} dogs, {len(result.dataset.skipped):,} skipped")
+    print(f"dataset: {result.root}")
+
+
+# --- shared pieces ---------------------------------------------------------------------
+
+
+def _bar(total: int, desc: str, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
+
+
+def _scan(folder: Path):
+    from cnnviz.data import find_dataset
+
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = _bar(total, "checking images", "file")
+        bar.n = done
+        bar.refresh()
+
+    try:
+        dataset = find_dataset(folder, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    counts = dataset.counts()
+    print(f"found {counts['cat']:,} cats, {counts['dog']:,} dogs, {len(dataset.skipped):,} skipped ({dataset.layout})")
+    return dataset

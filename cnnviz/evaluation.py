@@ -1,0 +1,66 @@
+"""How right the network is on labelled photos: accuracy, confusion matrix, per-image probabilities."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from cnnviz.data import make_pipeline
+from cnnviz.inspect import verdict
+from cnnviz.model import predict_dog_probability
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    items: list[tuple[str, int]]
+    dog_probabilities: np.ndarray  # one per item, the sigmoid's output
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([label for _, label in self.items])
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.array([1 if verdict(p).label == "dog" else 0 for p in self.dog_probabilities])
+
+    @property
+    def n(self) -> int:
+        return len(self.items)
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.predictions == self.labels)) if self.n else float("nan")
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """[[true cat -> cat, true cat -> dog], [true dog -> cat, true dog -> dog]]."""
+        matrix = np.zeros((2, 2), dtype=int)
+        np.add.at(matrix, (self.labels, self.predictions), 1)
+        return matrix
+
+
+def sample_items(items: list[tuple[str, int]], n: int, seed: int = 13) -> list[tuple[str, int]]:
+    """A seeded sample of n items, half of each class where the folder allows."""
+    rng = random.Random(seed)
+    by_class = [[it for it in items if it[1] == label] for label in (0, 1)]
+    half = n // 2
+    picked = []
+    for label, pool in enumerate(by_class):
+        want = half + (n % 2 if label == 1 else 0)
+        picked += rng.sample(pool, min(want, len(pool)))
+    return sorted(picked)
+
+
+def evaluate_items(
+    model, items: list[tuple[str, int]], batch_size: int = 64, on_batch: Callable[[int], None] | None = None
+) -> Evaluation:
+    """P(dog) for every item, through the same input pipeline that validation uses."""
+    probabilities = []
+    for x, _y in make_pipeline(items, batch_size, training=False, cache=False):
+        probabilities.append(predict_dog_probability(model, x.numpy()))
+        if on_batch:
+            on_batch(len(probabilities[-1]))
+    return Evaluation(list(items), np.concatenate(probabilities) if probabilities else np.zeros(0))

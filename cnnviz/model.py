@@ -1,0 +1,317 @@
+"""The tutorial's network, its layer table, and weight files with their cards.
+
+Every Keras object in cnnviz is created here, so that the architecture the app explains,
+the one the CLI trains and the one a weight file is checked against are the same object.
+
+The network is the classic Keras Dogs-vs-Cats tutorial's, layer for layer. Its ReLUs are
+separate `Activation` layers, as in the tutorial's code, so that the explorer can show a
+convolution's raw output and what ReLU makes of it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnviz.errors import CnnvizError
+from cnnviz.images import IMAGE_SIZE
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up chatter out of the CLI
+import keras  # noqa: E402  (after the log level is set)
+
+ARCHITECTURE = "cnnviz-tutorial-cnn-v1"
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_SUFFIX = ".weights.h5"
+CARD_SUFFIX = ".card.json"
+
+
+def build_model() -> keras.Model:
+    """The tutorial's CNN: 5,046,369 parameters, sigmoid output = P(dog)."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE, name="input"),
+            layers.Conv2D(32, (3, 3), name="conv2d_1"),
+            layers.Activation("relu", name="relu_1"),
+            layers.Conv2D(32, (3, 3), name="conv2d_2"),
+            layers.Activation("relu", name="relu_2"),
+            layers.MaxPooling2D((2, 2), name="max_pooling2d_1"),
+            layers.Conv2D(64, (3, 3), name="conv2d_3"),
+            layers.Activation("relu", name="relu_3"),
+            layers.MaxPooling2D((2, 2), name="max_pooling2d_2"),
+            layers.Flatten(name="flatten_1"),
+            layers.Dense(64, name="dense_1"),
+            layers.Activation("relu", name="relu_4"),
+            layers.Dropout(0.5, name="dropout_1"),
+            layers.Dense(1, name="dense_2"),
+            layers.Activation("sigmoid", name="sigmoid"),
+        ],
+        name="tutorial_cnn",
+    )
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """RMSprop on binary cross-entropy, as the tutorial trains (its text says MSE; the code is BCE)."""
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def copy_model(model: keras.Model) -> keras.Model:
+    """A separate, compiled copy with the same weights: one session's training never touches another's."""
+    twin = build_model()
+    twin.set_weights(model.get_weights())
+    lr = _learning_rate(model)
+    return compile_model(twin, lr) if lr is not None else twin
+
+
+def _learning_rate(model: keras.Model) -> float | None:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+# --- the layer table -------------------------------------------------------------------
+
+LAYER_KINDS = {
+    "Conv2D": "convolution",
+    "Activation": "activation",
+    "MaxPooling2D": "max pooling",
+    "Flatten": "flatten",
+    "Dense": "fully connected",
+    "Dropout": "dropout",
+}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str  # a plain word: convolution, activation, ...
+    output_shape: tuple[int, ...]  # without the batch axis
+    formula: str  # how the parameter count comes about, e.g. "(3x3x3)x32 + 32"
+    params: int
+    share: float  # of the model's total parameters, 0..1
+
+
+def layer_table(model: keras.Model) -> list[LayerRow]:
+    """One row per layer, with the arithmetic behind each parameter count."""
+    total = model.count_params()
+    rows = []
+    for layer in model.layers:
+        params = layer.count_params()
+        rows.append(
+            LayerRow(
+                name=layer.name,
+                kind=_kind(layer),
+                output_shape=tuple(int(d) for d in layer.output.shape[1:]),
+                formula=_formula(layer),
+                params=params,
+                share=params / total,
+            )
+        )
+    return rows
+
+
+def _kind(layer) -> str:
+    kind = LAYER_KINDS.get(type(layer).__name__, type(layer).__name__)
+    if kind == "activation":
+        return layer.get_config()["activation"]
+    return kind
+
+
+def _formula(layer) -> str:
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw = layer.kernel_size
+        cin = layer.input.shape[-1]
+        return f"({kh}x{kw}x{cin})x{layer.filters} + {layer.filters}"
+    if isinstance(layer, keras.layers.Dense):
+        return f"{layer.input.shape[-1]:,}x{layer.units} + {layer.units}"
+    return "0"
+
+
+# --- weight files and their cards -----------------------------------------------------
+
+
+def card_path(weights_path: str | os.PathLike) -> Path:
+    """`name.weights.h5` -> `name.card.json`, the card that travels beside it."""
+    path = Path(weights_path)
+    stem = path.name[: -len(WEIGHTS_SUFFIX)] if path.name.endswith(WEIGHTS_SUFFIX) else path.stem
+    return path.with_name(stem + CARD_SUFFIX)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_weights(model: keras.Model, path: str | os.PathLike, card: dict | None = None) -> dict:
+    """Write weights and card atomically: a reader never sees half a file, a crash keeps the old one.
+
+    Returns the card as written (architecture, parameter count, date and sha256 added).
+    """
+    path = Path(path)
+    if not path.name.endswith(WEIGHTS_SUFFIX):
+        raise CnnvizError(f"A weight file's name must end in {WEIGHTS_SUFFIX}: got {path.name!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keras insists on the .weights.h5 ending, so the temporary name keeps it.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=WEIGHTS_SUFFIX, dir=path.parent)
+    os.close(fd)
+    try:
+        # An uncompiled copy: the optimizer's state would double the file for no use to a viewer.
+        bare = build_model()
+        bare.set_weights(model.get_weights())
+        bare.save_weights(tmp, overwrite=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; weight files are for every session to read
+        full_card = {
+            "architecture": ARCHITECTURE,
+            "parameters": int(model.count_params()),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **(card or {}),
+            "sha256": sha256_of(tmp),
+        }
+        _write_json_atomically(card_path(path), full_card)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return full_card
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def read_card(weights_path: str | os.PathLike) -> dict:
+    """The card beside a weight file, or {} when there is none (an uploaded bare file)."""
+    path = card_path(weights_path)
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CnnvizError(f"The card {path.name} is not readable JSON ({e}); delete or fix it.") from e
+
+
+def load_weights(model: keras.Model, path: str | os.PathLike) -> dict:
+    """Load a weight file into `model`, or raise CnnvizError leaving `model` exactly as it was.
+
+    The file is read into a fresh network first and checked layer by layer, so a file of
+    another architecture, a truncated file or one that is not HDF5 never half-loads. A
+    `.weights.h5` file holds arrays only: nothing in it is executed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CnnvizError(f"No weight file at {path}: check the path.")
+    if not path.name.endswith(WEIGHTS_SUFFIX):
+        raise CnnvizError(f"{path.name} is not a Keras weight file: choose a file ending in {WEIGHTS_SUFFIX}.")
+    expected = _expected_weight_shapes()
+    found = _weight_shapes(path)
+    if found != expected:
+        raise CnnvizError(
+            f"{path.name} holds weights for a different network ({_describe_mismatch(expected, found)}); "
+            "choose a file saved by cnnviz for this architecture."
+        )
+    staging = build_model()
+    try:
+        staging.load_weights(path)
+    except Exception as e:  # Keras and h5py raise many types for a damaged file
+        raise CnnvizError(f"{path.name} could not be read ({type(e).__name__}); the file is damaged.") from e
+    model.set_weights(staging.get_weights())
+    return read_card(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _expected_weight_shapes() -> dict[str, tuple[int, ...]]:
+    """What a file of this architecture holds, read off one that Keras writes itself.
+
+    Keras names the groups in a weight file after layer classes (conv2d, conv2d_1, ...), not
+    after our layer names, so the reference is made by Keras rather than rebuilt by hand.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        reference = Path(folder) / f"reference{WEIGHTS_SUFFIX}"
+        build_model().save_weights(reference)
+        return _weight_shapes(reference)
+
+
+def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The arrays in a Keras 3 `.weights.h5` file, keyed `layer/index`, without loading them."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            layers = f.get("layers")
+            if layers is None:
+                return {}
+            return {
+                f"{name}/{index}": tuple(layers[name]["vars"][index].shape)
+                for name in layers
+                if "vars" in layers[name]
+                for index in layers[name]["vars"]
+            }
+    except (OSError, KeyError, ValueError) as e:
+        raise CnnvizError(f"{path.name} is not a readable HDF5 weight file ({e}); it may be truncated or of another type.") from e
+
+
+def _describe_mismatch(expected: dict, found: dict) -> str:
+    if not found:
+        return "no layers found"
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        return f"missing {missing[:3]}, unexpected {extra[:3]}"
+    bad = next(k for k in expected if expected[k] != found[k])
+    return f"{bad} has shape {found[bad]}, expected {expected[bad]}"
+
+
+def list_weight_files(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> list[Path]:
+    """Weight files in a folder, newest first by their card's date (file times lie after a clone)."""
+    folder = Path(weights_dir)
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.glob(f"*{WEIGHTS_SUFFIX}") if not p.name.startswith(".")]
+    return sorted(files, key=lambda p: (read_card(p).get("created", ""), p.stat().st_mtime), reverse=True)
+
+
+def default_weights_path(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> Path | None:
+    """The newest shipped weight file, or None: the network is then untrained."""
+    files = list_weight_files(weights_dir)
+    return files[0] if files else None
+
+
+def load_default_model(weights_path: str | os.PathLike | None = None) -> tuple[keras.Model, dict | None]:
+    """The network with the given or newest shipped weights, and its card (None when untrained)."""
+    model = compile_model(build_model())
+    path = Path(weights_path) if weights_path else default_weights_path()
+    if path is None:
+        return model, None
+    card = load_weights(model, path)
+    return model, {**card, "path": str(path)}
+
+
+def predict_dog_probability(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """P(dog) for a batch of network inputs (n, 150, 150, 3) in [0, 1]."""
+    x = np.asarray(images, dtype="float32")
+    if x.ndim == 3:
+        x = x[None]
+    return keras.ops.convert_to_numpy(model(x, training=False))[:, 0]

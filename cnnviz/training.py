@@ -1,0 +1,146 @@
+"""Training epochs that report every batch and stop when asked.
+
+One interface for the CLI (a tqdm bar) and the app (a background thread whose progress a
+fragment polls): `train` calls `on_batch` after every batch and `on_epoch` after every
+epoch, from the thread it runs in, and checks `stop` between batches.
+
+A stop leaves the model as it was after the last completed batch, and the epoch's result
+says so; the caller decides whether to keep that or roll back to the epoch's start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import keras
+
+from cnnviz.data import Split, make_pipeline
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 1-based, counted over the model's whole life
+    batch: int  # 1-based within the epoch
+    batches: int
+    images: int  # training images seen so far this epoch
+    loss: float  # running mean over the epoch so far, as Keras reports it
+    accuracy: float
+    images_per_second: float
+    seconds_left: float  # in this epoch's training pass
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float | None  # None when the epoch was stopped before validation finished
+    val_accuracy: float | None
+    images: int
+    seconds: float
+    images_per_second: float  # training pass only, validation excluded
+    stopped: bool  # True: the model holds the weights after batch `batches_done`, not a whole epoch
+    batches_done: int
+    batches: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Reporter(keras.callbacks.Callback):
+    """Turns Keras's batch callbacks into BatchProgress events and honours the stop flag."""
+
+    def __init__(self, epoch, batches, batch_size, n_images, on_batch, stop):
+        super().__init__()
+        self.epoch, self.batches, self.batch_size, self.n_images = epoch, batches, batch_size, n_images
+        self.on_batch, self.stop = on_batch, stop
+        self.batches_done, self.images, self.logs = 0, 0, {}
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches_done = batch + 1
+        self.images = min(self.batches_done * self.batch_size, self.n_images)
+        self.logs = logs or {}
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = self.images / elapsed
+        if self.on_batch:
+            self.on_batch(
+                BatchProgress(
+                    epoch=self.epoch,
+                    batch=self.batches_done,
+                    batches=self.batches,
+                    images=self.images,
+                    loss=float(self.logs.get("loss", float("nan"))),
+                    accuracy=float(self.logs.get("accuracy", float("nan"))),
+                    images_per_second=rate,
+                    seconds_left=(self.n_images - self.images) / rate,
+                )
+            )
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_training = True
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_evaluating = True
+
+
+def train(
+    model: keras.Model,
+    split: Split,
+    epochs: int = 1,
+    *,
+    batch_size: int = 32,
+    augment: bool = False,
+    first_epoch: int = 1,
+    on_batch: Callable[[BatchProgress], None] | None = None,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[EpochResult]:
+    """Train a compiled model for `epochs` epochs on `split`, validating after each.
+
+    Safe to call from a background thread. Returns the epochs that ran; the last one has
+    `stopped=True` if `stop` was set during it.
+    """
+    if model.optimizer is None:
+        raise ValueError("compile the model first (cnnviz.model.compile_model)")
+    train_ds = make_pipeline(split.train, batch_size, training=True, augment=augment, seed=split.seed)
+    val_ds = make_pipeline(split.val, batch_size, training=False)
+    batches = -(-len(split.train) // batch_size)
+    results = []
+    for epoch in range(first_epoch, first_epoch + epochs):
+        result = _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, len(split.train), on_batch, stop)
+        results.append(result)
+        if on_epoch:
+            on_epoch(result)
+        if result.stopped:
+            break
+    return results
+
+
+def _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, n_images, on_batch, stop) -> EpochResult:
+    reporter = _Reporter(epoch, batches, batch_size, n_images, on_batch, stop)
+    model.fit(train_ds, epochs=1, callbacks=[reporter], verbose=0)
+    train_seconds = time.perf_counter() - reporter.started
+    stopped = reporter.batches_done < batches or (stop is not None and stop.is_set())
+    val_loss = val_accuracy = None
+    if not stopped:
+        scores = model.evaluate(val_ds, callbacks=[reporter], verbose=0, return_dict=True)
+        stopped = stop is not None and stop.is_set()
+        if not stopped:
+            val_loss, val_accuracy = float(scores["loss"]), float(scores["accuracy"])
+    return EpochResult(
+        epoch=epoch,
+        loss=float(reporter.logs.get("loss", float("nan"))),
+        accuracy=float(reporter.logs.get("accuracy", float("nan"))),
+        val_loss=val_loss,
+        val_accuracy=val_accuracy,
+        images=reporter.images,
+        seconds=time.perf_counter() - reporter.started,
+        images_per_second=reporter.images / max(train_seconds, 1e-9),
+        stopped=stopped,
+        batches_done=reporter.batches_done,
+        batches=batches,
+    )
