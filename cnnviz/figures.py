@@ -1,0 +1,357 @@
+"""Figures for the app's pages, built from the arrays and tables the rest of cnnviz computes.
+
+Plotly figures for anything a person should hover over or zoom into, small numpy helpers for
+pictures shown as plain images. Nothing here imports streamlit, and nothing here computes a
+number about the network: each function draws what it is given, so a test can check the
+numbers in a figure against the library's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from cnnviz import CLASS_NAMES
+
+# One colour per class everywhere in the app, and one per layer kind.
+CLASS_COLOURS = {"cat": "#e07b39", "dog": "#3b75af"}
+KIND_COLOURS = {
+    "input": "#7f7f7f",
+    "convolution": "#3b75af",
+    "relu": "#8cc084",
+    "max pooling": "#e07b39",
+    "flatten": "#b07aa1",
+    "fully connected": "#c44e52",
+    "dropout": "#bcbd22",
+    "sigmoid": "#17becf",
+}
+_FONT = dict(size=14)
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """(148, 148, 32) -> '148×148×32'."""
+    return "×".join(str(int(d)) for d in shape)
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin=dict(l=10, r=10, t=50 if title else 10, b=10),
+        font=_FONT,
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def class_balance(parts: Mapping[str, Mapping[str, int]]) -> go.Figure:
+    """Grouped bars: for each part ("whole folder", "train", "validation") its cats and dogs."""
+    fig = go.Figure()
+    names = list(parts)
+    for cls in CLASS_NAMES:
+        counts = [int(parts[part].get(cls, 0)) for part in names]
+        fig.add_bar(
+            name=cls,
+            x=names,
+            y=counts,
+            marker_color=CLASS_COLOURS[cls],
+            text=[f"{n:,}" for n in counts],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.12, x=0), yaxis_title="photos")
+    fig.update_yaxes(gridcolor="#eee")
+    return _layout(fig, height=340)
+
+
+def thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
+    """A photo shrunk so its longer side is `side` pixels (aspect kept), for sample grids."""
+    image = Image.fromarray(np.asarray(rgb, dtype="uint8"))
+    image.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(image)
+
+
+def square_thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
+    """A centre crop to a square, then `side` x `side`: a grid of these lines up."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = np.ascontiguousarray(rgb[top : top + s, left : left + s])
+    return np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.BILINEAR))
+
+
+# --- architecture --------------------------------------------------------------------------
+
+
+def parameter_share(rows: Sequence) -> go.Figure:
+    """Horizontal bars of each layer's share of the parameters (layers without any left out).
+
+    `rows` are cnnviz.model.LayerRow: the share and count come from the model itself.
+    """
+    with_params = [r for r in rows if r.params > 0]
+    fig = go.Figure(
+        go.Bar(
+            x=[100 * r.share for r in with_params],
+            y=[r.name for r in with_params],
+            orientation="h",
+            marker_color=[KIND_COLOURS.get(r.kind, "#999") for r in with_params],
+            text=[f"{100 * r.share:.1f}%  ({r.params:,})" for r in with_params],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=[[r.formula, r.params] for r in with_params],
+            hovertemplate="%{y}: %{x:.3f}% of the parameters<br>%{customdata[0]} = %{customdata[1]:,}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="share of all parameters (%)", range=[0, 125], gridcolor="#eee")
+    return _layout(fig, height=80 + 44 * len(with_params))
+
+
+def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
+    """The tensor's shape after every layer, as centred blocks: height ~ width and height of
+    the feature maps (or the log of a vector's length), width ~ the number of channels.
+
+    Hover a block for its layer, kind, shape, number of values and parameters.
+    """
+    stages = [("input", "input", tuple(input_shape), "", 0)] + [
+        (r.name, r.kind, tuple(r.output_shape), r.formula, r.params) for r in rows
+    ]
+    heights, widths, texts, hovers, colours = [], [], [], [], []
+    for name, kind, shape, formula, params in stages:
+        values = int(np.prod(shape))
+        if len(shape) == 3:
+            heights.append(float(shape[0]))
+            widths.append(0.25 + 0.55 * np.sqrt(shape[2] / 64))
+        else:  # a vector: flatten, dense, ...
+            heights.append(12.0 + 14.0 * np.log10(max(values, 1)))
+            widths.append(0.12)
+        texts.append(format_shape(shape))
+        detail = f"<br>parameters: {formula} = {params:,}" if params else ""
+        hovers.append(f"<b>{name}</b> ({kind})<br>output {format_shape(shape)} = {values:,} values{detail}")
+        colours.append(KIND_COLOURS.get(kind, "#999"))
+    x = list(range(len(stages)))
+    heights = np.array(heights)
+    fig = go.Figure(
+        go.Bar(
+            x=x,
+            y=heights,
+            base=-heights / 2,
+            width=widths,
+            marker_color=colours,
+            marker_line=dict(color="#333", width=0.5),
+            hovertext=hovers,
+            hoverinfo="text",
+        )
+    )
+    top = float(heights.max()) / 2
+    # Shapes written above the blocks, names below; alternating heights keep them apart.
+    for i, (stage, text) in enumerate(zip(stages, texts)):
+        fig.add_annotation(x=i, y=heights[i] / 2, text=text, showarrow=False, yanchor="bottom", yshift=4, font=dict(size=12))
+        fig.add_annotation(
+            x=i, y=-top - 10 - (18 if i % 2 else 0), text=stage[0], showarrow=False, yanchor="top", font=dict(size=11, color="#555")
+        )
+    fig.update_xaxes(visible=False, range=[-0.7, len(stages) - 0.3])
+    fig.update_yaxes(visible=False, range=[-top - 45, top + 25])
+    fig.update_layout(showlegend=False, bargap=0)
+    return _layout(fig, height=330)
+
+
+# --- layer explorer ------------------------------------------------------------------------
+
+
+def network_view(network_input: np.ndarray, factor: int = 2) -> np.ndarray:
+    """The 150x150 [0, 1] input as uint8 RGB, enlarged without smoothing: what the network sees."""
+    rgb = np.clip(np.rint(np.asarray(network_input) * 255), 0, 255).astype("uint8")
+    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+
+
+def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 520) -> go.Figure:
+    """One feature map large, with its own value scale (a colour bar), hover for each value."""
+    m = np.asarray(feature_map, dtype="float32")
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            colorscale="Viridis",
+            colorbar=dict(title="value"),
+            hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(constrain="domain", showgrid=False)
+    return _layout(fig, title, height)
+
+
+def dense_activations(values: np.ndarray, output_weights: np.ndarray | None = None) -> go.Figure:
+    """The 64 dense activations as bars; with the output layer's weights, each bar is coloured
+    by the class it pushes towards (a positive weight raises P(dog))."""
+    v = np.asarray(values, dtype="float32").ravel()
+    idx = np.arange(v.size)
+    if output_weights is None:
+        colours, hover = "#3b75af", ["" for _ in idx]
+    else:
+        w = np.asarray(output_weights, dtype="float32").ravel()
+        colours = [CLASS_COLOURS["dog"] if wi > 0 else CLASS_COLOURS["cat"] for wi in w]
+        hover = [f"<br>output weight {wi:+.4f}: contributes {vi * wi:+.4f} to the dog score" for vi, wi in zip(v, w)]
+    fig = go.Figure(
+        go.Bar(
+            x=idx,
+            y=v,
+            marker_color=colours,
+            hovertext=[f"unit {i}: {vi:.4f}{h}" for i, vi, h in zip(idx, v, hover)],
+            hoverinfo="text",
+        )
+    )
+    fig.update_xaxes(title="unit of the 64-unit dense layer (after ReLU)", dtick=4)
+    fig.update_yaxes(title="activation", gridcolor="#eee")
+    return _layout(fig, height=320)
+
+
+def shared_scale(maps: Sequence[np.ndarray], reference: np.ndarray, cmap: str = "viridis") -> list[np.ndarray]:
+    """Colour several maps on the reference map's value range, so equal pictures mean equal numbers."""
+    from cnnviz.mosaic import colourise
+
+    lo, hi = float(np.min(reference)), float(np.max(reference))
+    span = hi - lo if hi > lo else 1.0
+    return [colourise(np.clip((np.asarray(m, dtype="float64") - lo) / span, 0, 1), cmap) for m in maps]
+
+
+def pixel_patch(rgb: np.ndarray, top: int, left: int, size: int, unit_range: bool = False) -> go.Figure:
+    """A size x size patch of a photo, enlarged, each pixel labelled with its R, G and B numbers.
+
+    `rgb` is uint8 (numbers 0..255 shown), or with `unit_range` a float network input in
+    [0, 1] (numbers shown as the network gets them, two decimals).
+    """
+    window = np.asarray(rgb)[top : top + size, left : left + size]
+    if unit_range:
+        patch = np.clip(np.rint(window * 255), 0, 255).astype("uint8")
+        numbers = [[f"{v:.2f}" for v in px] for px in window.reshape(-1, 3)]
+    else:
+        patch = window.astype("uint8")
+        numbers = [[str(v) for v in px] for px in window.reshape(-1, 3)]
+    numbers = np.array(numbers, dtype=object).reshape(window.shape)
+    h, w = patch.shape[:2]
+    fig = go.Figure(go.Image(z=patch, hoverinfo="skip"))
+    ys, xs = np.mgrid[0:h, 0:w]
+    # Dark text on light pixels, light text on dark ones.
+    brightness = patch.astype("float32") @ np.array([0.299, 0.587, 0.114], dtype="float32")
+    for colour, mask in (("black", brightness >= 128), ("white", brightness < 128)):
+        fig.add_scatter(
+            x=xs[mask],
+            y=ys[mask],
+            mode="text",
+            text=[f"{r}<br>{g}<br>{b}" for r, g, b in numbers[mask]],
+            textfont=dict(color=colour, size=11),
+            hovertext=[
+                f"row {top + y}, column {left + x}: R {r}, G {g}, B {b}"
+                for (r, g, b), y, x in zip(numbers[mask], ys[mask], xs[mask])
+            ],
+            hoverinfo="text",
+            showlegend=False,
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    return _layout(fig, height=560)
+
+
+def patch_outline(rgb: np.ndarray, top: int, left: int, size: int, width: int = 3) -> np.ndarray:
+    """The photo with a red frame around the patch shown by `pixel_patch`."""
+    out = np.array(rgb, dtype="uint8", copy=True)
+    h, w = out.shape[:2]
+    t0, t1 = max(top - width, 0), min(top + size + width, h)
+    l0, l1 = max(left - width, 0), min(left + size + width, w)
+    red = np.array([230, 20, 20], dtype="uint8")
+    out[t0 : top, l0:l1] = red
+    out[min(top + size, h) : t1, l0:l1] = red
+    out[t0:t1, l0:left] = red
+    out[t0:t1, min(left + size, w) : l1] = red
+    return out
+
+
+# --- training figures ---------------------------------------------------------------------
+# (owned by the Training page's author; the sections above belong to the other pages)
+
+TRAIN_COLOURS = {"loss": "#c44e52", "accuracy": "#3b75af"}
+
+
+def batch_curves(progress: Sequence, batches: int, title: str | None = None) -> go.Figure:
+    """Live curves of one epoch: running loss and accuracy after each batch (BatchProgress list).
+
+    The x axis spans the whole epoch from the first batch on, so the curves grow across a
+    fixed frame instead of the axis rescaling under the presenter's pointer.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("loss (binary cross-entropy)", "accuracy"),
+        horizontal_spacing=0.09,
+    )
+    xs = [int(p.batch) for p in progress]
+    for col, key in ((1, "loss"), (2, "accuracy")):
+        fig.add_scatter(
+            x=xs,
+            y=[float(getattr(p, key)) for p in progress],
+            mode="lines+markers" if len(xs) < 80 else "lines",
+            marker=dict(size=5),
+            line=dict(color=TRAIN_COLOURS[key], width=2.5),
+            name=key,
+            hovertemplate=f"batch %{{x}}<br>{key} %{{y:.4f}}<extra></extra>",
+            showlegend=False,
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="batch", range=[0.5, max(int(batches), 1) + 0.5], gridcolor="#eee", row=1, col=col)
+    fig.update_yaxes(gridcolor="#eee", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(gridcolor="#eee", range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.add_annotation(
+        text="running mean over this epoch's batches so far, as Keras reports it",
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=-0.32,
+        showarrow=False,
+        font=dict(size=12, color="#666"),
+        xanchor="left",
+    )
+    _layout(fig, title, height=340)
+    fig.update_layout(margin=dict(l=10, r=10, t=60 if title else 40, b=70))
+    return fig
+
+
+def epoch_history(rows: Sequence[Mapping]) -> go.Figure:
+    """Loss and accuracy per epoch, training (solid) against validation (dashed).
+
+    `rows` are cnnviz.jobs.History rows: epoch, loss, accuracy, val_loss, val_accuracy; a
+    stopped epoch has no validation numbers and shows as a gap in the dashed line.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.09)
+    epochs = [int(r["epoch"]) for r in rows]
+    for col, key in ((1, "loss"), (2, "accuracy")):
+        for prefix, dash, label in (("", "solid", "training"), ("val_", "dash", "validation")):
+            values = [r.get(prefix + key) for r in rows]
+            fig.add_scatter(
+                x=epochs,
+                y=[float("nan") if v is None else float(v) for v in values],
+                mode="lines+markers",
+                line=dict(color=TRAIN_COLOURS[key], dash=dash, width=2.5),
+                marker=dict(size=9, symbol="circle" if not prefix else "diamond"),
+                name=f"{prefix}{key} ({label})",
+                hovertemplate=f"epoch %{{x}}<br>{prefix}{key} %{{y:.4f}}<extra></extra>",
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text="epoch", tickmode="array", tickvals=sorted(set(epochs)), gridcolor="#eee", row=1, col=col)
+    fig.update_yaxes(gridcolor="#eee", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(gridcolor="#eee", range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    _layout(fig, height=340)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0), margin=dict(l=10, r=10, t=40, b=10))
+    return fig

@@ -1,0 +1,237 @@
+"""What the pages share: the shipped model, this session's model, the dataset and the photos.
+
+Not a page itself (streamlit_app.py does not list it). Pages import it as `pages.common`.
+
+Session state keys (st.session_state), the contract between the pages
+----------------------------------------------------------------------
+`SESSION_MODEL`    "session_model": this browser session's own compiled keras.Model (a
+                   `cnnviz.model.copy_model` of the shipped one, trained or loaded on the
+                   Training page). Absent until the Training page makes one; the other
+                   pages then use the shipped model. Never put the shipped model itself here.
+`SESSION_MODEL_INFO` "session_model_info": optional str, which weights the session model holds
+                   in words ("after epoch 2", "loaded from my.weights.h5"), shown beside a verdict.
+`TRAINING_JOB`     "training_job": optional cnnviz.jobs.TrainingJob training SESSION_MODEL now;
+                   the Layer Explorer says the weights are changing while it is alive.
+`DATA_FOLDER`      "data_folder": str, the folder the session's dataset was scanned from.
+`DATASET`          "dataset": cnnviz.data.Dataset of DATA_FOLDER (set by the Data page, or by
+                   `current_dataset()` from $CNNVIZ_DATA on whichever page asks first).
+`SPLIT`            "split": cnnviz.data.Split chosen on the Data page (defaults 16,000 / 6,400,
+                   seed 13, scaled down for small folders; `split.note` says so).
+
+Helpers: `shipped_model()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
+`scan_folder()`, `current_dataset()`, `current_split()`, `photo_from_upload()`,
+`photo_from_path()`, `chelsea()`, `memo()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `streamlit run` adds it too; AppTest and tools may not
+    sys.path.insert(0, str(REPO))
+
+import streamlit as st  # noqa: E402
+
+from cnnviz.errors import CnnvizError  # noqa: E402
+from cnnviz.images import Photo, load_photo  # noqa: E402
+
+SESSION_MODEL = "session_model"
+SESSION_MODEL_INFO = "session_model_info"
+TRAINING_JOB = "training_job"
+DATA_FOLDER = "data_folder"
+DATASET = "dataset"
+SPLIT = "split"
+
+DATA_ENV = "CNNVIZ_DATA"
+DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's split
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+
+PAGES = {  # file -> title, in the tutorial's order; streamlit_app.py builds the navigation from it
+    "pages/home.py": "Home",
+    "pages/data.py": "Data",
+    "pages/architecture.py": "Architecture",
+    "pages/training.py": "Training",
+    "pages/layer_explorer.py": "Layer Explorer",
+}
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the network…")
+def shipped_model():
+    """(model, card or None): the newest shipped weights, or an untrained network.
+
+    One object for every session of this server: read it, never train it or load into it
+    (the Training page trains a `copy_model` of it, kept in SESSION_MODEL).
+    """
+    from cnnviz.model import load_default_model
+
+    return load_default_model()
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    model: object  # keras.Model
+    source: str  # "session", "shipped" or "untrained"
+    description: str  # which weights, in words a workshop reads
+
+
+def describe_card(card: dict | None) -> str:
+    if not card:
+        return "untrained: random starting weights (no weight file ships in weights/ yet)"
+    name = Path(card.get("path", "")).name or "a shipped weight file"
+    extra = []
+    for key in ("val_accuracy", "validation_accuracy"):
+        if isinstance(card.get(key), (int, float)):
+            extra.append(f"val_accuracy {card[key]:.3f}")
+            break
+    if card.get("epochs"):
+        extra.append(f"{card['epochs']} epochs")
+    return f"the shipped weights {name}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def current_model(prefer: str = "session") -> ModelChoice:
+    """This session's model when it has one (and `prefer` is "session"), else the shipped one."""
+    session = st.session_state.get(SESSION_MODEL)
+    if session is not None and prefer == "session":
+        info = st.session_state.get(SESSION_MODEL_INFO) or "trained in this browser session"
+        return ModelChoice(session, "session", f"this session's own model ({info})")
+    model, card = shipped_model()
+    return ModelChoice(model, "shipped" if card else "untrained", describe_card(card))
+
+
+def training_in_progress() -> bool:
+    job = st.session_state.get(TRAINING_JOB)
+    return bool(job is not None and getattr(job, "is_alive", lambda: False)())
+
+
+def model_fingerprint(model) -> str:
+    """Changes whenever the weights do (every training step moves the first and last layers'
+    weights), so results computed with old weights are never shown as current ones."""
+    import keras
+
+    digest = hashlib.sha1(str(id(model)).encode())
+    layers = [layer for layer in model.layers if layer.weights]
+    for layer in (layers[0], layers[-1]):
+        for w in layer.weights:
+            digest.update(keras.ops.convert_to_numpy(w).tobytes())
+    return digest.hexdigest()
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def env_data_folder() -> str | None:
+    value = os.environ.get(DATA_ENV, "").strip()
+    return value or None
+
+
+def scan_folder(folder: str, progress: Callable[[int, int], None] | None = None):
+    """find_dataset, remembered in this session; rescans only for another folder."""
+    from cnnviz.data import find_dataset
+
+    dataset = st.session_state.get(DATASET)
+    if dataset is not None and st.session_state.get(DATA_FOLDER) == folder:
+        return dataset
+    dataset = find_dataset(folder, progress=progress)
+    st.session_state[DATASET] = dataset
+    st.session_state[DATA_FOLDER] = folder
+    st.session_state.pop(SPLIT, None)
+    return dataset
+
+
+def forget_dataset() -> None:
+    for key in (DATASET, DATA_FOLDER, SPLIT):
+        st.session_state.pop(key, None)
+
+
+def current_dataset():
+    """The session's Dataset, scanning $CNNVIZ_DATA if set and not yet scanned; None without data.
+
+    Never raises: a broken $CNNVIZ_DATA is reported on the Data page, not on every page.
+    """
+    if st.session_state.get(DATASET) is not None:
+        return st.session_state[DATASET]
+    folder = env_data_folder()
+    if folder is None:
+        return None
+    try:
+        with st.spinner(f"Scanning {folder}…"):
+            return scan_folder(folder)
+    except CnnvizError:
+        return None
+
+
+def current_split():
+    """The split chosen on the Data page, or the tutorial's default split of the dataset."""
+    split = st.session_state.get(SPLIT)
+    if split is not None:
+        return split
+    dataset = current_dataset()
+    if dataset is None:
+        return None
+    from cnnviz.data import split_dataset
+
+    try:
+        split = split_dataset(dataset, DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED)
+    except CnnvizError:
+        return None
+    st.session_state[SPLIT] = split
+    return split
+
+
+def count_labels(items) -> dict[str, int]:
+    from cnnviz import CLASS_NAMES
+
+    counts = {name: 0 for name in CLASS_NAMES}
+    for _, label in items:
+        counts[CLASS_NAMES[label]] += 1
+    return counts
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+def photo_from_upload(uploaded) -> Photo:
+    """An st.file_uploader file (or anything with .getvalue() and .name) as a Photo.
+
+    Raises CnnvizError, with a sentence for the person, for every file that is not a usable photo.
+    """
+    return load_photo(uploaded.getvalue(), name=getattr(uploaded, "name", None))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def photo_from_path(path: str) -> Photo:
+    """A photo from the dataset folder; Photos are read-only, so sessions share them."""
+    return load_photo(path)
+
+
+@st.cache_resource(show_spinner=False)
+def chelsea() -> Photo:
+    """Chelsea the cat, the sample photo that ships with scikit-image."""
+    from skimage import data
+
+    from cnnviz.mosaic import to_png
+
+    return load_photo(to_png(data.chelsea()), name="Chelsea (scikit-image)")
+
+
+def photo_key(photo: Photo) -> str:
+    return hashlib.sha1(photo.network_input.tobytes()).hexdigest()
+
+
+def memo(key: tuple, compute: Callable[[], object], slot: str = "_memo", keep: int = 4):
+    """Per-session memory of the last few results: a rerun for a slider does not recompute."""
+    store = st.session_state.setdefault(slot, {})
+    if key not in store:
+        if len(store) >= keep:
+            store.pop(next(iter(store)))
+        store[key] = compute()
+    return store[key]

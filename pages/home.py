@@ -1,0 +1,56 @@
+"""Home: what the app teaches, the way through it, and what the tutorial got wrong."""
+
+import streamlit as st
+
+from pages.common import PAGES, TRAINING_JOB, SESSION_MODEL, describe_card, shipped_model
+
+st.title("How a CNN tells dogs from cats")
+st.markdown(
+    "This app takes the classic Keras Dogs-vs-Cats tutorial network apart and computes every step "
+    "live: the photos it learns from, the layers and their parameters, an epoch of training, and what "
+    "every layer makes of a photo you give it. "
+    "Follow the pages in order, as the tutorial does, or jump straight to the Layer Explorer with your own photo."
+)
+
+descriptions = {
+    "pages/data.py": "the labelled photos, how they split into training and validation, what was skipped",
+    "pages/architecture.py": "every layer, its output shape and why it has the parameters it has",
+    "pages/training.py": "train one epoch live and watch loss and accuracy; save and load weights",
+    "pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check",
+}
+for number, (path, text) in enumerate(descriptions.items(), start=1):
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    left.page_link(path, label=f"{number}. {PAGES[path]}")
+    right.markdown(text)
+
+from cnnviz.model import default_weights_path  # noqa: E402  (imports Keras: after the text is on screen)
+
+if default_weights_path() is None:
+    st.warning(
+        "**Untrained network.** No trained weights ship with this copy of the app yet, so the network "
+        "starts from random weights and its verdicts are coin flips. Train an epoch on the Training page "
+        "(it trains a copy that belongs to your browser session) to see it learn.",
+        icon=":material/warning:",
+    )
+else:
+    _, card = shipped_model()
+    st.success(f"Verdicts use {describe_card(card)}, unless you train your own on the Training page.")
+if st.session_state.get(SESSION_MODEL) is not None:
+    running = " (an epoch is running now)" if st.session_state.get(TRAINING_JOB) else ""
+    st.info(f"This browser session has its own model from the Training page{running}; the Layer Explorer uses it.")
+
+with st.expander("Tutorial errata: four things the original tutorial gets wrong, and this app does not", expanded=False):
+    st.markdown(
+        """
+1. **Test images were not scaled.** The network is trained on pixels divided by 255 (values in [0, 1]),
+   but the tutorial's test photos went in as 0 to 255. Here every photo is scaled the same way for training
+   and testing.
+2. **`prediction == 1` on a sigmoid.** The last layer gives P(dog), a probability between 0 and 1;
+   testing it for equality with 1 calls almost everything a cat. Here the rule is P(dog) ≥ 0.5.
+3. **"Mean squared error".** The tutorial's text names MSE, but its code trains with binary
+   cross-entropy, which is the right loss for a yes/no output. The Architecture page shows its formula.
+4. **Convolution or cross-correlation?** Keras's Conv2D slides its kernel over the image unflipped: strictly,
+   a cross-correlation. The tutorial's check (a grayscale image and `convolve2d`) only looks alike; the Layer
+   Explorer's panel "Is the CNN really convolving?" shows the numbers.
+"""
+    )

@@ -1,0 +1,334 @@
+"""Layer Explorer: one photo through every layer, from its pixel numbers to the verdict."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import CLASS_NAMES, CnnvizError, figures
+from cnnviz.images import IMAGE_SIZE
+from cnnviz.model import layer_table
+from pages import common
+
+st.title("Layer Explorer")
+st.markdown("Give the network a photo and follow it through every layer: what it sees, what each layer makes of it, and its verdict.")
+
+NO_BAR = {"displayModeBar": False}
+MAP_LAYERS = ("convolution", "relu", "max pooling")  # layer kinds with feature maps to show
+
+
+# --- the photo --------------------------------------------------------------------------------
+
+
+def sample_choices() -> dict[str, tuple[object, str]]:
+    """name -> (a loader or a path, true label): Chelsea, plus three cats and three dogs from the dataset."""
+    choices: dict[str, tuple[object, str]] = {"Chelsea the cat (scikit-image)": (common.chelsea, "cat")}
+    dataset = common.current_dataset()
+    if dataset is not None:
+        rng = random.Random(13)
+        for label, name in enumerate(CLASS_NAMES):
+            pool = [path for path, lab in dataset.items if lab == label]
+            for path in rng.sample(pool, min(3, len(pool))):
+                choices[f"{Path(path).name} (a {name}, from the dataset)"] = (path, name)
+    return choices
+
+
+def choose_photo():
+    """(Photo, where it came from, its true label or None), or stop the page with one message."""
+    split = common.current_split()
+    sources = ["Sample photos", "Upload a photo"] + (["Validation image"] if split is not None and split.val else [])
+    source = st.radio("Photo", sources, horizontal=True, key="photo_source", label_visibility="collapsed")
+    if source == "Upload a photo":
+        uploaded = st.file_uploader(
+            "Upload a photo of a cat or a dog",
+            type=common.UPLOAD_TYPES,
+            help="JPEG, PNG, WebP, BMP or GIF. Nothing is kept after you leave.",
+        )
+        if uploaded is None:
+            st.info("Choose a photo above, or drag one onto the box.", icon=":material/upload:")
+            st.stop()
+        try:
+            return common.photo_from_upload(uploaded), uploaded.name, None
+        except CnnvizError as exc:
+            st.error(str(exc), icon=":material/error:")
+            st.stop()
+    if source == "Validation image":
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        if c2.button("Random validation image", icon=":material/shuffle:"):
+            st.session_state["val_index"] = random.randrange(len(split.val))
+        index = c1.number_input(
+            f"Validation image (0 to {len(split.val) - 1:,})", min_value=0, max_value=len(split.val) - 1, step=1, key="val_index"
+        )
+        path, label = split.val[int(index)]
+        return load_path(path), Path(path).name, CLASS_NAMES[label]
+    choices = sample_choices()
+    name = st.selectbox("Sample photo", list(choices), key="sample_name")
+    picked, label = choices[name]
+    return (picked() if callable(picked) else load_path(picked)), name, label
+
+
+def load_path(path: str):
+    try:
+        return common.photo_from_path(path)
+    except CnnvizError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+
+
+photo, photo_name, true_label = choose_photo()
+
+# --- the weights --------------------------------------------------------------------------------
+
+prefer = "session"
+if st.session_state.get(common.SESSION_MODEL) is not None:
+    prefer = st.radio(
+        "Weights",
+        ["session", "shipped"],
+        format_func=lambda s: {"session": "this session's model", "shipped": "the shipped weights"}[s],
+        horizontal=True,
+        key="weights_choice",
+    )
+choice = common.current_model(prefer)
+model = choice.model
+fingerprint = common.model_fingerprint(model)
+layer_rows = {layer.name: layer for layer in model.layers}
+kinds = {row.name: row.kind for row in layer_table(model)}
+
+
+def compute_all():
+    """Every layer's output, the verdict and a mosaic of every layer with feature maps."""
+    from cnnviz import inspect
+    from cnnviz.mosaic import feature_mosaic
+
+    acts = inspect.activations(model, photo.network_input)
+    last = model.layers[-1].name
+    mosaics = {
+        name: feature_mosaic(a)
+        for name, a in acts.items()
+        if a.ndim == 3 and kinds[name] in MAP_LAYERS
+    }
+    return {"acts": acts, "verdict": inspect.verdict(float(acts[last].ravel()[0])), "mosaics": mosaics}
+
+
+result = common.memo((fingerprint, common.photo_key(photo)), compute_all)
+acts, verdict = result["acts"], result["verdict"]
+
+# --- photo, network input, verdict -------------------------------------------------------------
+
+for warning in photo.warnings:
+    st.warning(warning)
+col_photo, col_input, col_verdict = st.columns([2, 2, 3], gap="large")
+h, w = photo.original.shape[:2]
+col_photo.image(figures.thumbnail(photo.original, 600), caption=f"{photo_name}: {w} × {h} pixels, {photo.format}", width="stretch")
+col_input.image(
+    figures.network_view(photo.network_input, 2),
+    caption=f"What the network gets: squashed to {IMAGE_SIZE} × {IMAGE_SIZE}, each number divided by 255",
+    width="stretch",
+)
+with col_verdict:
+    emoji = {"dog": "🐶", "cat": "🐱"}[verdict.label]
+    st.markdown(f"### Verdict: {emoji} **{verdict.label}**, {verdict.probability:.1%}")
+    st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   (dog if ≥ 0.5, else cat)")
+    st.caption(f"Made by {choice.description}.")
+    if true_label is not None and choice.source != "untrained":
+        right = verdict.label == true_label
+        st.markdown(f"The photo is labelled **{true_label}**: the network is {'right' if right else '**wrong**'}.")
+    if choice.source == "untrained":
+        st.warning(
+            "These weights are untrained, so this verdict is a coin flip and the feature maps show what random "
+            "filters pick out. Train an epoch on the Training page to see the network learn.",
+            icon=":material/warning:",
+        )
+    if choice.source == "session" and common.training_in_progress():
+        st.info("An epoch is training this model right now: its weights change with every batch. Rerun to see the latest.")
+
+tab_pixels, tab_maps, tab_filters, tab_dense, tab_check = st.tabs(
+    ["What a computer sees", "Feature maps, layer by layer", "Filters", "Dense layer and verdict", "Is the CNN really convolving?"]
+)
+
+# --- pixels -------------------------------------------------------------------------------------
+
+
+@st.fragment
+def pixel_view(photo):
+    view = st.radio(
+        "Numbers of",
+        ["the photo (0 to 255)", f"the network's input ({IMAGE_SIZE} × {IMAGE_SIZE}, 0 to 1)"],
+        horizontal=True,
+        key="pixel_source",
+    )
+    network = view.startswith("the network")
+    image = photo.network_input if network else photo.original
+    h, w = image.shape[:2]
+    size = 8
+    c1, c2 = st.columns(2)
+    row = c1.slider("Row (from the top)", 0, h - size, min(h - size, h // 3), key=f"pixel_row_{network}")
+    col = c2.slider("Column (from the left)", 0, w - size, min(w - size, w // 2), key=f"pixel_col_{network}")
+    left, right = st.columns([2, 3], gap="large")
+    shown = figures.network_view(image, 1) if network else image
+    small = figures.thumbnail(shown, 480)
+    scale = small.shape[1] / w
+    frame_size = max(int(round(size * scale)), 6)
+    left.image(
+        figures.patch_outline(small, int(row * scale), int(col * scale), frame_size, width=2),
+        caption=f"The red square: {size} × {size} pixels at row {row}, column {col}",
+        width="stretch",
+    )
+    left.markdown(
+        "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
+        f"This one is {h} × {w} pixels × 3 colours = {h * w * 3:,} numbers."
+    )
+    right.plotly_chart(figures.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
+
+
+with tab_pixels:
+    pixel_view(photo)
+
+# --- feature maps ----------------------------------------------------------------------------------
+
+
+def caption(name: str) -> str:
+    return f"{name} · {kinds[name]} · {figures.format_shape(acts[name].shape)}"
+
+
+@st.fragment
+def closer_look(acts: dict, names: list[str]):
+    c1, c2 = st.columns([1, 2])
+    name = c1.selectbox("Layer", names, index=0, key="closer_layer")
+    channels = acts[name].shape[-1]
+    channel = c2.slider("Feature map (channel)", 0, channels - 1, 0, key=f"closer_channel_{name}")
+    m = acts[name][:, :, channel]
+    st.plotly_chart(
+        figures.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
+        width="stretch",
+        config=NO_BAR,
+    )
+
+
+with tab_maps:
+    st.markdown(
+        "Every feature map of every convolution, ReLU and pooling layer, each coloured on its own scale "
+        "(yellow: that map's largest value, dark blue: its smallest). Early maps respond to edges and colours; "
+        "after each pooling the maps are smaller and respond to larger parts of the photo."
+    )
+    names = list(result["mosaics"])
+    stages, current = [], []
+    for name in names:  # a stage: a convolution, its ReLU and the pooling after it
+        if kinds[name] == "convolution" and current:
+            stages.append(current)
+            current = []
+        current.append(name)
+    stages.append(current)
+    for stage in stages:
+        cols = st.columns(3)
+        for col, name in zip(cols, stage):
+            col.image(result["mosaics"][name], caption=caption(name), width="stretch")
+    st.subheader("A closer look at one map")
+    closer_look(acts, names)
+
+# --- filters ---------------------------------------------------------------------------------------
+
+
+@st.fragment
+def deeper_filters(kernels: dict):
+    from cnnviz.mosaic import filter_mosaic
+
+    deeper = [name for name in kernels if kernels[name][0].shape[2] != 3]
+    c1, c2 = st.columns([1, 2])
+    name = c1.selectbox("Layer", deeper, key="filter_layer")
+    kernel = kernels[name][0]
+    channel = c2.slider("Input channel", 0, kernel.shape[2] - 1, 0, key=f"filter_channel_{name}")
+    st.image(
+        filter_mosaic(kernel, channel=channel, scale=10),
+        caption=f"{name}: the 3 × 3 weights each of its {kernel.shape[-1]} filters applies to input channel {channel} "
+        f"(one of {kernel.shape[2]}; red positive, blue negative)",
+        width=min(900, 40 * int(np.ceil(np.sqrt(kernel.shape[-1]))) * 3),
+    )
+
+
+with tab_filters:
+    from cnnviz.inspect import conv_filters
+    from cnnviz.mosaic import filter_mosaic
+
+    kernels = common.memo((fingerprint, "filters"), lambda: conv_filters(model), slot="_filter_memo", keep=2)
+    first_name = next(iter(kernels))
+    k1 = kernels[first_name][0]
+    st.markdown(
+        f"The {k1.shape[-1]} filters of **{first_name}**, each 3 × 3 × 3: first as colours (each filter's red, green "
+        "and blue weights together), then one colour channel at a time (red: positive weight, blue: negative). "
+        "Trained filters look like small edges and colour blobs; untrained ones are noise."
+    )
+    cols = st.columns(4)
+    cols[0].image(filter_mosaic(k1, scale=12), caption=f"{first_name} in RGB", width="stretch")
+    for c, channel_name in enumerate(("red", "green", "blue")):
+        cols[c + 1].image(filter_mosaic(k1, channel=c, scale=12), caption=f"{first_name}, {channel_name} channel", width="stretch")
+    st.subheader("Deeper layers")
+    st.markdown("A deeper filter has one 3 × 3 slice for every feature map of the layer before it; pick which one to see.")
+    deeper_filters(kernels)
+
+# --- dense ---------------------------------------------------------------------------------------
+
+with tab_dense:
+    dense_names = [layer.name for layer in model.layers if type(layer).__name__ == "Dense"]
+    hidden, output = dense_names[0], dense_names[-1]
+    after_hidden = model.layers[[layer.name for layer in model.layers].index(hidden) + 1].name
+    w_out, b_out = (np.asarray(w) for w in layer_rows[output].get_weights())
+    values = acts[after_hidden].ravel()
+    z = float(acts[output].ravel()[0])
+    st.markdown(
+        f"The {values.size} units of **{hidden}** after ReLU: each one weighs all "
+        f"{layer_rows[hidden].input.shape[-1]:,} flattened values. Orange bars feed the last layer "
+        "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
+    )
+    st.plotly_chart(figures.dense_activations(values, w_out[:, 0]), width="stretch", config=NO_BAR)
+    st.markdown(
+        f"**{output}** adds them up: z = Σ activation × weight + bias = {float(values @ w_out[:, 0]):.4f} "
+        f"+ ({float(b_out[0]):.4f}) = **{z:.4f}**. The sigmoid turns z into a probability: "
+        f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict.label}**. "
+        "Dropout does nothing here: it only acts during training.",
+        unsafe_allow_html=True,
+    )
+
+# --- is it really convolving? -----------------------------------------------------------------
+
+
+@st.fragment
+def convolution_panel(model, photo, fingerprint: str, n_filters: int):
+    from cnnviz.inspect import convolution_check
+    from cnnviz.mosaic import upscale
+
+    k = st.slider("First-layer filter", 0, n_filters - 1, 0, key="check_filter")
+    check = common.memo(
+        (fingerprint, common.photo_key(photo), k), lambda: convolution_check(model, photo.network_input, k), slot="_check_memo"
+    )
+    diffs = list(check.max_abs_difference.values())
+    maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
+    titles = [
+        "The network's own feature map (after ReLU)",
+        "correlate2d per colour channel, summed, + bias, ReLU",
+        "convolve2d with the kernel flipped, + bias, ReLU",
+        "The tutorial's check: grayscale photo, convolve2d, kernel not flipped",
+    ]
+    notes = ["the reference"] + [f"max |difference| = {d:.2g}" for d in diffs]
+    cols = st.columns(4)
+    for col, image, title, note in zip(cols, figures.shared_scale(maps, check.network), titles, notes):
+        col.image(upscale(image, 2), width="stretch")
+        col.markdown(f"**{title}**  \n{note}")
+    st.caption("All four are coloured on the network map's value range, so equal colours mean equal numbers.")
+    st.markdown(
+        "Only the first two match, to within float rounding. Keras's Conv2D slides each 3 × 3 × 3 kernel over the "
+        "photo *without flipping it* and takes the dot product at every position: mathematically a cross-correlation, "
+        "which is what `correlate2d` computes. A true convolution flips the kernel first, so `convolve2d` matches "
+        "only when it is handed an already flipped kernel, and the two flips cancel. The tutorial's own check "
+        "differs twice over: it averages the photo to gray (the network sees three colour channels, each with its own "
+        "weights) and it does not flip the kernel, so its map merely looks alike, and the numbers show it is not the same."
+    )
+
+
+with tab_check:
+    st.markdown(
+        "Does the first layer compute what the textbook says? Pick one of its filters; its feature map is recomputed "
+        "by hand with SciPy three ways and compared, number by number, with the network's own."
+    )
+    convolution_panel(model, photo, fingerprint, int(layer_rows[first_name].get_config()["filters"]))
