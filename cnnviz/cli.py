@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--augment", action="store_true", help="random flips, rotations and zooms (training images only)")
     p.add_argument("--weights", type=Path, help="start from this weight file instead of untrained")
+    p.add_argument(
+        "--exclude",
+        type=Path,
+        help="hold out every photo whose file name also appears in this folder (e.g. the originals you will evaluate on)",
+    )
     p.add_argument("--out", type=Path, help="save the weights here (a .weights.h5 file) after every epoch")
     p.set_defaults(run=cmd_train)
 
@@ -158,6 +163,7 @@ def cmd_train(args) -> None:
     if args.out and not args.out.name.endswith(".weights.h5"):
         raise CnnvizError(f"--out must name a .weights.h5 file, got {args.out.name!r}.")
     dataset = _scan(args.data)
+    dataset, held_out = _hold_out(dataset, args.exclude) if args.exclude else (dataset, [])
     split = split_dataset(dataset, args.train_samples, args.val_samples, seed=args.seed)
     if split.note:
         print(split.note)
@@ -187,16 +193,35 @@ def cmd_train(args) -> None:
             f"{r.images_per_second:.1f} images/s - {r.seconds:.0f} s"
         )
         if args.out:
-            save_weights(model, args.out, _card(args, dataset, split, history))
+            save_weights(model, args.out, _card(args, dataset, split, history, held_out))
 
     train(model, split, args.epochs, batch_size=args.batch_size, augment=args.augment, on_batch=on_batch, on_epoch=on_epoch)
     if args.out:
         print(f"saved {args.out} and its card")
 
 
-def _card(args, dataset, split, history) -> dict:
+def _hold_out(dataset, folder: Path):
+    """`dataset` without the photos named like one in `folder`, and the names left out."""
+    from dataclasses import replace
+
+    if not folder.is_dir():
+        raise CnnvizError(f"--exclude needs a folder, and {folder} is not one.")
+    names = {p.name for p in folder.iterdir()}
+    held_out = sorted(Path(path).name for path, _ in dataset.items if Path(path).name in names)
+    kept = [(path, label) for path, label in dataset.items if Path(path).name not in names]
+    print(f"held out {len(held_out):,} photos named as in {folder}")
+    return replace(dataset, items=kept), held_out
+
+
+def _card(args, dataset, split, history, held_out) -> dict:
     return {
-        "data": {"root": str(dataset.root), "layout": dataset.layout, "counts": dataset.counts(), "seed": split.seed},
+        "data": {
+            "root": str(dataset.root),
+            "layout": dataset.layout,
+            "counts": dataset.counts(),
+            "seed": split.seed,
+            "held_out": held_out,
+        },
         "split": {"train": len(split.train), "val": len(split.val)},
         "recipe": {
             "optimizer": "RMSprop",

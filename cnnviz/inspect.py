@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-import keras
+from cnnviz.backend import keras
 import numpy as np
 from scipy import signal
 
@@ -24,7 +24,7 @@ _extractors: "weakref.WeakKeyDictionary[keras.Model, keras.Model]" = weakref.Wea
 def _extractor(model: keras.Model) -> keras.Model:
     """A model sharing `model`'s weights that returns every layer's output: one pass for all."""
     if model not in _extractors:
-        _extractors[model] = keras.Model(model.inputs, [layer.output for layer in model.layers])
+        _extractors[model] = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
     return _extractors[model]
 
 

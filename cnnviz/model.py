@@ -24,8 +24,7 @@ import numpy as np
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up chatter out of the CLI
-import keras  # noqa: E402  (after the log level is set)
+from cnnviz.backend import keras
 
 ARCHITECTURE = "cnnviz-tutorial-cnn-v1"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-import keras
+from cnnviz.backend import keras
 
 from cnnviz.data import Split, make_pipeline
 
@@ -122,7 +122,8 @@ def train(
 
 def _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, n_images, on_batch, stop) -> EpochResult:
     reporter = _Reporter(epoch, batches, batch_size, n_images, on_batch, stop)
-    model.fit(train_ds, epochs=1, callbacks=[reporter], verbose=0)
+    # steps_per_epoch tells Keras the epoch's length; shuffle=False because the pipeline shuffles.
+    model.fit(train_ds, epochs=1, steps_per_epoch=batches, shuffle=False, callbacks=[reporter], verbose=0)
     train_seconds = time.perf_counter() - reporter.started
     stopped = reporter.batches_done < batches or (stop is not None and stop.is_set())
     val_loss = val_accuracy = None

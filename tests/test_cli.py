@@ -1,0 +1,91 @@
+"""The command line, run as a user runs it: a subprocess, its output and exit status."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cnnviz(*args, cwd=REPO, env_extra=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cnnviz", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_summary_prints_the_total():
+    r = cnnviz("summary")
+    assert r.returncode == 0, r.stderr
+    assert "total parameters: 5,046,369" in r.stdout
+    assert "(3x3x3)x32 + 32" in r.stdout and "99.43%" in r.stdout
+
+
+def test_predict_one_line_per_image(cat_photo, dog_photo):
+    r = cnnviz("predict", cat_photo, dog_photo)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line, photo in zip(lines, (cat_photo, dog_photo)):
+        name, label, probability = line.rsplit(" ", 2)
+        assert name == f"{photo}:" and label in ("cat", "dog") and 0.5 <= float(probability) <= 1
+
+
+def test_predict_bad_file_exit_2_without_traceback(tmp_path, cat_photo):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    r = cnnviz("predict", cat_photo, bad)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    errors = [l for l in r.stderr.splitlines() if "error" in l]
+    assert len(errors) == 1 and "notes.jpg" in errors[0]
+    assert str(cat_photo) in r.stdout  # the good image still gets its line
+
+
+def test_bad_data_folder_exit_2(tmp_path):
+    r = cnnviz("evaluate", "--data", tmp_path / "nowhere")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error:")
+
+
+def test_untrained_notice_when_no_weights(tmp_path, cat_photo):
+    r = cnnviz("predict", cat_photo, "--weights", tmp_path / "absent.weights.h5")
+    assert r.returncode == 2 and "No weight file" in r.stderr
+
+
+def test_convcheck_prints_three_comparisons():
+    r = cnnviz("convcheck", "--filter", "5")
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stdout.splitlines() if "max abs difference" in l]
+    assert len(lines) == 3
+    diffs = [float(l.rsplit(" ", 1)[1]) for l in lines]
+    assert diffs[0] < 1e-5 and diffs[1] < 1e-5 and diffs[2] > 1e-3
+
+
+def test_inspect_writes_pngs(tmp_path, cat_photo):
+    r = cnnviz("inspect", cat_photo, "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert sum(n.startswith("filters_") for n in names) == 3
+    assert sum(n.startswith("activations_") for n in names) == 14  # one per layer
+    assert all((tmp_path / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+
+
+@pytest.mark.slow
+def test_train_then_evaluate(tiny_kaggle, tmp_path):
+    out = tmp_path / "tiny.weights.h5"
+    cache = {"CNNVIZ_CACHE": str(tmp_path / "cache")}
+    r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--epochs", 2,
+               "--batch-size", 8, "--out", out, env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    epoch_lines = [l for l in r.stdout.splitlines() if l.startswith("epoch ")]
+    assert len(epoch_lines) == 2
+    for l in epoch_lines:
+        assert all(k in l for k in ("loss", "accuracy", "val_loss", "val_accuracy", "images/s"))
+    assert out.is_file() and out.with_name("tiny.card.json").is_file()
+    r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 20, env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("accuracy: ") and last.endswith("(n=20)")

@@ -1,0 +1,49 @@
+"""Mosaics: every map present, borders where they belong, each map normalised."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from cnnviz.mosaic import BORDER_COLOUR, feature_mosaic, filter_mosaic, grid, normalise, to_png
+
+
+def test_grid_places_every_tile_with_borders():
+    tiles = np.stack([np.full((4, 5, 3), i * 20, dtype="uint8") for i in range(7)])
+    out = grid(tiles, cols=3, border=1)
+    assert out.shape == (3 * 5 + 1, 3 * 6 + 1, 3)
+    assert (out[0] == BORDER_COLOUR).all() and (out[:, 0] == BORDER_COLOUR).all()
+    for i in range(7):
+        r, c = divmod(i, 3)
+        np.testing.assert_array_equal(out[1 + r * 5, 1 + c * 6], [i * 20] * 3)
+    assert (out[-2, -2] == BORDER_COLOUR).all()  # the empty eighth and ninth cells
+
+
+def test_each_map_is_normalised_on_its_own():
+    maps = np.zeros((6, 6, 2), dtype="float32")
+    maps[:3, :, 0] = 1.0  # small values
+    maps[:3, :, 1] = 1000.0  # large values: same pattern must give the same colours
+    out = feature_mosaic(maps, cols=2)
+    left, right = out[1:7, 1:7], out[1:7, 8:14]
+    np.testing.assert_array_equal(left, right)
+    assert not np.array_equal(left[0, 0], left[5, 0])
+
+
+def test_constant_map_does_not_divide_by_zero():
+    assert np.all(normalise(np.full((3, 3), 7.0)) == 0)
+    out = feature_mosaic(np.full((4, 4, 3), 2.0))
+    assert np.isfinite(out).all()
+
+
+def test_filter_mosaic_rgb_and_channel():
+    kernel = np.random.default_rng(1).normal(size=(3, 3, 3, 32))
+    rgb = filter_mosaic(kernel, scale=4)
+    assert rgb.shape == (6 * 14 + 2, 6 * 14 + 2, 3)
+    one = filter_mosaic(kernel, channel=2, scale=4)
+    assert one.shape == rgb.shape and not np.array_equal(one, rgb)
+
+
+def test_png_round_trip():
+    image = (np.arange(60, dtype="uint8").reshape(4, 5, 3))
+    back = np.asarray(Image.open(io.BytesIO(to_png(image))))
+    np.testing.assert_array_equal(back, image)

@@ -1,0 +1,70 @@
+"""Training on real photos: an epoch changes the weights, reports every batch, stops when asked."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from cnnviz.data import find_dataset, split_dataset
+from cnnviz.model import build_model, compile_model
+from cnnviz.training import train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def split(tiny_kaggle, tmp_path_factory):
+    dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path_factory.mktemp("cache"))
+    return split_dataset(dataset, train_size=32, val_size=16, seed=13)
+
+
+def test_one_real_epoch_learns_something(split):
+    model = compile_model(build_model())
+    before = [w.copy() for w in model.get_weights()]
+    batches, epochs = [], []
+    results = train(model, split, epochs=1, batch_size=8, on_batch=batches.append, on_epoch=epochs.append)
+    assert len(results) == 1 and epochs == results
+    r = results[0]
+    assert not r.stopped and r.batches_done == r.batches == 4
+    assert math.isfinite(r.loss) and math.isfinite(r.val_loss) and 0 <= r.val_accuracy <= 1
+    assert r.images == 32 and r.images_per_second > 0
+    assert [b.batch for b in batches] == [1, 2, 3, 4]
+    assert batches[-1].seconds_left == pytest.approx(0, abs=1e-6) and batches[0].seconds_left > 0
+    changed = [not np.array_equal(a, b) for a, b in zip(before, model.get_weights())]
+    assert all(changed), "every weight array should move in an epoch"
+
+
+def test_stop_is_honoured_within_one_batch(split):
+    model = compile_model(build_model())
+    stop = threading.Event()
+    seen = []
+
+    def on_batch(p):
+        seen.append(p.batch)
+        if p.batch == 2:
+            stop.set()
+
+    results = train(model, split, epochs=3, batch_size=8, on_batch=on_batch, stop=stop)
+    assert len(results) == 1
+    r = results[0]
+    assert r.stopped and r.batches_done == 2 and seen == [1, 2]
+    assert r.val_accuracy is None
+
+
+def test_next_epoch_continues_from_current_weights(split):
+    model = compile_model(build_model())
+    first = train(model, split, epochs=1, batch_size=8)
+    after_first = [w.copy() for w in model.get_weights()]
+    second = train(model, split, epochs=1, batch_size=8, first_epoch=2)
+    assert first[0].epoch == 1 and second[0].epoch == 2
+    assert any(not np.array_equal(a, b) for a, b in zip(after_first, model.get_weights()))
+
+
+def test_runs_in_a_background_thread(split):
+    model = compile_model(build_model())
+    out = []
+    t = threading.Thread(target=lambda: out.extend(train(model, split, epochs=1, batch_size=16)))
+    t.start()
+    t.join(timeout=300)
+    assert not t.is_alive() and len(out) == 1 and math.isfinite(out[0].loss)
