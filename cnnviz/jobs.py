@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import keras
+from cnnviz.backend import keras
 import numpy as np
 
 from cnnviz.data import Split
@@ -133,6 +133,10 @@ class TrainingJob:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
