@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--train-samples", type=int, default=16_000)
     p.add_argument("--val-samples", type=int, default=6_400)
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=1, help="train until this many epochs in all (counting resumed ones)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=13)
@@ -64,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="hold out every photo whose file name also appears in this folder (e.g. the originals you will evaluate on)",
     )
-    p.add_argument("--out", type=Path, help="save the weights here (a .weights.h5 file) after every epoch")
+    p.add_argument("--out", type=Path, help="save the best epoch's weights here (by val_accuracy), with a card")
+    p.add_argument("--keep-last", action="store_true", help="with --out: save every epoch, not only the best")
+    p.add_argument("--checkpoint", type=Path, help="a folder: save the whole training state after every epoch, resume from it")
+    p.add_argument("--patience", type=int, help="stop after this many epochs without a better val_accuracy")
+    p.add_argument("--halve-after", type=int, help="halve the learning rate after this many epochs without a better val_accuracy")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("convcheck", help="is the first layer really convolving? three hand computations")
@@ -156,9 +160,10 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from cnnviz.checkpoint import save_checkpoint
     from cnnviz.data import split_dataset
-    from cnnviz.model import build_model, compile_model, load_weights, save_weights
-    from cnnviz.training import train
+    from cnnviz.model import learning_rate, load_weights, save_weights
+    from cnnviz.training import Plateau, set_learning_rate, train
 
     if args.out and not args.out.name.endswith(".weights.h5"):
         raise CnnvizError(f"--out must name a .weights.h5 file, got {args.out.name!r}.")
@@ -168,36 +173,77 @@ def cmd_train(args) -> None:
     if split.note:
         print(split.note)
     print(f"training on {len(split.train):,} images, validating on {len(split.val):,} (seed {split.seed})")
-    model = compile_model(build_model(), args.learning_rate)
-    if args.weights:
+    model, history = _starting_point(args)
+    if args.weights and not history:
         load_weights(model, args.weights)
-    history = []
-    bar = None
-
-    def on_batch(p):
-        nonlocal bar
-        if bar is None:
-            bar = _bar(p.batches, f"epoch {p.epoch}", "batch")
-        bar.update(1)
-        bar.set_postfix(loss=f"{p.loss:.4f}", accuracy=f"{p.accuracy:.4f}", img_s=f"{p.images_per_second:.1f}")
-
-    def on_epoch(r):
-        nonlocal bar
-        if bar is not None:
-            bar.close()
-            bar = None
-        history.append(r.as_dict())
-        val = "stopped before validation" if r.val_accuracy is None else f"val_loss {r.val_loss:.4f} - val_accuracy {r.val_accuracy:.4f}"
-        print(
-            f"epoch {r.epoch}: loss {r.loss:.4f} - accuracy {r.accuracy:.4f} - {val} - "
-            f"{r.images_per_second:.1f} images/s - {r.seconds:.0f} s"
+    plateau = Plateau(patience=args.patience, halve_after=args.halve_after)
+    for past in history:
+        plateau.update(past["val_accuracy"], past["epoch"])
+    bar = _EpochBar()
+    for epoch in range(len(history) + 1, args.epochs + 1):
+        started_lr = learning_rate(model)
+        (result,) = train(
+            model, split, 1, batch_size=args.batch_size, augment=args.augment, first_epoch=epoch, on_batch=bar.update
         )
-        if args.out:
-            save_weights(model, args.out, _card(args, dataset, split, history, held_out))
+        bar.close()
+        history.append({**result.as_dict(), "learning_rate": started_lr})
+        print(_epoch_line(result, started_lr))
+        verdict = plateau.update(result.val_accuracy, epoch)
+        if args.out and (verdict == "best" or args.keep_last):
+            save_weights(model, args.out, _card(args, dataset, split, history, held_out, plateau))
+            print(f"saved {args.out} (epoch {epoch})")
+        if args.checkpoint:
+            save_checkpoint(model, args.checkpoint, history)
+        if verdict == "halve":
+            set_learning_rate(model, started_lr / 2)
+            print(f"no better val_accuracy for {plateau.waited} epochs: learning rate halved to {started_lr / 2:.2e}")
+        if verdict == "stop":
+            print(f"no better val_accuracy for {plateau.waited} epochs: stopping (best: epoch {plateau.best_epoch})")
+            break
 
-    train(model, split, args.epochs, batch_size=args.batch_size, augment=args.augment, on_batch=on_batch, on_epoch=on_epoch)
-    if args.out:
-        print(f"saved {args.out} and its card")
+
+def _starting_point(args):
+    """A fresh compiled network, or the one in --checkpoint with its history when resuming."""
+    from cnnviz.model import build_model, compile_model
+
+    if args.checkpoint:
+        from cnnviz.checkpoint import load_checkpoint
+
+        resumed = load_checkpoint(args.checkpoint)
+        if resumed:
+            model, history = resumed
+            print(f"resuming from {args.checkpoint} after epoch {len(history)}")
+            return model, history
+    return compile_model(build_model(), args.learning_rate), []
+
+
+def _epoch_line(r, lr) -> str:
+    if r.val_accuracy is None:
+        val = "stopped before validation"
+    else:
+        val = f"val_loss {r.val_loss:.4f} - val_accuracy {r.val_accuracy:.4f}"
+    return (
+        f"epoch {r.epoch}: loss {r.loss:.4f} - accuracy {r.accuracy:.4f} - {val} - "
+        f"{r.images_per_second:.1f} images/s - {r.seconds:.0f} s - lr {lr:.1e}"
+    )
+
+
+class _EpochBar:
+    """A tqdm bar per epoch, fed by the training's batch events."""
+
+    def __init__(self):
+        self.bar = None
+
+    def update(self, p) -> None:
+        if self.bar is None:
+            self.bar = _bar(p.batches, f"epoch {p.epoch}", "batch")
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{p.loss:.4f}", accuracy=f"{p.accuracy:.4f}", img_s=f"{p.images_per_second:.1f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _hold_out(dataset, folder: Path):
@@ -213,7 +259,7 @@ def _hold_out(dataset, folder: Path):
     return replace(dataset, items=kept), held_out
 
 
-def _card(args, dataset, split, history, held_out) -> dict:
+def _card(args, dataset, split, history, held_out, plateau) -> dict:
     return {
         "data": {
             "root": str(dataset.root),
@@ -231,7 +277,9 @@ def _card(args, dataset, split, history, held_out) -> dict:
             "loss": "binary_crossentropy",
         },
         "epochs": len(history),
+        "epoch": history[-1]["epoch"],
         "val_accuracy": history[-1]["val_accuracy"],
+        "best_epoch": plateau.best_epoch,
         "history": history,
     }
 

@@ -72,11 +72,12 @@ def copy_model(model: keras.Model) -> keras.Model:
     """A separate, compiled copy with the same weights: one session's training never touches another's."""
     twin = build_model()
     twin.set_weights(model.get_weights())
-    lr = _learning_rate(model)
+    lr = learning_rate(model)
     return compile_model(twin, lr) if lr is not None else twin
 
 
-def _learning_rate(model: keras.Model) -> float | None:
+def learning_rate(model: keras.Model) -> float | None:
+    """The optimizer's current learning rate, or None for an uncompiled model."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         return None

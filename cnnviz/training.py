@@ -145,3 +145,34 @@ def _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, n_images, on
         batches_done=reporter.batches_done,
         batches=batches,
     )
+
+
+@dataclass
+class Plateau:
+    """Early stopping and learning-rate halving, both judged on validation accuracy.
+
+    Validation photos are never trained on, so keeping the best epoch by their accuracy
+    is honest as long as the final figure is measured on photos outside both splits.
+    """
+
+    patience: int | None = None  # stop after this many epochs without a new best
+    halve_after: int | None = None  # halve the learning rate after this many
+    best: float = float("-inf")
+    best_epoch: int = 0
+    waited: int = 0
+
+    def update(self, val_accuracy: float | None, epoch: int) -> str:
+        """'best', 'halve', 'stop' or 'wait' for the epoch just finished."""
+        if val_accuracy is not None and val_accuracy > self.best:
+            self.best, self.best_epoch, self.waited = val_accuracy, epoch, 0
+            return "best"
+        self.waited += 1
+        if self.patience and self.waited >= self.patience:
+            return "stop"
+        if self.halve_after and self.waited % self.halve_after == 0:
+            return "halve"
+        return "wait"
+
+
+def set_learning_rate(model: keras.Model, learning_rate: float) -> None:
+    model.optimizer.learning_rate.assign(learning_rate)

@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: a subprocess, its output and exit status."""
 
+import json
 import os
 import subprocess
 import sys
@@ -74,17 +75,26 @@ def test_inspect_writes_pngs(tmp_path, cat_photo):
 
 
 @pytest.mark.slow
-def test_train_then_evaluate(tiny_kaggle, tmp_path):
-    out = tmp_path / "tiny.weights.h5"
+def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
+    out, checkpoint = tmp_path / "tiny.weights.h5", tmp_path / "run"
+    common = ["--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
+              "--out", out, "--keep-last", "--checkpoint", checkpoint]
     cache = {"CNNVIZ_CACHE": str(tmp_path / "cache")}
-    r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--epochs", 2,
-               "--batch-size", 8, "--out", out, env_extra=cache)
+    r = cnnviz("train", *common, "--epochs", 1, env_extra=cache)
     assert r.returncode == 0, r.stderr
-    epoch_lines = [l for l in r.stdout.splitlines() if l.startswith("epoch ")]
-    assert len(epoch_lines) == 2
-    for l in epoch_lines:
-        assert all(k in l for k in ("loss", "accuracy", "val_loss", "val_accuracy", "images/s"))
-    assert out.is_file() and out.with_name("tiny.card.json").is_file()
+    (line,) = [l for l in r.stdout.splitlines() if l.startswith("epoch ")]
+    assert line.startswith("epoch 1:")
+    assert all(k in line for k in ("loss", "accuracy", "val_loss", "val_accuracy", "images/s"))
+    assert (checkpoint / "last.keras").is_file()
+
+    # An interrupted run resumes: asking for 2 epochs in all trains only the second.
+    r = cnnviz("train", *common, "--epochs", 2, env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    assert "resuming from" in r.stdout
+    assert [l.split(":")[0] for l in r.stdout.splitlines() if l.startswith("epoch ")] == ["epoch 2"]
+    card = json.loads(out.with_name("tiny.card.json").read_text())
+    assert card["epochs"] == 2 and [h["epoch"] for h in card["history"]] == [1, 2]
+
     r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 20, env_extra=cache)
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]

@@ -68,3 +68,13 @@ def test_runs_in_a_background_thread(split):
     t.start()
     t.join(timeout=300)
     assert not t.is_alive() and len(out) == 1 and math.isfinite(out[0].loss)
+
+
+def test_plateau_keeps_best_halves_then_stops():
+    from cnnviz.training import Plateau
+
+    p = Plateau(patience=4, halve_after=2)
+    assert [p.update(v, e) for e, v in enumerate([0.6, 0.7, 0.65, 0.69, 0.7, 0.68], start=1)] == [
+        "best", "best", "wait", "halve", "wait", "stop"
+    ]
+    assert p.best == 0.7 and p.best_epoch == 2
