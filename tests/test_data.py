@@ -357,10 +357,11 @@ def test_split_errors():
         split_dataset(_synthetic(10, 1))
 
 
-def test_real_train_folder_at_default_sizes(data_root, request):
+def test_real_train_folder_at_default_sizes(data_root, request, tmp_path):
     # The pytest cache keeps the scan between runs: only the first run checks 20,000 files.
+    pytest_cache = getattr(request.config, "cache", None)
     data_root = data_root.resolve()
-    dataset = find_dataset(data_root, cache_dir=Path(request.config.cache.mkdir("cnnviz-scans")))
+    dataset = find_dataset(data_root, cache_dir=Path(pytest_cache.mkdir("cnnviz-scans")) if pytest_cache else tmp_path)
     assert dataset.counts() == {"cat": 10_000, "dog": 10_000}
     assert "train/" in dataset.layout
     split = split_dataset(dataset)
