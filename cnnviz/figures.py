@@ -32,8 +32,16 @@ _FONT = dict(size=14)
 
 
 def format_shape(shape: Sequence[int]) -> str:
-    """(148, 148, 32) -> '148×148×32'."""
+    """(148, 148, 32) -> '148×148×32'; a vector's length with thousands separators: '78,400'."""
+    if len(shape) == 1:
+        return f"{int(shape[0]):,}"
     return "×".join(str(int(d)) for d in shape)
+
+
+def format_share(share: float) -> str:
+    """A share of the parameters as a percentage: 99.4%, 0.18%, 0.0013% (small ones not shown as 0.0%)."""
+    pct = 100 * share
+    return f"{pct:.1f}%" if pct >= 1 or pct == 0 else f"{pct:.2g}%"
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
@@ -62,8 +70,10 @@ def class_balance(parts: Mapping[str, Mapping[str, int]]) -> go.Figure:
             y=counts,
             marker_color=CLASS_COLOURS[cls],
             text=[f"{n:,}" for n in counts],
-            textposition="outside",
-            cliponaxis=False,
+            textposition="inside",
+            insidetextanchor="end",
+            textangle=0,
+            textfont=dict(color="white"),
         )
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.12, x=0), yaxis_title="photos")
     fig.update_yaxes(gridcolor="#eee")
@@ -101,15 +111,16 @@ def parameter_share(rows: Sequence) -> go.Figure:
             y=[r.name for r in with_params],
             orientation="h",
             marker_color=[KIND_COLOURS.get(r.kind, "#999") for r in with_params],
-            text=[f"{100 * r.share:.1f}%  ({r.params:,})" for r in with_params],
-            textposition="outside",
+            text=[f"{format_share(r.share)}  ({r.params:,})" for r in with_params],
+            textposition=["inside" if r.share > 0.5 else "outside" for r in with_params],
+            insidetextanchor="end",
             cliponaxis=False,
             customdata=[[r.formula, r.params] for r in with_params],
             hovertemplate="%{y}: %{x:.3f}% of the parameters<br>%{customdata[0]} = %{customdata[1]:,}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="share of all parameters (%)", range=[0, 125], gridcolor="#eee")
+    fig.update_xaxes(title="share of all parameters (%)", range=[0, 100], gridcolor="#eee")
     return _layout(fig, height=80 + 44 * len(with_params))
 
 
@@ -150,14 +161,22 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
         )
     )
     top = float(heights.max()) / 2
-    # Shapes written above the blocks, names below; alternating heights keep them apart.
+    # A shape is written above its block where it changes (a ReLU keeps its input's shape);
+    # neighbouring labels alternate between two heights, and so do the names below.
+    previous_shape, previous_raised, previous_index = None, True, -9
     for i, (stage, text) in enumerate(zip(stages, texts)):
-        fig.add_annotation(x=i, y=heights[i] / 2, text=text, showarrow=False, yanchor="bottom", yshift=4, font=dict(size=12))
+        if stage[2] != previous_shape:
+            raised = not previous_raised if i - previous_index == 1 else False
+            fig.add_annotation(
+                x=i, y=heights[i] / 2, text=text, showarrow=False, yanchor="bottom",
+                yshift=4 + (16 if raised else 0), font=dict(size=12),
+            )
+            previous_shape, previous_raised, previous_index = stage[2], raised, i
         fig.add_annotation(
             x=i, y=-top - 10 - (18 if i % 2 else 0), text=stage[0], showarrow=False, yanchor="top", font=dict(size=11, color="#555")
         )
     fig.update_xaxes(visible=False, range=[-0.7, len(stages) - 0.3])
-    fig.update_yaxes(visible=False, range=[-top - 45, top + 25])
+    fig.update_yaxes(visible=False, range=[-top - 45, top + 40])
     fig.update_layout(showlegend=False, bargap=0)
     return _layout(fig, height=330)
 
@@ -185,6 +204,12 @@ def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 520) 
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
     fig.update_xaxes(constrain="domain", showgrid=False)
     return _layout(fig, title, height)
+
+
+def map_summary(feature_map: np.ndarray) -> dict[str, float]:
+    """Smallest, largest and mean value of a map, and the share of values that are exactly 0."""
+    m = np.asarray(feature_map, dtype="float64")
+    return {"min": float(m.min()), "max": float(m.max()), "mean": float(m.mean()), "zero_share": float(np.mean(m == 0))}
 
 
 def dense_activations(values: np.ndarray, output_weights: np.ndarray | None = None) -> go.Figure:
@@ -308,7 +333,8 @@ def batch_curves(progress: Sequence, batches: int, title: str | None = None) -> 
             col=col,
         )
         fig.update_xaxes(title_text="batch", range=[0.5, max(int(batches), 1) + 0.5], gridcolor="#eee", row=1, col=col)
-    fig.update_yaxes(gridcolor="#eee", rangemode="tozero", row=1, col=1)
+    top = max([float(p.loss) for p in progress if np.isfinite(p.loss)] or [0.7])
+    fig.update_yaxes(gridcolor="#eee", range=[0, top * 1.15], row=1, col=1)
     fig.update_yaxes(gridcolor="#eee", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.add_annotation(
         text="running mean over this epoch's batches so far, as Keras reports it",
@@ -350,7 +376,8 @@ def epoch_history(rows: Sequence[Mapping]) -> go.Figure:
                 col=col,
             )
         fig.update_xaxes(title_text="epoch", tickmode="array", tickvals=sorted(set(epochs)), gridcolor="#eee", row=1, col=col)
-    fig.update_yaxes(gridcolor="#eee", rangemode="tozero", row=1, col=1)
+    losses = [float(r[k]) for r in rows for k in ("loss", "val_loss") if r.get(k) is not None and np.isfinite(r[k])]
+    fig.update_yaxes(gridcolor="#eee", range=[0, max(losses or [0.7]) * 1.15], row=1, col=1)
     fig.update_yaxes(gridcolor="#eee", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     _layout(fig, height=340)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0), margin=dict(l=10, r=10, t=40, b=10))

@@ -26,28 +26,28 @@ st.subheader("The shape of the data, layer by layer")
 st.caption("Each block is the tensor a layer hands on: taller for larger feature maps, wider for more channels. Hover a block for its numbers.")
 st.plotly_chart(figures.shape_flow(rows, INPUT_SHAPE), width="stretch", config={"displayModeBar": False})
 
-table_col, text_col = st.columns([3, 2], gap="large")
-with table_col:
-    st.subheader("The layer table")
-    frame = pd.DataFrame(
-        [
-            {
-                "layer": r.name,
-                "kind": r.kind,
-                "output shape": figures.format_shape(r.output_shape),
-                "parameters: formula": r.formula if r.params else "–",
-                "parameters": f"{r.params:,}",
-                "share": f"{100 * r.share:.1f}%" if r.params else "",
-            }
-            for r in rows
-        ]
-        + [{"layer": "total", "kind": "", "output shape": "", "parameters: formula": "", "parameters": f"{total:,}", "share": "100%"}]
-    )
-    st.dataframe(frame, hide_index=True, width="stretch", height=36 * (len(frame) + 1) + 4)
-    st.caption(
-        "A convolution's formula is (kernel height × kernel width × input channels) × filters + one bias per filter; "
-        "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
-    )
+st.subheader("The layer table")
+frame = pd.DataFrame(
+    [
+        {
+            "layer": r.name,
+            "kind": r.kind,
+            "output shape": figures.format_shape(r.output_shape),
+            "formula": r.formula if r.params else "–",
+            "parameters": f"{r.params:,}",
+            "share": figures.format_share(r.share) if r.params else "",
+        }
+        for r in rows
+    ]
+    + [{"layer": "total", "kind": "", "output shape": "", "formula": "", "parameters": f"{total:,}", "share": "100%"}]
+)
+st.dataframe(frame, hide_index=True, width="stretch", height=36 * (len(frame) + 1) + 4)
+st.caption(
+    "A convolution's formula is (kernel height × kernel width × input channels) × filters + one bias per filter; "
+    "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
+)
+chart_col, text_col = st.columns([1, 1], gap="large")
+with chart_col:
     st.subheader("Who holds the parameters")
     st.plotly_chart(figures.parameter_share(rows), width="stretch", config={"displayModeBar": False})
     flat = by_name.get("flatten_1")

@@ -41,6 +41,26 @@ import streamlit as st  # noqa: E402
 from cnnviz.errors import CnnvizError  # noqa: E402
 from cnnviz.images import Photo, load_photo  # noqa: E402
 
+
+def _leave_pages_directory_mode() -> None:
+    """Streamlit runs a fresh server's first script run in its old "pages directory" mode
+    whenever a folder named pages/ sits beside the main script: it lists every file in it
+    (common.py included) and runs a deep-linked page without streamlit_app.py's navigation.
+    It only leaves that mode once st.navigation has run. This module is imported by the
+    first run, whichever page it is; it switches the mode off and reruns, so even the
+    server's first visitor sees the real navigation. (Streamlit internals: if they change,
+    nothing breaks but that first run.)"""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_directory_mode()
+
 SESSION_MODEL = "session_model"
 SESSION_MODEL_INFO = "session_model_info"
 TRAINING_JOB = "training_job"

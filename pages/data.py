@@ -157,7 +157,7 @@ with grid_col:
         st.session_state["sample_seed"] = st.session_state.get("sample_seed", 0) + 1
     rng = random.Random(st.session_state.get("sample_seed", 0))
     picks = rng.sample(dataset.items, min(12, len(dataset.items)))
-    per_row = 6
+    per_row = 4
     for start in range(0, len(picks), per_row):
         cells = st.columns(per_row)
         for cell, (path, label) in zip(cells, picks[start : start + per_row]):
@@ -166,5 +166,5 @@ with grid_col:
             except CnnvizError:
                 cell.caption(f"{Path(path).name}: unreadable now")
                 continue
-            cell.image(figures.square_thumbnail(photo.original, 160), caption=f"{CLASS_NAMES[label]} · {Path(path).name}", width="stretch")
+            cell.image(figures.square_thumbnail(photo.original, 200), caption=CLASS_NAMES[label], width="stretch")
     st.caption("Shown cropped to squares; the network squashes each whole photo to 150 × 150 instead.")

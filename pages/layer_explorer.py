@@ -104,14 +104,14 @@ def compute_all():
     acts = inspect.activations(model, photo.network_input)
     last = model.layers[-1].name
     mosaics = {
-        name: feature_mosaic(a)
+        name: feature_mosaic(a, cols=8)
         for name, a in acts.items()
         if a.ndim == 3 and kinds[name] in MAP_LAYERS
     }
     return {"acts": acts, "verdict": inspect.verdict(float(acts[last].ravel()[0])), "mosaics": mosaics}
 
 
-result = common.memo((fingerprint, common.photo_key(photo)), compute_all)
+result = common.memo((fingerprint, common.photo_key(photo)), compute_all, keep=2)
 acts, verdict = result["acts"], result["verdict"]
 
 # --- photo, network input, verdict -------------------------------------------------------------
@@ -130,7 +130,7 @@ with col_verdict:
     emoji = {"dog": "🐶", "cat": "🐱"}[verdict.label]
     st.markdown(f"### Verdict: {emoji} **{verdict.label}**, {verdict.probability:.1%}")
     st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   (dog if ≥ 0.5, else cat)")
-    st.caption(f"Made by {choice.description}.")
+    st.caption(f"Weights: {choice.description}.")
     if true_label is not None and choice.source != "untrained":
         right = verdict.label == true_label
         st.markdown(f"The photo is labelled **{true_label}**: the network is {'right' if right else '**wrong**'}.")
@@ -199,11 +199,23 @@ def closer_look(acts: dict, names: list[str]):
     channels = acts[name].shape[-1]
     channel = c2.slider("Feature map (channel)", 0, channels - 1, 0, key=f"closer_channel_{name}")
     m = acts[name][:, :, channel]
-    st.plotly_chart(
+    left, right = st.columns([3, 1], gap="large")
+    left.plotly_chart(
         figures.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
         width="stretch",
         config=NO_BAR,
     )
+    summary = figures.map_summary(m)
+    right.markdown(
+        f"**smallest** {summary['min']:.4f}  \n**largest** {summary['max']:.4f}  \n**mean** {summary['mean']:.4f}  \n"
+        f"**exactly zero** {summary['zero_share']:.0%} of the values"
+    )
+    if kinds[name] == "relu":
+        right.caption("After a ReLU, every negative value has become 0.")
+    elif kinds[name] == "convolution":
+        right.caption("Before its ReLU: negative values are still there.")
+    else:
+        right.caption("Each value is the largest of a 2 × 2 block of the layer before.")
 
 
 with tab_maps:
@@ -240,10 +252,11 @@ def deeper_filters(kernels: dict):
     kernel = kernels[name][0]
     channel = c2.slider("Input channel", 0, kernel.shape[2] - 1, 0, key=f"filter_channel_{name}")
     st.image(
-        filter_mosaic(kernel, channel=channel, scale=10),
+        filter_mosaic(kernel, channel=channel, scale=12),
         caption=f"{name}: the 3 × 3 weights each of its {kernel.shape[-1]} filters applies to input channel {channel} "
         f"(one of {kernel.shape[2]}; red positive, blue negative)",
-        width=min(900, 40 * int(np.ceil(np.sqrt(kernel.shape[-1]))) * 3),
+        width=min(640, 60 * int(np.ceil(np.sqrt(kernel.shape[-1])))),
+        output_format="PNG",
     )
 
 
@@ -260,9 +273,11 @@ with tab_filters:
         "Trained filters look like small edges and colour blobs; untrained ones are noise."
     )
     cols = st.columns(4)
-    cols[0].image(filter_mosaic(k1, scale=12), caption=f"{first_name} in RGB", width="stretch")
+    cols[0].image(filter_mosaic(k1, scale=12), caption=f"{first_name} in RGB", width="stretch", output_format="PNG")
     for c, channel_name in enumerate(("red", "green", "blue")):
-        cols[c + 1].image(filter_mosaic(k1, channel=c, scale=12), caption=f"{first_name}, {channel_name} channel", width="stretch")
+        cols[c + 1].image(
+            filter_mosaic(k1, channel=c, scale=12), caption=f"{first_name}, {channel_name} channel", width="stretch", output_format="PNG"
+        )
     st.subheader("Deeper layers")
     st.markdown("A deeper filter has one 3 × 3 slice for every feature map of the layer before it; pick which one to see.")
     deeper_filters(kernels)
@@ -317,7 +332,8 @@ def convolution_panel(model, photo, fingerprint: str, n_filters: int):
         col.markdown(f"**{title}**  \n{note}")
     st.caption("All four are coloured on the network map's value range, so equal colours mean equal numbers.")
     st.markdown(
-        "Only the first two match, to within float rounding. Keras's Conv2D slides each 3 × 3 × 3 kernel over the "
+        "The two hand computations that match the network's map, to within float rounding, are `correlate2d` and the "
+        "flipped `convolve2d`; the tutorial's does not. Keras's Conv2D slides each 3 × 3 × 3 kernel over the "
         "photo *without flipping it* and takes the dot product at every position: mathematically a cross-correlation, "
         "which is what `correlate2d` computes. A true convolution flips the kernel first, so `convolve2d` matches "
         "only when it is handed an already flipped kernel, and the two flips cancel. The tutorial's own check "
