@@ -182,7 +182,8 @@ class TrainingJob:
         if state == "running":
             return f"changing: after batch {done} of {self.n_batches} of epoch {self.epoch}"
         if state == "finished":
-            return f"after epoch {self.epoch} (all {self.n_batches} batches)"
+            batches = f"all {self.n_batches} batches" if self.n_batches > 1 else "its one batch"
+            return f"after epoch {self.epoch} ({batches})"
         return f"after batch {done} of {self.n_batches} of epoch {self.epoch}"
 
     # --- the thread ------------------------------------------------------------------

@@ -45,8 +45,12 @@ COUNTS = {  # choice -> (train, validation)
     "tutorial": (16_000, 6_400),
 }
 COUNT_LABELS = {
-    "workshop": "Workshop: 2,000 training / 800 validation photos (fast; the tutorial's commented-out values)",
-    "tutorial": "The tutorial's: 16,000 / 6,400 (roughly ten minutes an epoch on a 2-core laptop)",
+    "workshop": "Workshop: 2,000 training / 800 validation photos",
+    "tutorial": "The tutorial's: 16,000 / 6,400",
+}
+COUNT_CAPTIONS = {
+    "workshop": "fast: the values the tutorial's code has commented out",
+    "tutorial": "roughly ten minutes an epoch on a 2-core laptop",
 }
 
 
@@ -70,7 +74,9 @@ def session_model():
         if getattr(model, "optimizer", None) is None:
             compile_model(model)
         st.session_state[SESSION_MODEL] = model
-        st.session_state[SESSION_MODEL_INFO] = "a copy of " + describe_card(card)
+        st.session_state[SESSION_MODEL_INFO] = (
+            "a copy of " + describe_card(card) if card else "untrained: random starting weights"
+        )
         st.session_state[HISTORY] = History(base_epoch=_card_epochs(card))
     if HISTORY not in st.session_state:
         st.session_state[HISTORY] = History()
@@ -121,7 +127,7 @@ def count_options() -> tuple[list[str], dict[str, str]]:
     """The sample-count choices; the Data page's own split is offered when it differs from both."""
     labels = dict(COUNT_LABELS)
     split = st.session_state.get(SPLIT)
-    if split is not None and (len(split.train), len(split.val)) not in COUNTS.values():
+    if split is not None and split.note is None and (len(split.train), len(split.val)) not in COUNTS.values():
         labels["data_page"] = f"As set on the Data page: {len(split.train):,} / {len(split.val):,}"
     return list(labels), labels
 
@@ -328,46 +334,53 @@ def live_panel() -> None:
             if job.stop_requested:
                 st.caption("Stopping after this batch…")
     else:
-        _outcome(status)
+        _outcome(job, status)
 
     if status.progress:
         st.plotly_chart(batch_curves(status.progress, status.batches), key="training_curves")
 
 
-def _outcome(status) -> None:
+def _outcome(job, status) -> None:
     r = status.result
     if status.state == "finished":
         st.success(
-            f"Epoch {status.epoch} finished in {_duration(r.seconds)}: **val_accuracy {r.val_accuracy:.4f}**, "
-            f"val_loss {r.val_loss:.4f}, measured on validation photos the network did not train on "
-            f"(training: accuracy {r.accuracy:.4f}, loss {r.loss:.4f})."
+            f"Epoch {status.epoch} finished in {_duration(r.seconds)}: **val_accuracy {r.val_accuracy:.4f}** "
+            f"on {len(job.split.val):,} validation photos the network never trained on.",
+            icon=":material/check_circle:",
         )
-        cols = st.columns(4)
-        cols[0].metric("val_accuracy", f"{r.val_accuracy:.1%}")
-        cols[1].metric("val_loss", f"{r.val_loss:.4f}")
-        cols[2].metric("accuracy (training)", f"{r.accuracy:.1%}")
-        cols[3].metric("images/s", f"{r.images_per_second:.1f}")
+        cols = st.columns(5)
+        cols[0].metric("val_accuracy", f"{r.val_accuracy:.1%}", help="Share of validation photos judged right (P(dog) ≥ 0.5 means dog).")
+        cols[1].metric("val_loss", f"{r.val_loss:.4f}", help="Binary cross-entropy on the validation photos.")
+        cols[2].metric("accuracy (training)", f"{r.accuracy:.1%}", help="Running mean over the epoch's batches, while the weights were still changing.")
+        cols[3].metric("loss (training)", f"{r.loss:.4f}")
+        cols[4].metric("images/s", f"{r.images_per_second:.1f}", help="Training pass only.")
         if status.warning:
             st.warning(status.warning)
         return
-    if status.state == "stopped":
+    if status.state == "stopped" and status.rolled_back:
+        st.info(
+            f"Epoch {status.epoch} was stopped after batch {status.batches_done} of {status.batches} and rolled back: "
+            f"the model is {status.model_state}."
+        )
+    elif status.state == "stopped":
         st.warning(
             f"Epoch {status.epoch} was stopped after batch {status.batches_done} of {status.batches}, before "
-            f"validation. The model is {status.model_state}: train on from here, or roll back."
+            f"validation. The model's weights: {status.model_state}. Train on from here, or roll back."
         )
     else:  # failed
         st.error(status.error)
-        st.caption(f"The model is {status.model_state}.")
-    if status.rolled_back:
-        st.info(f"Rolled back: the model is {status.model_state}.")
-    elif status.can_roll_back:
-        st.button(
-            "Roll back to the epoch's start",
-            key="training_roll_back",
-            icon=":material/undo:",
-            on_click=roll_back,
-            help="Puts back the weights (and the optimizer's state) from before this epoch's first batch.",
-        )
+        if status.rolled_back:
+            st.info(f"Rolled back: the model is {status.model_state}.")
+        else:
+            st.caption(f"The model's weights: {status.model_state}.")
+    if status.can_roll_back and st.button(
+        "Roll back to the epoch's start",
+        key="training_roll_back",
+        icon=":material/undo:",
+        help="Puts back the weights (and the optimizer's state) from before this epoch's first batch.",
+    ):
+        roll_back()
+        st.rerun()  # the whole page, not only this fragment: the history marks the epoch rolled back
 
 
 def weights_panel(running: bool) -> None:
@@ -480,40 +493,47 @@ if dataset is None or current_split() is None:
     if folder:
         st.error(f"CNNVIZ_DATA is set to {folder}, but no usable photos were found there: the Data page says why.")
 else:
-    options, labels = count_options()
-    st.radio(
-        "How many photos",
-        options,
-        format_func=labels.get,
-        key="training_counts",
-        persist_state="session",
-        disabled=running,
-    )
+    settings, action = st.columns([3, 2], gap="large")
+    with settings:
+        options, labels = count_options()
+        st.radio(
+            "How many photos",
+            options,
+            format_func=labels.get,
+            captions=[COUNT_CAPTIONS.get(option, "its own seed and sizes") for option in options],
+            key="training_counts",
+            persist_state="session",
+            disabled=running,
+        )
+        st.checkbox(
+            "Augment the training photos (random flips, small rotations and zooms)",
+            key="training_augment",
+            persist_state="session",
+            disabled=running,
+            help="The tutorial's generator did this; it slows learning per epoch but helps against overfitting.",
+        )
     split = chosen_split(st.session_state.get("training_counts", "workshop"))
-    st.caption(
-        f"From {dataset.root} ({dataset.layout}): training on {len(split.train):,} photos, validating on "
-        f"{len(split.val):,}, seed {split.seed}, batches of {BATCH_SIZE}. Change the folder or the seed on the Data page."
-    )
-    if split.note:
-        st.info(split.note)
-    st.checkbox(
-        "Augment the training photos (random flips, small rotations and zooms)",
-        key="training_augment",
-        persist_state="session",
-        disabled=running,
-        help="The tutorial's generator did this; it slows learning per epoch but helps against overfitting.",
-    )
-    st.button(
-        "Train one epoch",
-        key="training_train",
-        type="primary",
-        icon=":material/play_arrow:",
-        on_click=start_training,
-        disabled=running,
-        help=f"Epoch {history.next_epoch()} continues from the current weights.",
-    )
-if train_flash:
-    st.error(train_flash)
+    with action:
+        st.button(
+            "Train one epoch",
+            key="training_train",
+            type="primary",
+            icon=":material/play_arrow:",
+            on_click=start_training,
+            disabled=running,
+            help=f"Epoch {history.next_epoch()} continues from the current weights.",
+        )
+        counts = dataset.counts()
+        st.markdown(
+            f"Epoch {history.next_epoch()} trains on **{len(split.train):,}** photos and validates on "
+            f"**{len(split.val):,}**, in batches of {BATCH_SIZE}."
+        )
+        st.caption(
+            (f"Scaled down: the folder holds {counts['cat']:,} cats and {counts['dog']:,} dogs. " if split.note else "")
+            + f"Seed {split.seed}; the folder and the seed are chosen on the Data page."
+        )
+        if train_flash:
+            st.error(train_flash)
 
 st.fragment(run_every=POLL_SECONDS if running else None)(live_panel)()
 
@@ -528,6 +548,7 @@ if history.rows:
     st.dataframe(
         table,
         hide_index=True,
+        placeholder="–",
         column_config={
             "loss": st.column_config.NumberColumn(format="%.4f"),
             "accuracy": st.column_config.NumberColumn(format="%.4f"),

@@ -96,7 +96,8 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     shipped_before = weights(shipped_model()[0])
     at = open_training()
     assert [b.label for b in at.button].count("Train one epoch") == 1
-    assert any("using 22 train and 8 validation images" in i.value for i in at.info)
+    assert "Epoch 1 trains on **22** photos and validates on **8**" in texts(at)
+    assert "Scaled down: the folder holds 16 cats and 16 dogs" in texts(at)
     model = at.session_state["session_model"]
     start = weights(model)
 
@@ -192,3 +193,27 @@ def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(en
     assert len(at.error) == 1 and "different network" in at.error[0].value
     assert at.session_state["session_model"] is model and same(before, weights(model))
     assert not at.exception
+
+
+def test_stop_then_roll_back_puts_back_the_epochs_start(env):
+    at = open_training()
+    model = at.session_state["session_model"]
+    start = weights(model)
+    at.button(key="training_train").click().run()
+    at.button(key="training_stop").click().run()  # long before the first batch's tracing is done
+    job = at.session_state["training_job"]
+    assert job.join(120)
+    at.run()
+    status = job.status()
+    assert status.state == "stopped", status
+    assert any("was stopped after batch 1 of 1" in w.value for w in at.warning)
+    assert not same(start, weights(model))
+
+    at.button(key="training_roll_back").click().run()
+    assert not at.exception
+    assert same(start, weights(model))
+    assert any("rolled back: the model is as it was at the start of epoch 1" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert list(table["state"]) == ["stopped"] and list(table["kept"]) == ["rolled back"]
+    assert at.session_state["training_history"].next_epoch() == 1
+    assert "Epoch 1 trains on" in texts(at)

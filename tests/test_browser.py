@@ -1,0 +1,230 @@
+"""End to end in Debian's headless Chromium: the app started as the README starts it.
+
+Visits the four pages through the sidebar (one browser session, as a workshop attendee
+would), uploads a real photo to the Layer Explorer, trains one epoch on a tiny folder of
+real photos, and saves screenshots at 1280x720 and 1920x1080 to test-artifacts/screenshots/
+for a person to look at.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+SIZES = [(1280, 720), (1920, 1080)]
+EXCEPTION = '[data-testid="stException"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def photos(data_root, tmp_path_factory) -> Path:
+    """A tmp copy of 150 cats and 150 dogs: the workshop split scales down to 7 batches, seconds each."""
+    folder = tmp_path_factory.mktemp("browser-data") / "train"
+    folder.mkdir()
+    for label in ("cat", "dog"):
+        for i in range(150):
+            shutil.copy(data_root / "train" / f"{label}.{i}.jpg", folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(photos, tmp_path_factory):
+    """`python -m streamlit run streamlit_app.py --server.headless true --server.port N`, killed afterwards."""
+    home = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = dict(
+        os.environ,
+        CNNVIZ_DATA=str(photos),
+        CNNVIZ_SAVE_DIR=str(home / "saved"),
+        CNNVIZ_CACHE=str(home / "cache"),
+    )
+    log = open(home / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{(home / 'streamlit.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("streamlit did not answer /_stcore/health within 90 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+        server_log = (home / "streamlit.log").read_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / "streamlit.log").write_text(server_log)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (the README's test command needs it).")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        try:
+            yield pg
+        finally:
+            context.close()
+            browser.close()
+
+
+def settle(page, seconds: float = 0.5, timeout: float = 120) -> None:
+    """Wait until Streamlit's script has stayed finished for a moment (a rerun may follow a rerun)."""
+    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3:
+        if time.monotonic() > deadline:
+            raise AssertionError("the app kept running its script")
+        quiet = quiet + 1 if idle.count() == 1 else 0
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(int(seconds * 1000))
+
+
+def screenshots(page, name: str, scroll_to=None) -> None:
+    """The viewport at each size; `scroll_to` goes to the top of the screen, as a presenter would scroll."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(1200)  # plotly and images re-lay out on resize
+        if scroll_to is not None:
+            scroll_to.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"))
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+
+
+def no_exception(page) -> None:
+    boxes = page.locator(EXCEPTION)
+    assert boxes.count() == 0, boxes.first.inner_text()
+
+
+def go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for()
+    settle(page)
+
+
+def test_every_page_in_chromium(page, server, cat_photo):
+    page.goto(server)
+    page.get_by_role("heading", name="How a CNN tells dogs from cats").wait_for()
+    page.get_by_text(re.compile(r"Untrained network|Verdicts use")).first.wait_for()
+    settle(page)
+    no_exception(page)
+    screenshots(page, "0-home")
+
+    go(page, "Data")
+    page.get_by_text("Found 150 cats, 150 dogs").first.wait_for()
+    no_exception(page)
+    screenshots(page, "1-data")
+
+    go(page, "Architecture")
+    page.get_by_text("5,046,369").first.wait_for()
+    no_exception(page)
+    screenshots(page, "2-architecture")
+
+    go(page, "Layer Explorer")
+    page.get_by_text("Upload a photo", exact=True).click()
+    settle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(cat_photo))
+    verdict = page.get_by_text("Verdict:").first
+    verdict.wait_for(timeout=120_000)
+    settle(page, 2)
+    assert any(word in verdict.inner_text() for word in ("cat", "dog")), verdict.inner_text()
+    no_exception(page)
+    screenshots(page, "3-layer-explorer")
+
+    go(page, "Training")
+    page.get_by_text("Epoch 1 trains on 214 photos and validates on 84").wait_for()
+    no_exception(page)
+    screenshots(page, "4-training")
+
+    # epoch 1, live: the progress bar, the curves and a Stop button, then val_accuracy
+    train = page.get_by_role("button", name="Train one epoch")
+    train.click()
+    progress = page.get_by_text(re.compile(r"Epoch 1: batch [1-6] of 7"))
+    progress.wait_for(timeout=120_000)
+    assert page.get_by_role("button", name="Stop").is_visible()
+    screenshots(page, "5-training-running", scroll_to=page.locator('[data-testid="stProgress"]').first)
+    result = page.get_by_text(re.compile(r"val_accuracy 0\.\d{4}|val_accuracy 1\.0000")).first
+    result.wait_for(timeout=300_000)
+    settle(page)
+    no_exception(page)
+    assert page.get_by_text("Epoch 1 finished").count() == 1
+    screenshots(page, "6-training-after-epoch", scroll_to=result)
+
+    # epoch 2: stop it mid-way, then roll back to its start
+    assert train.is_enabled()
+    train.click()
+    page.get_by_text(re.compile(r"Epoch 2: batch [1-4] of 7")).wait_for(timeout=120_000)
+    page.get_by_role("button", name="Stop").click()
+    stopped = page.get_by_text(re.compile(r"Epoch 2 was stopped after batch [1-6] of 7"))
+    stopped.wait_for(timeout=60_000)
+    settle(page)
+    no_exception(page)
+    page.get_by_role("button", name="Roll back to the epoch's start").click()
+    page.get_by_text(re.compile(r"and rolled back: the model is as it was at the start of epoch 2")).wait_for()
+    settle(page)
+    no_exception(page)
+    screenshots(page, "7-training-stopped-rolled-back", scroll_to=page.get_by_text("rolled back:").first)
+
+    # epoch 2 again, and away to another page while it runs: it goes on and finishes
+    train.click()
+    page.get_by_text(re.compile(r"Epoch 2: ")).first.wait_for(timeout=60_000)
+    go(page, "Architecture")
+    page.wait_for_timeout(3000)
+    go(page, "Training")
+    page.get_by_text("Epoch 2 finished").wait_for(timeout=300_000)
+    settle(page)
+    no_exception(page)
+    history = page.get_by_role("heading", name="History")
+    screenshots(page, "8-training-history", scroll_to=history)
+
+    # the session's model now gives the Layer Explorer's verdicts
+    go(page, "Layer Explorer")
+    page.get_by_text("this session's own model").first.wait_for()
+    no_exception(page)
