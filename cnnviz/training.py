@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 from cnnviz.backend import keras
 
 from cnnviz.data import Split, make_pipeline
+
+# Keras warns when an epoch ends by exhausting a finite tf.data pipeline, which is exactly
+# how every epoch here ends; the warning would only alarm a learner.
+warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
 
 
 @dataclass(frozen=True)
