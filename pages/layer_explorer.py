@@ -131,9 +131,12 @@ with col_verdict:
     st.markdown(f"### Verdict: {emoji} **{verdict.label}**, {verdict.probability:.1%}")
     st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   (dog if ≥ 0.5, else cat)")
     st.caption(f"Weights: {choice.description}.")
-    if true_label is not None and choice.source != "untrained":
+    if true_label is not None:
         right = verdict.label == true_label
-        st.markdown(f"The photo is labelled **{true_label}**: the network is {'right' if right else '**wrong**'}.")
+        judged = "right" if right else "**wrong**"
+        if choice.source == "untrained":
+            judged += ", by chance"
+        st.markdown(f"The photo is labelled **{true_label}**: the network is {judged}.")
     if choice.source == "untrained":
         st.warning(
             "These weights are untrained, so this verdict is a coin flip and the feature maps show what random "
