@@ -292,6 +292,16 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _short_duration(seconds: float) -> str:
+    """For a metric, which has room for about six characters: 45s, 1m 19s, 1h 05m."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
 def live_panel() -> None:
     """The running epoch, or the last one's outcome. Polled every second while an epoch runs."""
     from cnnviz.figures import batch_curves
@@ -321,7 +331,7 @@ def live_panel() -> None:
         cols[0].metric("loss (so far)", f"{latest.loss:.4f}" if latest else "–")
         cols[1].metric("accuracy (so far)", f"{latest.accuracy:.1%}" if latest else "–")
         cols[2].metric("images/s", f"{latest.images_per_second:.1f}" if latest else "–")
-        cols[3].metric("time left", _duration(latest.seconds_left) if latest else "–")
+        cols[3].metric("time left", _short_duration(latest.seconds_left) if latest else "–")
         with cols[4]:
             st.button(
                 "Stop",
@@ -354,6 +364,11 @@ def _outcome(job, status) -> None:
         cols[2].metric("accuracy (training)", f"{r.accuracy:.1%}", help="Running mean over the epoch's batches, while the weights were still changing.")
         cols[3].metric("loss (training)", f"{r.loss:.4f}")
         cols[4].metric("images/s", f"{r.images_per_second:.1f}", help="Training pass only.")
+        st.caption(
+            "What to expect: after one epoch on 2,000 photos this network is usually still near a coin flip "
+            "(50–60%). On the tutorial's 16,000 photos one epoch reaches about 67%, and several more epochs "
+            "(with augmentation) about 75%."
+        )
         if status.warning:
             st.warning(status.warning)
         return
