@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 
 from pages.common import PAGES  # noqa: E402
 
-st.set_page_config(page_title="cnnviz: how a CNN tells dogs from cats", page_icon="🐾", layout="wide")
+st.set_page_config(page_title="cnnviz: how a CNN tells dogs from cats", page_icon=":material/pets:", layout="wide")
 
 ICONS = {
     "Home": ":material/home:",

@@ -55,7 +55,7 @@ def choose_photo():
             st.stop()
     if source == "Validation image":
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        if c2.button("Random validation image", icon=":material/shuffle:"):
+        if c2.button("Random", icon=":material/shuffle:", help="Pick a validation image at random", width="stretch"):
             st.session_state["val_index"] = random.randrange(len(split.val))
         index = c1.number_input(
             f"Validation image (0 to {len(split.val) - 1:,})", min_value=0, max_value=len(split.val) - 1, step=1, key="val_index"
@@ -122,13 +122,13 @@ col_photo, col_input, col_verdict = st.columns([2, 2, 3], gap="large")
 h, w = photo.original.shape[:2]
 col_photo.image(figures.thumbnail(photo.original, 600), caption=f"{photo_name}: {w} × {h} pixels, {photo.format}", width="stretch")
 col_input.image(
-    figures.network_view(photo.network_input, 2),
+    figures.network_view(photo.network_input, 3),  # enlarged without smoothing: its pixels stay visible
     caption=f"What the network gets: squashed to {IMAGE_SIZE} × {IMAGE_SIZE}, each number divided by 255",
     width="stretch",
+    output_format="PNG",
 )
 with col_verdict:
-    emoji = {"dog": "🐶", "cat": "🐱"}[verdict.label]
-    st.markdown(f"### Verdict: {emoji} **{verdict.label}**, {verdict.probability:.1%}")
+    st.markdown(f"### Verdict: **{verdict.label}**, {verdict.probability:.1%} sure")
     st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   (dog if ≥ 0.5, else cat)")
     st.caption(f"Weights: {choice.description}.")
     if true_label is not None:
