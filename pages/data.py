@@ -40,10 +40,9 @@ if env_folder:
     folder = env_folder
     st.info(f"Using the folder set in the environment variable `{common.DATA_ENV}`: `{env_folder}`", icon=":material/folder:")
 else:
-    # A widget's value can only be set before it is drawn: after a download, or coming back to this page.
-    if "folder_pending" in st.session_state:
-        st.session_state["folder_input"] = st.session_state.pop("folder_pending")
-    elif common.DATA_FOLDER in st.session_state and not st.session_state.get("folder_input"):
+    # Show the session's folder (after a download, or coming back to this page); a widget's
+    # value can only be set before it is drawn.
+    if common.DATA_FOLDER in st.session_state and not st.session_state.get("folder_input"):
         st.session_state["folder_input"] = st.session_state[common.DATA_FOLDER]
     folder = st.text_input(
         "Folder with the photos",
@@ -80,7 +79,6 @@ else:
             common.forget_dataset()
             st.session_state[common.DATASET] = result.dataset
             st.session_state[common.DATA_FOLDER] = str(result.root)
-            st.session_state["folder_pending"] = str(result.root)
             st.rerun()
         finally:
             bar.empty()
@@ -96,7 +94,7 @@ if dataset is None:
 
 counts = dataset.counts()
 skipped = dataset.skipped
-st.subheader(f"Found {counts['cat']:,} cats, {counts['dog']:,} dogs, {len(skipped):,} skipped")
+st.subheader(f"Found {counts['cat']:,} cats, {counts['dog']:,} dogs, {len(skipped):,} skipped", anchor=False)
 top = st.columns([4, 1], vertical_alignment="center")
 top[0].caption(f"In `{dataset.root}`, laid out as {dataset.layout}.")
 if top[1].button("Scan again", icon=":material/refresh:", help="Look at the folder again, e.g. after adding photos."):

@@ -195,6 +195,38 @@ def test_data_page_bad_folder_shows_one_error_and_nothing_breaks(tmp_path):
     assert "split" not in at.session_state
 
 
+def test_download_button_fetches_unzips_and_scans_the_archive(tmp_path, monkeypatch, data_root):
+    """The button downloads from $CNNVIZ_DOWNLOAD_URL (here a server on this machine: tests
+    never use the internet), and the page then shows the archive's photos and broken files."""
+    import functools
+    import http.server
+    import threading
+    import zipfile
+
+    archive = tmp_path / "served" / "pets.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for label, folder in (("cat", "Cat"), ("dog", "Dog")):
+            for i in range(6):
+                zf.write(data_root / "train" / f"{label}.{i}.jpg", f"PetImages/{folder}/{i}.jpg")
+        zf.writestr("PetImages/Cat/666.jpg", b"")  # empty, as in Microsoft's archive
+        zf.writestr("PetImages/Dog/Thumbs.db", b"junk")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(archive.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("CNNVIZ_DOWNLOAD_URL", f"http://127.0.0.1:{server.server_port}/pets.zip")
+    try:
+        at = open_page("pages/data.py")
+        next(b for b in at.button if b.label == "Download the dataset").click().run()
+    finally:
+        server.shutdown()
+    assert_no_exception(at)
+    assert not at.error
+    assert "Found 6 cats, 6 dogs, 2 skipped" in texts(at)
+    assert at.text_input(key="folder_input").value == at.session_state["data_folder"]
+    assert Path(at.session_state["data_folder"]).is_relative_to(tmp_path / "cache")
+
+
 # --- layer explorer --------------------------------------------------------------------------
 
 
