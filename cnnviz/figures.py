@@ -190,7 +190,7 @@ def network_view(network_input: np.ndarray, factor: int = 2) -> np.ndarray:
     return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
 
 
-def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 520) -> go.Figure:
+def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 480) -> go.Figure:
     """One feature map large, with its own value scale (a colour bar), hover for each value."""
     m = np.asarray(feature_map, dtype="float32")
     fig = go.Figure(
@@ -203,6 +203,8 @@ def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 520) 
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
     fig.update_xaxes(constrain="domain", showgrid=False)
+    # A fixed width just wider than the square map keeps the colour bar beside it.
+    fig.update_layout(width=height + 110)
     return _layout(fig, title, height)
 
 

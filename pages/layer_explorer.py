@@ -205,7 +205,7 @@ def closer_look(acts: dict, names: list[str]):
     left, right = st.columns([3, 1], gap="large")
     left.plotly_chart(
         figures.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
-        width="stretch",
+        width="content",
         config=NO_BAR,
     )
     summary = figures.map_summary(m)
