@@ -214,7 +214,8 @@ class TrainingJob:
             result = results[-1] if results else None
             state, error, warning = self._judge(result)
         except CnnvizError as exc:
-            result, state, error, warning = None, "failed", str(exc), None
+            missing = self._missing_photos()
+            result, state, error, warning = None, "failed", f"{exc} {missing}" if missing else str(exc), None
         except Exception as exc:  # noqa: BLE001  (a thread must never die silently)
             result, state, error, warning = None, "failed", self._explain(exc), None
         with self._lock:
@@ -228,11 +229,6 @@ class TrainingJob:
         if result.stopped and self._stop.is_set():
             return "stopped", None, None
         missing = self._missing_photos()
-        if result.stopped:  # ran out of batches without being asked to stop
-            return "failed", (
-                f"The epoch ended early, after batch {result.batches_done} of {result.batches}: "
-                + (missing or "the input pipeline delivered fewer photos than the split holds.")
-            ), None
         if missing:
             return "finished", None, f"The epoch finished, but some photos were skipped: {missing}"
         return "finished", None, None

@@ -19,6 +19,7 @@ from typing import Callable
 from cnnviz.backend import keras
 
 from cnnviz.data import Split, make_pipeline
+from cnnviz.errors import CnnvizError
 
 # Keras warns when an epoch ends by exhausting a finite tf.data pipeline, which is exactly
 # how every epoch here ends; the warning would only alarm a learner.
@@ -130,7 +131,12 @@ def _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, n_images, on
     # steps_per_epoch tells Keras the epoch's length; shuffle=False because the pipeline shuffles.
     model.fit(train_ds, epochs=1, steps_per_epoch=batches, shuffle=False, callbacks=[reporter], verbose=0)
     train_seconds = time.perf_counter() - reporter.started
-    stopped = reporter.batches_done < batches or (stop is not None and stop.is_set())
+    stopped = stop is not None and stop.is_set()
+    if reporter.batches_done < batches and not stopped:
+        raise CnnvizError(
+            f"The epoch ended early, after batch {reporter.batches_done} of {batches}: some photos could no "
+            "longer be read (moved or deleted since the folder was scanned?); scan the folder again."
+        )
     val_loss = val_accuracy = None
     if not stopped:
         scores = model.evaluate(val_ds, callbacks=[reporter], verbose=0, return_dict=True)
