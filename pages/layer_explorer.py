@@ -9,7 +9,7 @@ import streamlit as st
 from cnnviz import CLASS_NAMES, CnnvizError, figures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.model import layer_table
-from pages import common
+from pages import common, explorer_tabs
 
 st.title("Layer Explorer")
 st.markdown("Give the network a photo and follow it through every layer: what it sees, what each layer makes of it, and its verdict.")
@@ -146,8 +146,15 @@ with col_verdict:
     if choice.source == "session" and common.training_in_progress():
         st.info("An epoch is training this model right now: its weights change with every batch. Rerun to see the latest.")
 
-tab_pixels, tab_maps, tab_filters, tab_dense, tab_check = st.tabs(
-    ["What a computer sees", "Feature maps, layer by layer", "Filters", "Dense layer and verdict", "Is the CNN really convolving?"]
+tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked = st.tabs(
+    [
+        "What a computer sees",
+        "Feature maps, layer by layer",
+        "Filters",
+        "Dense layer and verdict",
+        "Is the CNN really convolving?",
+        "Where it looked",
+    ]
 )
 
 # --- pixels -------------------------------------------------------------------------------------
@@ -351,3 +358,6 @@ with tab_check:
         "by hand with SciPy three ways and compared, number by number, with the network's own."
     )
     convolution_panel(model, photo, fingerprint, int(layer_rows[first_name].get_config()["filters"]))
+
+with tab_looked:
+    explorer_tabs.where_it_looked(model, photo, fingerprint)
