@@ -18,6 +18,7 @@ ICONS = {
     "Data": ":material/photo_library:",
     "Architecture": ":material/account_tree:",
     "Training": ":material/model_training:",
+    "Evaluation": ":material/fact_check:",
     "Layer Explorer": ":material/layers:",
 }
 pages = [

@@ -384,3 +384,54 @@ def epoch_history(rows: Sequence[Mapping]) -> go.Figure:
     _layout(fig, height=340)
     fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0), margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
+    """The 2x2 confusion matrix (rows: true class, columns: verdict), each cell's count and row share."""
+    m = np.asarray(matrix, dtype=int)
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
+    labels = [[f"<b>{m[i, j]:,}</b><br>{share[i, j]:.0%} of true {CLASS_NAMES[i]}s" for j in range(2)] for i in range(2)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=[f"verdict {c}" for c in CLASS_NAMES],
+            y=[f"true {c}" for c in CLASS_NAMES],
+            text=labels,
+            texttemplate="%{text}",
+            textfont=dict(size=18),
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            customdata=m,
+            hovertemplate="%{y}, %{x}: %{customdata:,} photos<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    # No text colour is set: plotly writes dark text on light cells and light text on dark ones.
+    return _layout(fig, height=330)
+
+
+def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bins: int = 20) -> go.Figure:
+    """Predicted P(dog) per photo, one colour per true class, with the 0.5 threshold drawn."""
+    p = np.asarray(dog_probabilities, dtype="float64")
+    y = np.asarray(labels)
+    fig = go.Figure()
+    for label, cls in enumerate(CLASS_NAMES):
+        fig.add_histogram(
+            x=p[y == label],
+            name=f"true {cls}s",
+            marker_color=CLASS_COLOURS[cls],
+            opacity=0.75,
+            xbins=dict(start=0, end=1, size=1 / bins),
+            hovertemplate=f"true {cls}s with P(dog) in %{{x}}: %{{y}}<extra></extra>",
+        )
+    fig.add_vline(x=0.5, line=dict(color="#333", dash="dash", width=2), annotation_text="0.5: cat | dog", annotation_position="top")
+    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=1.14, x=0))
+    fig.update_xaxes(title="P(dog) the network gave", range=[0, 1], gridcolor="#eee")
+    fig.update_yaxes(title="photos", gridcolor="#eee")
+    return _layout(fig, height=340)

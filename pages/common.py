@@ -77,6 +77,7 @@ PAGES = {  # file -> title, in the tutorial's order; streamlit_app.py builds the
     "pages/data.py": "Data",
     "pages/architecture.py": "Architecture",
     "pages/training.py": "Training",
+    "pages/evaluation.py": "Evaluation",
     "pages/layer_explorer.py": "Layer Explorer",
 }
 

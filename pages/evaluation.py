@@ -1,0 +1,122 @@
+"""Evaluation: how right the current model is on validation photos it never trained on.
+
+The confusion matrix and the accuracy, the photos it was surest of and wrong about (each
+opens in the Layer Explorer), and how its P(dog) spreads for cats and for dogs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from cnnviz import CLASS_NAMES, CnnvizError, figures
+from pages import common
+
+NO_BAR = {"displayModeBar": False}
+DEFAULT_SAMPLE = 200
+GALLERY = 8
+
+st.title("Evaluation")
+st.markdown(
+    "The validation photos were set aside before training: the network has never learned from them, so its "
+    "verdicts on them show how well it does on photos it has not seen. A verdict is **dog** when P(dog) ≥ 0.5."
+)
+
+split = common.current_split()
+if split is None or not split.val:
+    st.warning("No validation photos yet: choose a folder of cat and dog photos on the Data page.")
+    st.page_link("pages/data.py", label="Open the Data page", icon=":material/photo_library:")
+    st.stop()
+
+choice = common.current_model()
+model = choice.model
+fingerprint = common.model_fingerprint(model)
+
+c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+n = c1.number_input(
+    f"Validation photos to judge (of {len(split.val):,})",
+    min_value=2,
+    max_value=len(split.val),
+    value=min(DEFAULT_SAMPLE, len(split.val)),
+    step=50,
+    key="eval_n",
+    help="A seeded sample, half cats and half dogs. More photos: a surer accuracy, a longer wait.",
+)
+c2.caption(f"Weights: {choice.description}.")
+if choice.source == "untrained":
+    st.warning("These weights are untrained: expect about 50%, a coin flip. Train an epoch on the Training page first.")
+if choice.source == "session" and common.training_in_progress():
+    st.info("An epoch is training this model right now: these numbers are for the weights as they were a moment ago.")
+
+
+def judge():
+    from cnnviz.evaluation import evaluate_items, sample_items
+
+    items = sample_items(split.val, int(n), seed=split.seed)
+    bar = st.progress(0.0, text=f"Judging {len(items)} validation photos…")
+    done = [0]
+
+    def on_batch(count: int) -> None:
+        done[0] += count
+        bar.progress(min(1.0, done[0] / len(items)), text=f"Judged {done[0]} of {len(items)} photos…")
+
+    result = evaluate_items(model, items, on_batch=on_batch)
+    bar.empty()
+    return result
+
+
+evaluation = common.memo((fingerprint, id(split), int(n)), judge, slot="_eval_memo", keep=2)
+index_in_val = {path: i for i, (path, _) in enumerate(split.val)}
+
+left, right = st.columns([2, 3], gap="large")
+with left:
+    cm = evaluation.confusion
+    right_count = int(cm[0, 0] + cm[1, 1])
+    st.metric("accuracy", f"{evaluation.accuracy:.1%}", help="Share of the judged photos whose verdict matches the label.")
+    st.markdown(f"**{right_count:,}** of **{evaluation.n:,}** validation photos judged right.")
+    st.plotly_chart(figures.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion")
+    st.caption("Rows: what the photo is. Columns: what the network said. The diagonal is right.")
+with right:
+    st.plotly_chart(
+        figures.probability_histogram(evaluation.dog_probabilities, evaluation.labels),
+        width="stretch",
+        config=NO_BAR,
+        key="eval_histogram",
+    )
+    st.caption(
+        "A confident, right network piles cats near 0 and dogs near 1. Orange bars right of the line are cats "
+        "called dogs; blue bars left of it are dogs called cats."
+    )
+
+st.subheader("Most confidently wrong")
+
+
+def open_in_explorer(path: str) -> None:
+    """The Layer Explorer reads its photo from these two keys: the validation source, and which photo."""
+    st.session_state["photo_source"] = "Validation image"
+    st.session_state["val_index"] = index_in_val[path]
+    st.switch_page("pages/layer_explorer.py")
+
+
+from cnnviz.evaluation import confidently_wrong  # noqa: E402  (after the page's first numbers are on screen)
+from cnnviz.inspect import verdict  # noqa: E402
+
+wrong = confidently_wrong(evaluation, GALLERY)
+if not wrong:
+    st.success("Every judged photo was right: nothing to show here.")
+else:
+    st.markdown("The photos the network was surest of, and wrong about. Open one to see what each layer made of it.")
+    for row_start in range(0, len(wrong), 4):
+        for col, i in zip(st.columns(4), wrong[row_start : row_start + 4]):
+            path, label = evaluation.items[i]
+            v = verdict(float(evaluation.dog_probabilities[i]))
+            try:
+                col.image(figures.square_thumbnail(common.photo_from_path(path).original, 240), width="stretch")
+            except CnnvizError as exc:  # the file changed since the folder was scanned
+                col.caption(str(exc))
+            col.markdown(
+                f"A **{CLASS_NAMES[label]}**, called **{v.label}**: P(dog) = {v.dog_probability:.3f}  \n{Path(path).name}"
+            )
+            if col.button("Open in Layer Explorer", key=f"eval_open_{i}", icon=":material/layers:"):
+                open_in_explorer(path)

@@ -1,0 +1,29 @@
+"""Which verdicts were wrong and how sure: the library behind the Evaluation page."""
+
+import numpy as np
+
+from cnnviz import figures
+from cnnviz.evaluation import Evaluation, confidently_wrong
+
+
+def evaluation(labels, probabilities) -> Evaluation:
+    return Evaluation([(f"photo{i}.jpg", label) for i, label in enumerate(labels)], np.array(probabilities))
+
+
+def test_confidently_wrong_lists_only_wrong_verdicts_surest_first():
+    e = evaluation([0, 0, 1, 1, 0, 1], [0.9, 0.2, 0.03, 0.6, 0.55, 0.5])
+    # cat at 0.9 (sure 0.9), dog at 0.03 (sure 0.97), cat at 0.55 (sure 0.55); 0.5 is a dog: right
+    assert confidently_wrong(e) == [2, 0, 4]
+    assert confidently_wrong(e, k=1) == [2]
+    assert confidently_wrong(evaluation([0, 1], [0.1, 0.9])) == []
+
+
+def test_confusion_figure_and_histogram_carry_the_evaluations_numbers():
+    e = evaluation([0, 0, 0, 1, 1], [0.9, 0.2, 0.4, 0.7, 0.1])
+    assert e.confusion.tolist() == [[2, 1], [1, 1]]
+    heat = figures.confusion_heatmap(e.confusion).data[0]
+    assert np.asarray(heat.customdata).tolist() == [[2, 1], [1, 1]]
+    assert "67% of true cats" in heat.text[0][0]
+    hist = figures.probability_histogram(e.dog_probabilities, e.labels)
+    assert [trace.name for trace in hist.data] == ["true cats", "true dogs"]
+    assert sorted(hist.data[0].x) == [0.2, 0.4, 0.9] and sorted(hist.data[1].x) == [0.1, 0.7]
