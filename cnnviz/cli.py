@@ -293,6 +293,8 @@ def cmd_convcheck(args) -> None:
     print(f"first-layer filter {check.filter_index}, compared with the network's own feature map:")
     for name, diff in check.max_abs_difference.items():
         print(f"  {name:<34} max abs difference {diff:.2e}")
+    if check.dead:
+        print(f"note: filter {check.filter_index}'s map is all zero on this image (ReLU cut every value), so all three match; try another --filter.")
     print("Keras's Conv2D is a cross-correlation: correlate2d, or convolve2d with the kernel flipped, reproduce it;")
     print("the tutorial's grayscale, unflipped check only looks alike.")
 

@@ -79,6 +79,11 @@ class ConvCheck:
     tutorial: np.ndarray  # (c) the tutorial's: grayscale image, unflipped convolve2d
     max_abs_difference: dict[str, float]  # variant -> max |variant - network|
 
+    @property
+    def dead(self) -> bool:
+        """True when ReLU zeroed the whole map: then every variant matches and the check shows nothing."""
+        return not self.network.any()
+
 
 def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
