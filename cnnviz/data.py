@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import random
+import stat
 import struct
 import tempfile
 import warnings
@@ -272,15 +273,33 @@ def _check_chunk(paths: list[str]) -> list[Check]:
 def _check_file(path: str) -> tuple[str | None, str | None]:
     """(reason it is unusable or None, sha256 of its bytes or None)."""
     try:
-        data = Path(path).read_bytes()
+        data = _read_regular_file(path)
     except FileNotFoundError:
         return "a broken link, or the file was removed during the scan", None
     except OSError as exc:
         return f"could not be read ({exc.strerror or exc})", None
+    if data is None:
+        return "not a regular file (a named pipe, socket or device under a photo's name)", None
     if not data:
         return "an empty file (0 bytes)", None
     reason = _reason_undecodable(data)
     return (reason, None) if reason else (None, hashlib.sha256(data).hexdigest())
+
+
+def _read_regular_file(path: str) -> bytes | None:
+    """The file's bytes, or None when it is not a regular file.
+
+    Opened without blocking and checked on the open descriptor: reading a named pipe (a
+    FIFO) under a photo's name would otherwise wait forever for a writer, and hang the scan.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read()
+    finally:
+        os.close(fd)
 
 
 def _reason_undecodable(data: bytes) -> str | None:
@@ -461,7 +480,9 @@ def make_pipeline(
     items = list(items)
     if not items:
         raise CnnvizError("There are no images to feed the network: choose a folder with cat and dog photos.")
-    paths = tf.constant([path for path, _ in items])
+    # As bytes: a file name that is not UTF-8 (copied from an old Windows zip, say) is a
+    # valid Linux path, but a str tensor cannot hold it.
+    paths = tf.constant([os.fsencode(path) for path, _ in items])
     labels = tf.constant([float(label) for _, label in items], dtype=tf.float32)
     in_memory = cache and _fits_in_memory(len(items))
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))

@@ -26,7 +26,7 @@ import numpy as np
 
 from cnnviz.data import Split
 from cnnviz.errors import CnnvizError
-from cnnviz.training import BatchProgress, EpochResult, train
+from cnnviz.training import BatchProgress, EpochResult, require_both_classes, train
 
 STATES = ("running", "finished", "stopped", "failed")
 
@@ -85,6 +85,7 @@ class TrainingJob:
     def __init__(self, model: keras.Model, split: Split, *, epoch: int = 1, batch_size: int = 32, augment: bool = False):
         if getattr(model, "optimizer", None) is None:
             raise CnnvizError("The model has no optimizer: compile it (cnnviz.model.compile_model) before training.")
+        require_both_classes(split)  # before any thread: training never starts on one class
         self.id = next(_job_ids)
         self.model, self.split, self.epoch = model, split, int(epoch)
         self.batch_size, self.augment = int(batch_size), bool(augment)

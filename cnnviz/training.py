@@ -18,6 +18,7 @@ from typing import Callable
 
 from cnnviz.backend import keras
 
+from cnnviz import CLASS_NAMES
 from cnnviz.data import Split, make_pipeline
 from cnnviz.errors import CnnvizError
 
@@ -112,6 +113,7 @@ def train(
     """
     if model.optimizer is None:
         raise ValueError("compile the model first (cnnviz.model.compile_model)")
+    require_both_classes(split)
     train_ds = make_pipeline(split.train, batch_size, training=True, augment=augment, seed=split.seed)
     val_ds = make_pipeline(split.val, batch_size, training=False)
     batches = -(-len(split.train) // batch_size)
@@ -124,6 +126,24 @@ def train(
         if result.stopped:
             break
     return results
+
+
+def require_both_classes(split: Split) -> None:
+    """Refuse a split whose training side (or non-empty validation side) holds one class only.
+
+    A network shown only cats learns to answer "cat" whatever the photo, and its accuracy
+    says nothing; `split_dataset` never makes such a split, but a hand-made one can.
+    """
+    for side, items in (("training", split.train), ("validation", split.val)):
+        labels = {label for _, label in items}
+        if side == "validation" and not items:
+            continue  # the pipeline says so in its own words
+        if len(labels) < 2:
+            what = f"are all {CLASS_NAMES[labels.pop()]}s" if labels else "are missing"
+            raise CnnvizError(
+                f"The {side} photos {what}: training needs cats and dogs on both sides. "
+                "Choose a folder with both and split it again on the Data page."
+            )
 
 
 def _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, n_images, on_batch, stop) -> EpochResult:

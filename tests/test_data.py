@@ -153,20 +153,7 @@ def test_broken_files_are_skipped_with_reasons(tmp_path, photo_bytes, cache):
     assert dataset.counts() == {"cat": 3, "dog": 4}
 
 
-def test_unreadable_file_is_skipped_not_fatal(tmp_path, photo_bytes, cache, monkeypatch):
-    root = _class_folders(tmp_path, photo_bytes)
-    locked = str(root / "Cat" / "1.jpg")
-    read_bytes = Path.read_bytes
-
-    def refuse(self):  # chmod would not stop the root user the tests may run as
-        if str(self) == locked:
-            raise PermissionError(13, "Permission denied", locked)
-        return read_bytes(self)
-
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    dataset = find_dataset(root, cache_dir=cache)
-    assert dataset.skipped == [(locked, "could not be read (Permission denied)")]
-    assert dataset.counts() == {"cat": 2, "dog": 3}
+# Unreadable files and folders: tests/test_robustness_data.py, as a user who is not root.
 
 
 @pytest.mark.timeout(30)
