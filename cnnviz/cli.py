@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="hold out every photo whose file name also appears in this folder (e.g. the originals you will evaluate on)",
     )
+    p.add_argument("--distribute", action="store_true", help="train under tf.distribute: all local GPUs, or the cluster in TF_CONFIG")
+    p.add_argument("--logical-cpus", type=int, help="with --distribute: split the CPU into this many devices (for trying it without GPUs)")
+    p.add_argument("--no-scale-lr", action="store_true", help="with --distribute: keep the learning rate as given")
     p.add_argument("--out", type=Path, help="save the best epoch's weights here (by val_accuracy), with a card")
     p.add_argument("--keep-last", action="store_true", help="with --out: save every epoch, not only the best")
     p.add_argument("--checkpoint", type=Path, help="a folder: save the whole training state after every epoch, resume from it")
@@ -173,9 +176,11 @@ def cmd_train(args) -> None:
     if split.note:
         print(split.note)
     print(f"training on {len(split.train):,} images, validating on {len(split.val):,} (seed {split.seed})")
-    model, history = _starting_point(args)
-    if args.weights and not history:
-        load_weights(model, args.weights)
+    batch_size, lr, scope = _distribution(args)
+    with scope:
+        model, history = _starting_point(args, lr)
+        if args.weights and not history:
+            load_weights(model, args.weights)
     plateau = Plateau(patience=args.patience, halve_after=args.halve_after)
     for past in history:
         plateau.update(past["val_accuracy"], past["epoch"])
@@ -183,7 +188,7 @@ def cmd_train(args) -> None:
     for epoch in range(len(history) + 1, args.epochs + 1):
         started_lr = learning_rate(model)
         (result,) = train(
-            model, split, 1, batch_size=args.batch_size, augment=args.augment, first_epoch=epoch, on_batch=bar.update
+            model, split, 1, batch_size=batch_size, augment=args.augment, first_epoch=epoch, on_batch=bar.update
         )
         bar.close()
         history.append({**result.as_dict(), "learning_rate": started_lr})
@@ -202,7 +207,27 @@ def cmd_train(args) -> None:
             break
 
 
-def _starting_point(args):
+def _distribution(args):
+    """(global batch size, learning rate, the scope to build the model in) for --distribute."""
+    from contextlib import nullcontext
+
+    if not args.distribute:
+        return args.batch_size, args.learning_rate, nullcontext()
+    from cnnviz import distribute
+
+    if args.logical_cpus:
+        distribute.split_cpu(args.logical_cpus)
+    strategy = distribute.choose_strategy()
+    replicas = strategy.num_replicas_in_sync
+    batch_size, lr = distribute.scaled(args.batch_size, args.learning_rate, replicas, not args.no_scale_lr)
+    print(
+        f"distributed: {type(strategy).__name__} over {replicas} replicas; "
+        f"global batch {batch_size} ({args.batch_size} per replica), learning rate {lr:.1e}"
+    )
+    return batch_size, lr, strategy.scope()
+
+
+def _starting_point(args, learning_rate: float):
     """A fresh compiled network, or the one in --checkpoint with its history when resuming."""
     from cnnviz.model import build_model, compile_model
 
@@ -214,7 +239,7 @@ def _starting_point(args):
             model, history = resumed
             print(f"resuming from {args.checkpoint} after epoch {len(history)}")
             return model, history
-    return compile_model(build_model(), args.learning_rate), []
+    return compile_model(build_model(), learning_rate), []
 
 
 def _epoch_line(r, lr) -> str:
@@ -273,6 +298,7 @@ def _card(args, dataset, split, history, held_out, plateau) -> dict:
             "optimizer": "RMSprop",
             "learning_rate": args.learning_rate,
             "batch_size": args.batch_size,
+            "distributed": args.distribute,
             "augment": args.augment,
             "loss": "binary_crossentropy",
         },
