@@ -435,3 +435,62 @@ def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bin
     fig.update_xaxes(title="P(dog) the network gave", range=[0, 1], gridcolor="#eee")
     fig.update_yaxes(title="photos", gridcolor="#eee")
     return _layout(fig, height=340)
+
+
+# --- step-through convolution ----------------------------------------------------------------
+
+
+def conv_products(step) -> go.Figure:
+    """The 27 products of one convolution step (a cnnviz.stepthrough.ConvStep), as three 3x3
+    grids, one per colour channel: each cell says pixel x weight = product, coloured by the
+    product (red adds to the sum, blue takes away)."""
+    from plotly.subplots import make_subplots
+
+    products = np.asarray(step.products)
+    top = float(np.abs(products).max()) or 1.0
+    channels = ("red", "green", "blue")
+    sums = [float(products[:, :, c].sum()) for c in range(3)]
+    fig = make_subplots(
+        rows=1, cols=3, horizontal_spacing=0.04, subplot_titles=[f"{name}: sum {s:+.4f}" for name, s in zip(channels, sums)]
+    )
+    for c in range(3):
+        text = [
+            [f"{step.patch[i, j, c]:.2f} × {step.weights[i, j, c]:+.2f}<br><b>{products[i, j, c]:+.3f}</b>" for j in range(3)]
+            for i in range(3)
+        ]
+        fig.add_heatmap(
+            z=products[:, :, c],
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=13),
+            colorscale="RdBu_r",
+            zmin=-top,
+            zmax=top,
+            showscale=False,
+            hovertemplate="pixel × weight = %{z:.5f}<extra></extra>",
+            row=1,
+            col=c + 1,
+        )
+        fig.update_yaxes(autorange="reversed", visible=False, row=1, col=c + 1)
+        fig.update_xaxes(visible=False, row=1, col=c + 1)
+    return _layout(fig, height=250).update_layout(margin=dict(l=5, r=5, t=40, b=5))
+
+
+def map_with_pixel(feature_map: np.ndarray, row: int, col: int, scale: int = 3, sweep: bool = True, size: int = 1) -> np.ndarray:
+    """A feature map coloured on its own range, enlarged, with the size x size block of pixels
+    whose top-left is (row, col) framed in red.
+
+    With `sweep`, the pixels a row-by-row sweep has not reached yet are greyed out, so the
+    map fills in as the window moves: the framed pixel is the one being written.
+    """
+    from cnnviz.mosaic import colourise, normalise, upscale
+
+    m = np.asarray(feature_map)
+    rgb = colourise(normalise(m)).astype("float32")
+    if sweep:
+        index = np.arange(m.size).reshape(m.shape)
+        later = index > row * m.shape[1] + col
+        rgb[later] = 0.25 * rgb[later] + 0.75 * 235
+    big = upscale(np.rint(rgb).astype("uint8"), scale)
+    frame = max(1, scale // 2)
+    return patch_outline(big, row * scale, col * scale, size * scale, width=frame)

@@ -62,3 +62,107 @@ def where_it_looked(model, photo, fingerprint: str) -> None:
         "the positive part, then enlarges the result to 150 × 150. With untrained weights both maps show noise, "
         "not a dog or a cat."
     )
+
+
+# --- step-through convolution --------------------------------------------------------------------
+
+PLAY_SECONDS = 1.0
+
+
+def _move(height: int, width: int, step: int) -> None:
+    """Previous / Next / Play: move the window `step` positions along its row-by-row sweep."""
+    from cnnviz.stepthrough import next_position
+
+    row, col = st.session_state.get("step_row", 0), st.session_state.get("step_col", 0)
+    st.session_state["step_row"], st.session_state["step_col"] = next_position(row, col, height, width, step)
+
+
+def step_through(model, photo, acts: dict) -> None:
+    """A first-layer filter's window at one position: the 27 products, the sum, the bias, the ReLU."""
+    st.markdown(
+        "A convolution is one small computation repeated at every position. Pick a filter of the first layer and a "
+        "position: the 3 × 3 window of the photo under it (3 colours, so 27 numbers) is multiplied number by number "
+        "with the filter's 27 weights, the products are added up, the bias is added, and ReLU keeps the result if it "
+        "is positive. That one number is one pixel of the feature map. Press **Play** to sweep the window along."
+    )
+    playing = st.toggle("Play", key="step_play", help="Moves the window one position every second.")
+    st.fragment(run_every=PLAY_SECONDS if playing else None)(_conv_panel)(model, photo, acts, playing)
+    st.subheader("Then max pooling")
+    _pool_panel(acts)
+
+
+def _conv_panel(model, photo, acts: dict, playing: bool) -> None:
+    from cnnviz.inspect import conv_filters
+    from cnnviz.stepthrough import conv_step
+
+    name, (kernel, bias) = next(iter(conv_filters(model).items()))
+    after = [layer.name for layer in model.layers][[layer.name for layer in model.layers].index(name) + 1]
+    feature_maps = acts[after]
+    height, width = feature_maps.shape[:2]
+    if playing:
+        _move(height, width, 1)
+    c1, c2, c3, c4 = st.columns([2, 3, 3, 2], vertical_alignment="bottom")
+    k = c1.number_input("Filter", 0, kernel.shape[-1] - 1, 0, key="step_filter")
+    # No default values: Back, Next and Play set these keys, and a default would fight them.
+    row = c2.slider("Row", 0, height - 1, key="step_row")
+    col = c3.slider("Column", 0, width - 1, key="step_col")
+    b1, b2 = c4.columns(2)
+    b1.button("Back", icon=":material/chevron_left:", key="step_prev", help="Previous position", on_click=_move, args=(height, width, -1))
+    b2.button("Next", icon=":material/chevron_right:", key="step_next", help="Next position", on_click=_move, args=(height, width, 1))
+
+    step = conv_step(photo.network_input, kernel, bias, int(k), int(row), int(col))
+    network_value = float(feature_maps[row, col, k])
+    left, middle, right = st.columns([3, 5, 3], gap="medium")
+    scale = 3
+    left.image(
+        figures.patch_outline(figures.network_view(photo.network_input, scale), row * scale, col * scale, 3 * scale, width=2),
+        caption=f"The window: rows {row}–{row + 2}, columns {col}–{col + 2} of the 150 × 150 input",
+        width="stretch",
+    )
+    with middle:
+        st.plotly_chart(figures.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
+        relu = "kept" if step.pre_activation > 0 else "negative, so ReLU makes it 0"
+        st.markdown(
+            f"sum of the 27 products = **{step.total:+.4f}**  \n"
+            f"\\+ bias {step.bias:+.4f} = **{step.pre_activation:+.4f}** ({relu})  \n"
+            f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**"
+        )
+    right.image(
+        figures.map_with_pixel(feature_maps[:, :, k], row, col, scale=2),
+        caption=f"{after}, map {k}: pixel ({row}, {col}) = {network_value:.4f} as the network computed it",
+        width="stretch",
+    )
+    right.markdown(f"By hand: **{step.output:.4f}**; the network: **{network_value:.4f}**; difference {abs(step.output - network_value):.1e}.")
+
+
+@st.fragment
+def _pool_panel(acts: dict) -> None:
+    from cnnviz.stepthrough import pool_step
+
+    names = list(acts)
+    pool = next(name for name in names if name.startswith("max_pooling"))
+    source = names[names.index(pool) - 1]
+    maps, pooled = acts[source], acts[pool]
+    c1, c2, c3 = st.columns([2, 3, 3])
+    channel = c1.number_input("Map", 0, maps.shape[-1] - 1, 0, key="pool_channel")
+    row = c2.slider("Pooled row", 0, pooled.shape[0] - 1, pooled.shape[0] // 2, key="pool_row")
+    col = c3.slider("Pooled column", 0, pooled.shape[1] - 1, pooled.shape[1] // 2, key="pool_col")
+    step = pool_step(maps[:, :, channel], int(row), int(col))
+    left, middle, right = st.columns([3, 5, 3], gap="medium")
+    left.image(
+        figures.map_with_pixel(maps[:, :, channel], step.top, step.left, scale=2, sweep=False, size=2),
+        caption=f"{source}, map {channel} ({maps.shape[0]} × {maps.shape[1]}): the 2 × 2 window at rows {step.top}–{step.top + 1}, "
+        f"columns {step.left}–{step.left + 1}",
+        width="stretch",
+    )
+    values = ", ".join(f"{v:.4f}" for v in step.window.ravel())
+    middle.markdown(
+        f"Max pooling keeps the largest of each 2 × 2 block and halves the map's width and height "
+        f"({maps.shape[0]} → {pooled.shape[0]}).  \nmax({values}) = **{step.output:.4f}**, found at row {step.argmax[0]}, "
+        f"column {step.argmax[1]}."
+    )
+    right.image(
+        figures.map_with_pixel(pooled[:, :, channel], row, col, scale=4, sweep=False),
+        caption=f"{pool}, map {channel}: pixel ({row}, {col}) = {float(pooled[row, col, channel]):.4f} as the network computed it",
+        width="stretch",
+    )

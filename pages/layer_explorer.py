@@ -146,7 +146,7 @@ with col_verdict:
     if choice.source == "session" and common.training_in_progress():
         st.info("An epoch is training this model right now: its weights change with every batch. Rerun to see the latest.")
 
-tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked = st.tabs(
+tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked, tab_step = st.tabs(
     [
         "What a computer sees",
         "Feature maps, layer by layer",
@@ -154,6 +154,7 @@ tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked = st.tabs(
         "Dense layer and verdict",
         "Is the CNN really convolving?",
         "Where it looked",
+        "Step through a convolution",
     ]
 )
 
@@ -361,3 +362,6 @@ with tab_check:
 
 with tab_looked:
     explorer_tabs.where_it_looked(model, photo, fingerprint)
+
+with tab_step:
+    explorer_tabs.step_through(model, photo, acts)

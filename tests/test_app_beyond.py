@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_app_pages import _isolated, assert_no_exception, open_page, plotly_array, plotly_specs, shipped, texts  # noqa: F401
+from tests.test_app_pages import _isolated, assert_no_exception, open_page, plotly_array, plotly_specs, shipped, texts  # noqa: F401
 
 
 def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys_probability():
@@ -71,3 +71,42 @@ def test_evaluation_page_numbers_are_the_librarys_and_a_wrong_photo_opens_in_the
     body = texts(at)
     assert "Layer Explorer" in [t.value for t in at.title]
     assert Path(first_path).name in body and "labelled **cat**" in body and "Verdict: **dog**" in body
+
+
+# --- step-through convolution --------------------------------------------------------------------
+
+
+def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_the_window():
+    from cnnviz.inspect import activations, conv_filters
+    from cnnviz.stepthrough import conv_step, pool_step
+    from pages.common import chelsea
+
+    model, _ = shipped()
+    image = chelsea().network_input
+    acts = activations(model, image)
+    kernel, bias = conv_filters(model)["conv2d_1"]
+
+    at = open_page("pages/layer_explorer.py")
+    at.number_input(key="step_filter").set_value(5)
+    at.slider(key="step_row").set_value(70)
+    at.slider(key="step_col").set_value(33).run()
+    assert_no_exception(at)
+    step = conv_step(image, kernel, bias, 5, 70, 33)
+    body = texts(at)
+    assert f"sum of the 27 products = **{step.total:+.4f}**" in body
+    assert f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**" in body
+    assert f"the network: **{acts['relu_1'][70, 33, 5]:.4f}**" in body
+    products = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "heatmap" and len(s["data"]) == 3)
+    shown = np.stack([plotly_array(trace["z"]) for trace in products["data"]], axis=-1)
+    assert np.allclose(shown, step.products, atol=1e-6)
+
+    next(b for b in at.button if b.label == "Next").click().run()
+    assert at.slider(key="step_col").value == 34
+    assert f"rows 70–72, columns 34–36" in texts(at)
+
+    at.number_input(key="pool_channel").set_value(3)
+    at.slider(key="pool_row").set_value(10)
+    at.slider(key="pool_col").set_value(20).run()
+    pooled = pool_step(acts["relu_2"][:, :, 3], 10, 20)
+    assert pooled.output == pytest.approx(float(acts["max_pooling2d_1"][10, 20, 3]), abs=1e-6)
+    assert f"= **{pooled.output:.4f}**, found at row {pooled.argmax[0]}, column {pooled.argmax[1]}" in texts(at)
