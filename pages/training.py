@@ -364,11 +364,9 @@ def _outcome(job, status) -> None:
         cols[2].metric("accuracy (training)", f"{r.accuracy:.1%}", help="Running mean over the epoch's batches, while the weights were still changing.")
         cols[3].metric("loss (training)", f"{r.loss:.4f}")
         cols[4].metric("images/s", f"{r.images_per_second:.1f}", help="Training pass only.")
-        st.caption(
-            "What to expect: after one epoch on 2,000 photos this network is usually still near a coin flip "
-            "(50–60%). On the tutorial's 16,000 photos one epoch reaches about 67%, and several more epochs "
-            "(with augmentation) about 75%."
-        )
+        reference = shipped_run_summary()
+        if reference:
+            st.caption(reference)
         if status.warning:
             st.warning(status.warning)
         return
@@ -460,6 +458,21 @@ def weights_panel(running: bool) -> None:
             disabled=running,
             help="New random weights and a fresh optimizer; the history starts over.",
         )
+
+
+def shipped_run_summary() -> str | None:
+    """How the shipped weights' own training went, read from their card: a yardstick, not a promise."""
+    _model, card = shipped_model()
+    history = [h for h in (card or {}).get("history", []) if h.get("val_accuracy") is not None]
+    if not history:
+        return None
+    first, best = history[0], max(history, key=lambda h: h["val_accuracy"])
+    train_size = (card.get("split") or {}).get("train")
+    on = f" on {train_size:,} photos" if train_size else ""
+    return (
+        f"For comparison, the shipped weights' own training{on}: val_accuracy {first['val_accuracy']:.1%} "
+        f"after epoch {first['epoch']}, {best['val_accuracy']:.1%} at its best (epoch {best['epoch']})."
+    )
 
 
 def no_data_notice() -> None:
