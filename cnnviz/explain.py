@@ -113,7 +113,9 @@ def overlay(rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, cmap: str =
     heat = np.asarray(heat01, dtype="float32")
     if heat.shape != photo.shape[:2]:
         heat = resize_map(heat, photo.shape[:2])
-    weight = (alpha * heat)[..., None]
+    # The square root lifts the middle of the map: a tint proportional to the map itself
+    # leaves everything but the very hottest spot nearly invisible on a projector.
+    weight = (alpha * np.sqrt(np.clip(heat, 0.0, 1.0)))[..., None]
     blended = photo * (1 - weight) + colourise(heat, cmap).astype("float32") * weight
     return np.clip(np.rint(blended), 0, 255).astype("uint8")
 

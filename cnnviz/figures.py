@@ -394,7 +394,7 @@ def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
     m = np.asarray(matrix, dtype=int)
     rows = m.sum(axis=1, keepdims=True)
     share = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
-    labels = [[f"<b>{m[i, j]:,}</b><br>{share[i, j]:.0%} of true {CLASS_NAMES[i]}s" for j in range(2)] for i in range(2)]
+    labels = [[f"<b>{m[i, j]:,}</b><br>{share[i, j]:.0%}" for j in range(2)] for i in range(2)]
     fig = go.Figure(
         go.Heatmap(
             z=share,
@@ -408,7 +408,7 @@ def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
             zmax=1,
             showscale=False,
             customdata=m,
-            hovertemplate="%{y}, %{x}: %{customdata:,} photos<extra></extra>",
+            hovertemplate="%{y}, %{x}: %{customdata:,} photos (%{z:.0%} of the row)<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
@@ -430,8 +430,8 @@ def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bin
             xbins=dict(start=0, end=1, size=1 / bins),
             hovertemplate=f"true {cls}s with P(dog) in %{{x}}: %{{y}}<extra></extra>",
         )
-    fig.add_vline(x=0.5, line=dict(color="#333", dash="dash", width=2), annotation_text="0.5: cat | dog", annotation_position="top")
-    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=1.14, x=0))
+    fig.add_vline(x=0.5, line=dict(color="#333", dash="dash", width=2), annotation_text="← cat | dog →", annotation_position="top")
+    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=1.14, x=1, xanchor="right"))
     fig.update_xaxes(title="P(dog) the network gave", range=[0, 1], gridcolor="#eee")
     fig.update_yaxes(title="photos", gridcolor="#eee")
     return _layout(fig, height=340)
@@ -455,7 +455,7 @@ def conv_products(step) -> go.Figure:
     )
     for c in range(3):
         text = [
-            [f"{step.patch[i, j, c]:.2f} × {step.weights[i, j, c]:+.2f}<br><b>{products[i, j, c]:+.3f}</b>" for j in range(3)]
+            [f"{step.patch[i, j, c]:.2f} × {step.weights[i, j, c]:+.2f}<br><b>= {products[i, j, c]:+.3f}</b>" for j in range(3)]
             for i in range(3)
         ]
         fig.add_heatmap(
@@ -473,7 +473,7 @@ def conv_products(step) -> go.Figure:
         )
         fig.update_yaxes(autorange="reversed", visible=False, row=1, col=c + 1)
         fig.update_xaxes(visible=False, row=1, col=c + 1)
-    return _layout(fig, height=250).update_layout(margin=dict(l=5, r=5, t=40, b=5))
+    return _layout(fig, height=230).update_layout(margin=dict(l=5, r=5, t=40, b=5))
 
 
 def map_with_pixel(feature_map: np.ndarray, row: int, col: int, scale: int = 3, sweep: bool = True, size: int = 1) -> np.ndarray:
@@ -494,3 +494,14 @@ def map_with_pixel(feature_map: np.ndarray, row: int, col: int, scale: int = 3, 
     big = upscale(np.rint(rgb).astype("uint8"), scale)
     frame = max(1, scale // 2)
     return patch_outline(big, row * scale, col * scale, size * scale, width=frame)
+
+
+def window_zoom(network_input: np.ndarray, row: int, col: int, size: int = 3, around: int = 6, scale: int = 16) -> np.ndarray:
+    """The pixels around a size x size window, enlarged so each is a square, the window framed
+    in red: the window moving over the photo's pixels, where the whole photo would show a dot."""
+    rgb = network_view(network_input, 1)
+    h, w = rgb.shape[:2]
+    top, left = max(0, row - around), max(0, col - around)
+    bottom, right = min(h, row + size + around), min(w, col + size + around)
+    crop = np.repeat(np.repeat(rgb[top:bottom, left:right], scale, axis=0), scale, axis=1)
+    return patch_outline(crop, (row - top) * scale, (col - left) * scale, size * scale, width=max(2, scale // 4))

@@ -96,43 +96,53 @@ def _conv_panel(model, photo, acts: dict, playing: bool) -> None:
     from cnnviz.stepthrough import conv_step
 
     name, (kernel, bias) = next(iter(conv_filters(model).items()))
-    after = [layer.name for layer in model.layers][[layer.name for layer in model.layers].index(name) + 1]
+    names = [layer.name for layer in model.layers]
+    after = names[names.index(name) + 1]
     feature_maps = acts[after]
     height, width = feature_maps.shape[:2]
+    # Start mid-photo, so the map already shows the rows swept so far.
+    st.session_state.setdefault("step_row", height // 2)
+    st.session_state.setdefault("step_col", width // 3)
     if playing:
         _move(height, width, 1)
-    c1, c2, c3, c4 = st.columns([2, 3, 3, 2], vertical_alignment="bottom")
+    c1, c2, c3, c4, c5 = st.columns([2, 3.5, 3.5, 1.8, 1.8], vertical_alignment="bottom")
     k = c1.number_input("Filter", 0, kernel.shape[-1] - 1, 0, key="step_filter")
     # No default values: Back, Next and Play set these keys, and a default would fight them.
     row = c2.slider("Row", 0, height - 1, key="step_row")
     col = c3.slider("Column", 0, width - 1, key="step_col")
-    b1, b2 = c4.columns(2)
-    b1.button("Back", icon=":material/chevron_left:", key="step_prev", help="Previous position", on_click=_move, args=(height, width, -1))
-    b2.button("Next", icon=":material/chevron_right:", key="step_next", help="Next position", on_click=_move, args=(height, width, 1))
+    c4.button("Back", icon=":material/chevron_left:", key="step_prev", width="stretch", on_click=_move, args=(height, width, -1))
+    c5.button("Next", icon=":material/chevron_right:", key="step_next", width="stretch", on_click=_move, args=(height, width, 1))
 
     step = conv_step(photo.network_input, kernel, bias, int(k), int(row), int(col))
     network_value = float(feature_maps[row, col, k])
-    left, middle, right = st.columns([3, 5, 3], gap="medium")
     scale = 3
+    left, zoom, middle, right = st.columns([3, 3, 4, 3], gap="medium")
     left.image(
-        figures.patch_outline(figures.network_view(photo.network_input, scale), row * scale, col * scale, 3 * scale, width=2),
-        caption=f"The window: rows {row}–{row + 2}, columns {col}–{col + 2} of the 150 × 150 input",
+        figures.patch_outline(figures.network_view(photo.network_input, scale), row * scale, col * scale, 3 * scale, width=4),
+        caption="The window on the network's 150 × 150 input",
         width="stretch",
     )
-    with middle:
-        st.plotly_chart(figures.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
-        relu = "kept" if step.pre_activation > 0 else "negative, so ReLU makes it 0"
-        st.markdown(
-            f"sum of the 27 products = **{step.total:+.4f}**  \n"
-            f"\\+ bias {step.bias:+.4f} = **{step.pre_activation:+.4f}** ({relu})  \n"
-            f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**"
-        )
+    zoom.image(
+        figures.window_zoom(photo.network_input, row, col),
+        caption=f"Close up: rows {row}–{row + 2}, columns {col}–{col + 2}",
+        width="stretch",
+    )
+    relu = "kept" if step.pre_activation > 0 else "negative, so ReLU makes it 0"
+    middle.markdown(
+        f"sum of the 27 products = **{step.total:+.4f}**  \n"
+        f"\\+ bias {step.bias:+.4f} = **{step.pre_activation:+.4f}** ({relu})  \n"
+        f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**"
+    )
+    middle.markdown(
+        f"The network's own value there: **{network_value:.4f}** (difference {abs(step.output - network_value):.1e})."
+    )
     right.image(
         figures.map_with_pixel(feature_maps[:, :, k], row, col, scale=2),
-        caption=f"{after}, map {k}: pixel ({row}, {col}) = {network_value:.4f} as the network computed it",
+        caption=f"{after}, map {k}: pixel ({row}, {col}) lit in red; grey: not reached yet",
         width="stretch",
     )
-    right.markdown(f"By hand: **{step.output:.4f}**; the network: **{network_value:.4f}**; difference {abs(step.output - network_value):.1e}.")
+    st.plotly_chart(figures.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
+    st.caption("The 27 products, one 3 × 3 grid per colour channel: pixel value × weight. Red adds to the sum, blue takes away.")
 
 
 @st.fragment

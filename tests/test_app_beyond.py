@@ -95,7 +95,7 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
     body = texts(at)
     assert f"sum of the 27 products = **{step.total:+.4f}**" in body
     assert f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**" in body
-    assert f"the network: **{acts['relu_1'][70, 33, 5]:.4f}**" in body
+    assert f"The network's own value there: **{acts['relu_1'][70, 33, 5]:.4f}**" in body
     products = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "heatmap" and len(s["data"]) == 3)
     shown = np.stack([plotly_array(trace["z"]) for trace in products["data"]], axis=-1)
     assert np.allclose(shown, step.products, atol=1e-6)

@@ -23,7 +23,7 @@ def test_confusion_figure_and_histogram_carry_the_evaluations_numbers():
     assert e.confusion.tolist() == [[2, 1], [1, 1]]
     heat = figures.confusion_heatmap(e.confusion).data[0]
     assert np.asarray(heat.customdata).tolist() == [[2, 1], [1, 1]]
-    assert "67% of true cats" in heat.text[0][0]
+    assert heat.text[0][0] == "<b>2</b><br>67%"
     hist = figures.probability_histogram(e.dog_probabilities, e.labels)
     assert [trace.name for trace in hist.data] == ["true cats", "true dogs"]
     assert sorted(hist.data[0].x) == [0.2, 0.4, 0.9] and sorted(hist.data[1].x) == [0.1, 0.7]
