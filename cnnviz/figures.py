@@ -505,3 +505,60 @@ def window_zoom(network_input: np.ndarray, row: int, col: int, size: int = 3, ar
     bottom, right = min(h, row + size + around), min(w, col + size + around)
     crop = np.repeat(np.repeat(rgb[top:bottom, left:right], scale, axis=0), scale, axis=1)
     return patch_outline(crop, (row - top) * scale, (col - left) * scale, size * scale, width=max(2, scale // 4))
+
+
+# --- PNG versions of the evaluation figures (matplotlib: kaleido, plotly's exporter, needs a browser) ---
+
+
+def _png_of(fig) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def confusion_png(matrix: np.ndarray) -> bytes:
+    """The confusion matrix as a PNG, drawn as `confusion_heatmap` draws it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix, dtype=int)
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, f"{m[i, j]:,}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=15,
+                    color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks([0, 1], [f"verdict {c}" for c in CLASS_NAMES])
+    ax.set_yticks([0, 1], [f"true {c}" for c in CLASS_NAMES])
+    total = int(m.sum())
+    ax.set_title(f"accuracy {np.trace(m) / total:.1%} (n={total:,})" if total else "no photos")
+    return _png_of(fig)
+
+
+def histogram_png(dog_probabilities: np.ndarray, labels: np.ndarray, bins: int = 20) -> bytes:
+    """The P(dog) histogram as a PNG, drawn as `probability_histogram` draws it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p, y = np.asarray(dog_probabilities, dtype="float64"), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    edges = np.linspace(0, 1, bins + 1)
+    for label, cls in enumerate(CLASS_NAMES):
+        ax.hist(p[y == label], bins=edges, alpha=0.75, color=CLASS_COLOURS[cls], label=f"true {cls}s")
+    ax.axvline(0.5, color="#333", linestyle="--", linewidth=2)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(dog) the network gave")
+    ax.set_ylabel("photos")
+    ax.legend(frameon=False)
+    return _png_of(fig)

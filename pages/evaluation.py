@@ -68,6 +68,15 @@ def judge():
 
 evaluation = common.memo((fingerprint, id(split), int(n)), judge, slot="_eval_memo", keep=2)
 index_in_val = {path: i for i, (path, _) in enumerate(split.val)}
+pngs = common.memo(  # drawn once per evaluation, not on every rerun of the page
+    (fingerprint, id(split), int(n), "png"),
+    lambda: {
+        "confusion": figures.confusion_png(evaluation.confusion),
+        "histogram": figures.histogram_png(evaluation.dog_probabilities, evaluation.labels),
+    },
+    slot="_eval_png_memo",
+    keep=1,
+)
 
 left, right = st.columns([2, 3], gap="large")
 with left:
@@ -77,6 +86,10 @@ with left:
     st.markdown(f"**{right_count:,}** of **{evaluation.n:,}** validation photos judged right.")
     st.plotly_chart(figures.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion")
     st.caption("Rows: what the photo is. Columns: what the network said. The diagonal is right.")
+    st.download_button(
+        "PNG", pngs["confusion"], file_name="confusion-matrix.png", mime="image/png",
+        icon=":material/download:", on_click="ignore", key="eval_confusion_png",
+    )
 with right:
     st.plotly_chart(
         figures.probability_histogram(evaluation.dog_probabilities, evaluation.labels),
@@ -87,6 +100,10 @@ with right:
     st.caption(
         "A confident, right network piles cats near 0 and dogs near 1. Orange bars right of the line are cats "
         "called dogs; blue bars left of it are dogs called cats."
+    )
+    st.download_button(
+        "PNG", pngs["histogram"], file_name="p-dog-histogram.png",
+        mime="image/png", icon=":material/download:", on_click="ignore", key="eval_histogram_png",
     )
 
 st.subheader("Most confidently wrong")

@@ -176,3 +176,51 @@ def _pool_panel(acts: dict) -> None:
         caption=f"{pool}, map {channel}: pixel ({row}, {col}) = {float(pooled[row, col, channel]):.4f} as the network computed it",
         width="stretch",
     )
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+
+def export_panel(model, photo, fingerprint: str, description: str, photo_name: str) -> None:
+    """Every figure of this tab set as a PNG, and all of them in one zip: the workshop pack."""
+    from pathlib import Path
+
+    from cnnviz.export import image_figures, zip_bytes
+
+    st.markdown(
+        "Every figure of the tabs above for this photo and these weights, as PNG files: download one, or all of "
+        "them in one zip (the **workshop pack**: the photo, the verdict, every layer's feature maps, the filters, "
+        "where the network looked, and the convolution check with its numbers)."
+    )
+    key = (fingerprint, common.photo_key(photo))
+    ready = key in st.session_state.get("_export_memo", {})
+    if not ready and not st.button("Prepare the figures", key="export_prepare", icon=":material/photo_library:"):
+        return
+
+    def compute():
+        bar = st.progress(0.0, text="Drawing…")
+        parts = ["the photo", "every layer's feature maps", "the filters", "where the network looked", "the convolution check"]
+
+        def on_step(name: str) -> None:
+            bar.progress(parts.index(name) / len(parts), text=f"Drawing {name}…")
+
+        files = image_figures(model, photo, description, on_step=on_step)
+        bar.empty()
+        return files
+
+    files = common.memo(key, compute, slot="_export_memo", keep=1)
+    stem = Path(photo_name).stem.replace(" ", "-")[:40] or "photo"
+    pngs = [name for name in files if name.endswith(".png")]
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        name = st.selectbox("Figure", pngs, key="export_figure")
+        st.download_button(
+            "Download this PNG", files[name], file_name=f"{stem}-{Path(name).name}", mime="image/png",
+            icon=":material/download:", on_click="ignore", key="export_png",
+        )
+        st.download_button(
+            f"Download the workshop pack ({len(files)} files, zip)", zip_bytes(files, folder=f"cnnviz-{stem}"),
+            file_name=f"cnnviz-{stem}.zip", mime="application/zip", icon=":material/folder_zip:", on_click="ignore",
+            key="export_zip", type="primary",
+        )
+    right.image(files[name], caption=name, width="stretch")

@@ -146,7 +146,7 @@ with col_verdict:
     if choice.source == "session" and common.training_in_progress():
         st.info("An epoch is training this model right now: its weights change with every batch. Rerun to see the latest.")
 
-tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked, tab_step = st.tabs(
+tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked, tab_step, tab_export = st.tabs(
     [
         "What a computer sees",
         "Feature maps, layer by layer",
@@ -155,6 +155,7 @@ tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked, tab_step = 
         "Is the CNN really convolving?",
         "Where it looked",
         "Step through a convolution",
+        "Export",
     ]
 )
 
@@ -365,3 +366,6 @@ with tab_looked:
 
 with tab_step:
     explorer_tabs.step_through(model, photo, acts)
+
+with tab_export:
+    explorer_tabs.export_panel(model, photo, fingerprint, choice.description, photo_name)

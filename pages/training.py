@@ -397,7 +397,7 @@ def _outcome(job, status) -> None:
 
 
 def weights_panel(running: bool) -> None:
-    from cnnviz.model import WEIGHTS_DIR, list_weight_files
+    from cnnviz.model import WEIGHTS_DIR, card_path, list_weight_files
 
     save_col, load_col = st.columns(2, gap="large")
     with save_col:
@@ -421,6 +421,17 @@ def weights_panel(running: bool) -> None:
                 on_click="ignore",
                 icon=":material/download:",
             )
+            card = card_path(last)
+            if card.is_file():  # the card says what the weights are: it travels with them
+                st.download_button(
+                    f"Download its card {card.name}",
+                    data=card.read_bytes(),
+                    file_name=card.name,
+                    mime="application/json",
+                    key="training_download_card",
+                    on_click="ignore",
+                    icon=":material/description:",
+                )
     with load_col:
         st.markdown("**Load weights**")
         shipped = list_weight_files(WEIGHTS_DIR)

@@ -110,3 +110,40 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
     pooled = pool_step(acts["relu_2"][:, :, 3], 10, 20)
     assert pooled.output == pytest.approx(float(acts["max_pooling2d_1"][10, 20, 3]), abs=1e-6)
     assert f"= **{pooled.output:.4f}**, found at row {pooled.argmax[0]}, column {pooled.argmax[1]}" in texts(at)
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+def test_export_tab_offers_every_figure_and_the_workshop_pack():
+    from cnnviz.export import image_figures
+    from pages.common import chelsea, describe_card
+
+    model, card = shipped()
+    at = open_page("pages/layer_explorer.py")
+    assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
+    at.button(key="export_prepare").click().run()
+    assert_no_exception(at)
+    expected = image_figures(model, chelsea(), describe_card(card))
+    figure = at.selectbox(key="export_figure")
+    assert figure.options == [name for name in expected if name.endswith(".png")]
+    assert "04-feature-maps/07-relu_3.png" in figure.options
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert f"Download the workshop pack ({len(expected)} files, zip)" in labels and "Download this PNG" in labels
+    shown = next(iter(at.session_state["_export_memo"].values()))
+    assert shown["03-verdict.txt"] == expected["03-verdict.txt"]
+
+
+def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monkeypatch, tmp_path, tiny_kaggle):
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    at = open_page("pages/evaluation.py")
+    assert [b.proto.label for b in at.get("download_button")] == ["PNG", "PNG"]
+
+    at.switch_page("pages/training.py").run()
+    at.text_input(key="training_save_name").input("export-test")
+    at.button(key="training_save").click().run()
+    assert_no_exception(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download export-test.weights.h5" in labels and "Download its card export-test.card.json" in labels
+    assert (tmp_path / "saved" / "export-test.card.json").is_file()
