@@ -562,3 +562,26 @@ def histogram_png(dog_probabilities: np.ndarray, labels: np.ndarray, bins: int =
     ax.set_ylabel("photos")
     ax.legend(frameon=False)
     return _png_of(fig)
+
+
+# --- learning over time ------------------------------------------------------------------------
+
+
+def filter_movement(moves: np.ndarray, labels: Sequence[str]) -> go.Figure:
+    """How far each first-layer filter moved in each epoch (cnnviz.timeline.movement): one line a filter."""
+    m = np.asarray(moves, dtype="float64")
+    fig = go.Figure()
+    for k in range(m.shape[1]):
+        fig.add_scatter(
+            x=list(labels),
+            y=m[:, k],
+            mode="lines+markers",
+            name=f"filter {k}",
+            line=dict(width=1.5),
+            marker=dict(size=6),
+            hovertemplate=f"filter {k}, %{{x}}: moved %{{y:.4f}}<extra></extra>",
+        )
+    fig.update_layout(showlegend=False)
+    fig.update_xaxes(title="epoch", gridcolor="#eee")
+    fig.update_yaxes(title="distance its 27 weights moved", gridcolor="#eee", rangemode="tozero")
+    return _layout(fig, height=320)

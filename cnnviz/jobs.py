@@ -270,6 +270,10 @@ class History:
 
     base_epoch: int = 0  # epochs the starting weights had already been trained for (from their card)
     rows: list[dict] = field(default_factory=list)
+    # The first convolution's (kernel, bias) before the first recorded epoch; each row keeps
+    # them after its epoch as "_first_layer": a few kB that show how the filters learned
+    # (cnnviz.timeline).
+    start_first_layer: tuple[np.ndarray, np.ndarray] | None = None
 
     def record(self, job: TrainingJob) -> bool:
         """Add the job's epoch if it has ended and is not yet recorded; True if added."""
@@ -277,6 +281,8 @@ class History:
         if status.state == "running" or any(row["_job"] == job.id for row in self.rows):
             return False
         r = status.result
+        if self.start_first_layer is None and job._start_weights is not None:
+            self.start_first_layer = (job._start_weights[0], job._start_weights[1])
         self.rows.append(
             {
                 "epoch": status.epoch,
@@ -290,6 +296,7 @@ class History:
                 "seconds": r.seconds if r else status.seconds,
                 "kept": True,
                 "_job": job.id,
+                "_first_layer": tuple(next(layer for layer in job.model.layers if layer.weights).get_weights()),
             }
         )
         return True

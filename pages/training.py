@@ -599,6 +599,10 @@ if history.rows:
         },
     )
     st.plotly_chart(epoch_history([row for row in history.rows if row["kept"]]), key="training_history_chart")
+
+    from pages.timeline_view import learning_over_time
+
+    learning_over_time(history)
 else:
     st.caption("No epoch trained in this session yet. Each epoch continues from the weights the model holds now.")
 

@@ -147,3 +147,33 @@ def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monk
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download export-test.weights.h5" in labels and "Download its card export-test.card.json" in labels
     assert (tmp_path / "saved" / "export-test.card.json").is_file()
+
+
+# --- learning over time ---------------------------------------------------------------------------
+
+
+def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkeypatch, tmp_path, tiny_kaggle):
+    from cnnviz.data import find_dataset, split_dataset
+    from cnnviz.jobs import History, start_epoch
+    from cnnviz.model import build_model, compile_model
+    from cnnviz.timeline import movement, snapshots
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    split = split_dataset(find_dataset(str(tiny_kaggle)), 32, 8, 13)
+    model, history = compile_model(build_model()), History()
+    job = start_epoch(model, split, epoch=1, batch_size=16)
+    assert job.join(300) and history.record(job)
+
+    at = open_page("pages/training.py", session_model=model, session_model_info="after epoch 1", training_history=history)
+    body = texts(at)
+    moves = movement(snapshots(history))
+    top = int(moves[-1].argmax())
+    assert "How the first layer learned" in body
+    assert f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f})" in body
+    assert "start" in body and "epoch 1" in body and "filter 0 on Chelsea" in body
+    lines = next(s for s in plotly_specs(at) if len(s["data"]) == 32)
+    assert plotly_array(lines["data"][top]["y"]).tolist() == pytest.approx(moves[:, top].tolist())
+    at.number_input(key="timeline_filter").set_value(7).run()
+    assert_no_exception(at)
+    assert "filter 7 on Chelsea" in texts(at)

@@ -1,0 +1,49 @@
+"""Learning over time: the first layer's filters after every epoch, and what they make of a probe photo.
+
+Training records the first convolution's kernel and bias (3x3x3x32 + 32 numbers, under 4 kB)
+before the first epoch and after each one (cnnviz.jobs.History). That is all the timeline
+needs: the feature map of any probe photo follows from them exactly (correlate each colour
+channel with the filter, add them up, add the bias, ReLU), so no photo or map is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    label: str  # "start", "epoch 1", ...
+    kernel: np.ndarray  # (3, 3, 3, filters)
+    bias: np.ndarray  # (filters,)
+
+
+def snapshots(history) -> list[Snapshot]:
+    """The start, then every epoch whose weights the model kept (a rolled-back epoch is left out)."""
+    if history.start_first_layer is None:
+        return []
+    shots = [Snapshot("start", *history.start_first_layer)]
+    for row in history.rows:
+        if row["kept"] and row.get("_first_layer") is not None:
+            shots.append(Snapshot(f"epoch {row['epoch']}", *row["_first_layer"]))
+    return shots
+
+
+def movement(shots: list[Snapshot]) -> np.ndarray:
+    """(len(shots) - 1, filters): how far each filter's 27 weights moved in each epoch (Euclidean distance)."""
+    if len(shots) < 2:
+        return np.zeros((0, shots[0].kernel.shape[-1] if shots else 0))
+    kernels = np.stack([s.kernel for s in shots]).astype("float64")
+    steps = np.diff(kernels, axis=0)  # (epochs, 3, 3, 3, filters)
+    return np.sqrt((steps**2).sum(axis=(1, 2, 3)))
+
+
+def first_layer_map(image: np.ndarray, kernel: np.ndarray, bias: np.ndarray, filter_index: int) -> np.ndarray:
+    """The first layer's feature map (after ReLU) of one filter for a network input, recomputed from the weights."""
+    x = np.asarray(image, dtype="float64")
+    k = np.asarray(kernel, dtype="float64")[:, :, :, filter_index]
+    total = sum(signal.correlate2d(x[:, :, c], k[:, :, c], mode="valid") for c in range(x.shape[-1]))
+    return np.maximum(total + float(bias[filter_index]), 0.0)

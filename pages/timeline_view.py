@@ -1,0 +1,47 @@
+"""The Training page's "how the first layer learned": filters and a probe photo's map, epoch by epoch.
+
+Not a page itself: pages/training.py calls `learning_over_time` under its history. The
+snapshots come from cnnviz.jobs.History; every picture and number from cnnviz.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz import figures
+from pages import common
+
+SHOWN = 6  # snapshots side by side at most: the start and the latest epochs
+
+
+def learning_over_time(history) -> None:
+    from cnnviz.mosaic import colourise, filter_mosaic, normalise
+    from cnnviz.timeline import first_layer_map, movement, snapshots
+
+    shots = snapshots(history)
+    if len(shots) < 2:
+        return
+    st.subheader("How the first layer learned")
+    n_filters = shots[0].kernel.shape[-1]
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    k = c1.number_input("Probe filter", 0, n_filters - 1, 0, key="timeline_filter")
+    c2.markdown(
+        f"The {n_filters} first-layer filters after each epoch, and below them what filter **{k}** makes of Chelsea "
+        "the cat (the same photo every time). Filters that start as noise become edges and colour blobs."
+    )
+    shown = shots if len(shots) <= SHOWN else [shots[0]] + shots[-(SHOWN - 1) :]
+    probe = common.chelsea().network_input
+    for col, shot in zip(st.columns(len(shown)), shown):
+        col.image(filter_mosaic(shot.kernel, scale=6), caption=shot.label, width="stretch", output_format="PNG")
+        m = first_layer_map(probe, shot.kernel, shot.bias, int(k))
+        col.image(colourise(normalise(m)), caption=f"filter {k} on Chelsea, largest {m.max():.3f}", width="stretch")
+    moves = movement(shots)
+    st.plotly_chart(
+        figures.filter_movement(moves, [s.label for s in shots[1:]]), width="stretch", config={"displayModeBar": False},
+        key="timeline_movement",
+    )
+    top = int(moves[-1].argmax())
+    st.caption(
+        f"How far each filter's 27 weights moved in each epoch (one line a filter; hover for which). "
+        f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f})."
+    )
