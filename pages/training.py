@@ -30,6 +30,7 @@ from pages.common import (
 )
 
 from cnnviz.errors import CnnvizError  # noqa: E402  (pages.common puts the repo on sys.path)
+from pages.session_guard import watch  # noqa: E402
 
 HISTORY = "training_history"  # cnnviz.jobs.History of the session model
 FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/reset, shown once
@@ -159,6 +160,7 @@ def start_training() -> None:
         st.session_state[TRAIN_FLASH] = str(exc)
         return
     st.session_state[TRAINING_JOB] = job
+    watch(job)  # stopped if this browser session goes away for good (tab closed)
     st.session_state["training_data"] = {
         "root": str(dataset.root),
         "layout": dataset.layout,
