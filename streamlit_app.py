@@ -25,4 +25,13 @@ pages = [
     st.Page(str(ROOT / path), title=title, icon=ICONS[title], default=(title == "Home"))
     for path, title in PAGES.items()
 ]
-st.navigation(pages).run()
+# Presenter mode shows one sequence of screens (pages/presenter.py) in place of whichever
+# page is open, with the menu hidden; switched off, that page is back where it was.
+presenting = st.sidebar.toggle("Presenter mode", key="presenter_mode", help="The tutorial's story, one idea a screen, in large type.")
+page = st.navigation(pages, position="hidden" if presenting else "sidebar")
+if presenting:
+    from pages.presenter import show
+
+    show()
+else:
+    page.run()
