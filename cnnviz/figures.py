@@ -431,10 +431,12 @@ def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bin
             hovertemplate=f"true {cls}s with P(dog) in %{{x}}: %{{y}}<extra></extra>",
         )
     fig.add_vline(x=0.5, line=dict(color="#333", dash="dash", width=2), annotation_text="← cat | dog →", annotation_position="top")
-    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=1.14, x=1, xanchor="right"))
     fig.update_xaxes(title="P(dog) the network gave", range=[0, 1], gridcolor="#eee")
     fig.update_yaxes(title="photos", gridcolor="#eee")
-    return _layout(fig, height=340)
+    _layout(fig, height=360)
+    # The legend under the axis: above the plot it would collide with the threshold's label.
+    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=-0.3, x=0), margin=dict(b=20))
+    return fig
 
 
 # --- step-through convolution ----------------------------------------------------------------

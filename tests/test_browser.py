@@ -228,3 +228,37 @@ def test_every_page_in_chromium(page, server, cat_photo):
     go(page, "Layer Explorer")
     page.get_by_text("this session's own model").first.wait_for()
     no_exception(page)
+
+
+def test_beyond_the_tutorial_in_chromium(page, server):
+    """After the tour above (the session's model trained): evaluation, Grad-CAM, presenter mode on and off."""
+    if not page.url.startswith(server):  # run on its own
+        page.goto(server)
+        settle(page)
+    go(page, "Evaluation")
+    page.get_by_text(re.compile(r"validation photos judged right")).first.wait_for(timeout=120_000)
+    settle(page)
+    no_exception(page)
+    screenshots(page, "9-evaluation")
+
+    go(page, "Layer Explorer")
+    tab = page.get_by_role("tab", name="Where it looked")
+    tab.click()
+    page.get_by_text("Grad-CAM for").first.wait_for()
+    settle(page)
+    no_exception(page)
+    screenshots(page, "10-where-it-looked", scroll_to=tab)
+
+    page.get_by_text("Presenter mode").click()
+    page.get_by_role("heading", name=re.compile(r"^1\. Data")).wait_for()
+    settle(page)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # the menu is hidden while presenting
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("heading", name=re.compile(r"^2\. What a computer sees")).wait_for()
+    settle(page)
+    no_exception(page)
+    screenshots(page, "11-presenter")
+    page.get_by_text("Presenter mode").click()
+    page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()  # back where the talk began
+    settle(page)
+    no_exception(page)
