@@ -219,8 +219,9 @@ def export_panel(model, photo, fingerprint: str, description: str, photo_name: s
             icon=":material/download:", on_click="ignore", key="export_png",
         )
         st.download_button(
-            f"Download the workshop pack ({len(files)} files, zip)", zip_bytes(files, folder=f"cnnviz-{stem}"),
+            "Download the workshop pack", zip_bytes(files, folder=f"cnnviz-{stem}"),
             file_name=f"cnnviz-{stem}.zip", mime="application/zip", icon=":material/folder_zip:", on_click="ignore",
             key="export_zip", type="primary",
         )
+        st.caption(f"One zip of {len(files)} files, with a README that lists them.")
     right.image(files[name], caption=name, width="stretch")

@@ -31,7 +31,7 @@ def learning_over_time(history) -> None:
     )
     shown = shots if len(shots) <= SHOWN else [shots[0]] + shots[-(SHOWN - 1) :]
     probe = common.chelsea().network_input
-    for col, shot in zip(st.columns(len(shown)), shown):
+    for col, shot in zip(st.columns(SHOWN), shown):  # always SHOWN columns: a strip that fits one screen
         col.image(filter_mosaic(shot.kernel, scale=6), caption=shot.label, width="stretch", output_format="PNG")
         m = first_layer_map(probe, shot.kernel, shot.bias, int(k))
         col.image(colourise(normalise(m)), caption=f"filter {k} on Chelsea, largest {m.max():.3f}", width="stretch")
