@@ -26,13 +26,16 @@ import random
 import stat
 import struct
 import tempfile
+import threading
 import warnings
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from cnnviz import CLASS_NAMES
@@ -70,6 +73,9 @@ class Split:
     val: list[tuple[str, int]]
     seed: int
     note: str | None = None  # set when the sizes asked for were not what was used
+    # Decoded pixels of each side, kept for as long as this split is (see `decoded_images`):
+    # the app trains one epoch per call, and each call would otherwise decode every JPEG again.
+    decoded: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 # --- finding the photos -------------------------------------------------------------------
@@ -500,6 +506,133 @@ def make_pipeline(
         augmenter = _augmenter(seed)
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# --- decoded images shared across epochs, calls and sessions ---------------------------------
+
+
+class DecodedImages:
+    """The decoded, resized uint8 pixels of one list of photos, filled as epochs read them.
+
+    Only pixels, labels and paths: never a model, so sessions that split the same folder the
+    same way share one copy (see `decoded_images`) without seeing each other's training.
+    A slot is written once, by the first epoch that reads its photo, and read-only after;
+    two sessions decoding the same photo at once write the same bytes.
+    """
+
+    def __init__(self, items: list[tuple[str, int]]):
+        self.paths = [path for path, _ in items]
+        self.labels = np.array([float(label) for _, label in items], dtype="float32")
+        self.images = np.empty((len(items), IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8")  # pages committed on write
+        self.ready = np.zeros(len(items), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ready.sum()) * IMAGE_SIZE * IMAGE_SIZE * 3
+
+    def batches(self, order: Iterable[int], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(uint8 images, float32 labels) in `order`, decoding the photos not yet decoded.
+
+        Photos that cannot be read are left out, as `make_pipeline`'s `ignore_errors` does,
+        so an epoch ends early exactly when it would without the cache.
+        """
+        order = np.asarray(list(order), dtype="int64")
+        missing = order[~self.ready[order]]
+        fresh = iter(_decode_stream([self.paths[i] for i in missing], missing)) if len(missing) else iter(())
+        pending = next(fresh, None)
+        chosen: list[int] = []
+        for i in order:
+            if not self.ready[i]:
+                if pending is not None and pending[0] == i:
+                    self.images[i] = pending[1]
+                    self.ready[i] = True
+                    pending = next(fresh, None)
+                else:
+                    continue  # could not be read: dropped from this epoch
+            chosen.append(int(i))
+            if len(chosen) == batch_size:
+                yield self.images[chosen], self.labels[chosen]
+                chosen = []
+        if chosen:
+            yield self.images[chosen], self.labels[chosen]
+
+
+def _decode_stream(paths: list[str], indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, uint8 image) for each readable path, in order, decoded in parallel by tf.data."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant([os.fsencode(p) for p in paths]), tf.constant(indices)))
+    ds = ds.map(_decode_resized, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
+    for image, index in ds.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
+        yield int(index), image
+
+
+_decoded_lock = threading.Lock()
+_decoded_shared: "weakref.WeakValueDictionary[str, DecodedImages]" = weakref.WeakValueDictionary()
+
+
+def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
+    """The one `DecodedImages` for this exact list of (path, label), shared while anyone holds it.
+
+    Keyed by the list itself (paths, labels, order), so two sessions that split the same
+    folder with the same seed share one copy of the pixels; when the last holder lets go
+    (a Split's `decoded` holds it for as long as the split lives), the memory is freed.
+    """
+    items = list(items)
+    digest = hashlib.sha256()
+    for path, label in items:
+        digest.update(os.fsencode(path) + b"\0" + str(int(label)).encode() + b"\n")
+    key = digest.hexdigest()
+    with _decoded_lock:
+        found = _decoded_shared.get(key)
+        if found is None:
+            found = DecodedImages(items)
+            _decoded_shared[key] = found
+        return found
+
+
+def cached_pipeline(decoded: DecodedImages, batch_size: int, order_seed: int | None = None, augment: bool = False, seed: int = 13):
+    """A one-epoch tf.data.Dataset over `decoded`, the same batches `make_pipeline` makes.
+
+    `order_seed` None keeps the list's order (validation); otherwise the photos are
+    permuted by it (pass something that changes every epoch, e.g. (seed, epoch)).
+    """
+    return releasable_pipeline(decoded, batch_size, order_seed, augment, seed)[0]
+
+
+def releasable_pipeline(decoded: DecodedImages, batch_size: int, order_seed=None, augment: bool = False, seed: int = 13):
+    """(`cached_pipeline`'s dataset, release): after release() the dataset no longer holds the pixels.
+
+    TensorFlow keeps a from_generator's generator alive after the dataset is gone, and with
+    it whatever the generator refers to; release() lets the pixels go when the last split does.
+    """
+    import tensorflow as tf
+
+    n = len(decoded)
+    order = np.arange(n) if order_seed is None else np.random.default_rng(order_seed).permutation(n)
+    source = [decoded]
+
+    def generate():
+        held = source[0]
+        if held is None:
+            raise CnnvizError("This epoch's pipeline was released; make a new one.")
+        yield from held.batches(order, batch_size)
+
+    ds = tf.data.Dataset.from_generator(
+        generate,
+        output_signature=(
+            tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE, 3), tf.uint8),
+            tf.TensorSpec((None,), tf.float32),
+        ),
+    )
+    ds = ds.map(_to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment:
+        augmenter = _augmenter(seed)
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(2), lambda: source.__setitem__(0, None)
 
 
 def _fits_in_memory(n: int) -> bool:

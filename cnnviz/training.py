@@ -19,7 +19,7 @@ from typing import Callable
 from cnnviz.backend import keras
 
 from cnnviz import CLASS_NAMES
-from cnnviz.data import Split, make_pipeline
+from cnnviz.data import Split, _fits_in_memory, decoded_images, make_pipeline, releasable_pipeline
 from cnnviz.errors import CnnvizError
 
 # Keras warns when an epoch ends by exhausting a finite tf.data pipeline, which is exactly
@@ -114,18 +114,42 @@ def train(
     if model.optimizer is None:
         raise ValueError("compile the model first (cnnviz.model.compile_model)")
     require_both_classes(split)
-    train_ds = make_pipeline(split.train, batch_size, training=True, augment=augment, seed=split.seed)
-    val_ds = make_pipeline(split.val, batch_size, training=False)
     batches = -(-len(split.train) // batch_size)
+    cached = _decoded(split)
+    if cached is None:  # too many photos to hold decoded: stream them from disk every epoch
+        train_ds = make_pipeline(split.train, batch_size, training=True, augment=augment, seed=split.seed)
+        val_ds = make_pipeline(split.val, batch_size, training=False)
     results = []
     for epoch in range(first_epoch, first_epoch + epochs):
-        result = _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, len(split.train), on_batch, stop)
+        if cached is not None:
+            # Decoded pixels outlive this call (they live as long as `split`), so the next
+            # epoch, in this call or the next, reads no JPEG again; a fresh order per epoch.
+            train_ds, release_train = releasable_pipeline(
+                cached[0], batch_size, order_seed=(split.seed, epoch), augment=augment, seed=split.seed + epoch
+            )
+            val_ds, release_val = releasable_pipeline(cached[1], batch_size)
+        try:
+            result = _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, len(split.train), on_batch, stop)
+        finally:
+            if cached is not None:
+                release_train(), release_val()
         results.append(result)
         if on_epoch:
             on_epoch(result)
         if result.stopped:
             break
     return results
+
+
+def _decoded(split: Split):
+    """(train, val) DecodedImages held by `split`, or None when they would not fit in memory."""
+    if not split.val:
+        make_pipeline(split.val)  # raises the pipeline's own "no images" error
+    if not _fits_in_memory(len(split.train) + len(split.val)):
+        return None
+    for side in ("train", "val"):  # the same object again while the lists are unchanged
+        split.decoded[side] = decoded_images(getattr(split, side))
+    return split.decoded["train"], split.decoded["val"]
 
 
 def require_both_classes(split: Split) -> None:

@@ -1,0 +1,95 @@
+"""The decoded-image cache: the same pixels as the plain pipeline, no JPEG read twice, shared
+between splits of the same photos as pixels only, and freed when no split holds it."""
+
+import gc
+import shutil
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from cnnviz import data as cnnviz_data
+from cnnviz.data import DecodedImages, cached_pipeline, decoded_images, find_dataset, make_pipeline, split_dataset
+from cnnviz.model import build_model, compile_model
+from cnnviz.training import train
+
+
+@pytest.fixture(scope="module")
+def items(tiny_kaggle):
+    return find_dataset(tiny_kaggle, cache_dir=tiny_kaggle.parent / "cache").items
+
+
+def _arrays(ds):
+    pairs = [(x.numpy(), y.numpy()) for x, y in ds]
+    return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+
+
+def test_cached_batches_equal_the_pipelines_pixels_and_labels(items):
+    reference = _arrays(make_pipeline(items, batch_size=8, cache=False))
+    decoded = DecodedImages(items)
+    first = _arrays(cached_pipeline(decoded, batch_size=8))  # decodes
+    again = _arrays(cached_pipeline(decoded, batch_size=8))  # reads the cache only
+    for got in (first, again):
+        assert np.array_equal(got[0], reference[0]) and np.array_equal(got[1], reference[1])
+    assert decoded.ready.all()
+
+
+def test_a_training_order_is_a_permutation_that_changes_with_its_seed(items):
+    decoded = DecodedImages(items)
+    reference, _ = _arrays(cached_pipeline(decoded, batch_size=8))
+    one, labels = _arrays(cached_pipeline(decoded, batch_size=8, order_seed=(13, 1)))
+    two, _ = _arrays(cached_pipeline(decoded, batch_size=8, order_seed=(13, 2)))
+    key = lambda images: sorted(images.reshape(len(images), -1).sum(axis=1).round(3).tolist())  # noqa: E731
+    assert key(one) == key(two) == key(reference)
+    assert not np.array_equal(one, reference) and not np.array_equal(one, two)
+    assert np.array_equal(one, _arrays(cached_pipeline(decoded, batch_size=8, order_seed=(13, 1)))[0])
+    assert sorted(labels.tolist()) == sorted(float(label) for _, label in items)
+
+
+def test_each_photo_is_decoded_once_across_epochs_and_calls(tiny_kaggle, tmp_path):
+    split = split_dataset(find_dataset(tiny_kaggle, cache_dir=tmp_path), train_size=16, val_size=8)
+    decoded_paths = []
+    real = cnnviz_data._decode_stream
+
+    def counting(paths, indices):
+        decoded_paths.extend(paths)
+        yield from real(paths, indices)
+
+    model = compile_model(build_model())
+    with mock.patch.object(cnnviz_data, "_decode_stream", counting):
+        train(model, split, epochs=2, batch_size=8)
+        train(model, split, epochs=1, batch_size=8, first_epoch=3)  # the app's next "Train one epoch"
+    assert sorted(decoded_paths) == sorted(path for path, _ in split.train + split.val)
+
+
+def test_same_photos_share_pixels_and_nothing_else(tiny_kaggle, tmp_path):
+    dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path)
+    mine, yours = (split_dataset(dataset, train_size=16, val_size=8) for _ in range(2))
+    my_model, your_model = compile_model(build_model()), compile_model(build_model())
+    yours_before = [w.copy() for w in your_model.get_weights()]
+    train(my_model, mine, epochs=1, batch_size=8)
+    assert mine.decoded["train"] is decoded_images(yours.train)  # the same pixels, decoded once
+    held = mine.decoded["train"]
+    assert set(vars(held)) == {"paths", "labels", "images", "ready"}  # pixels, labels, paths: no model
+    assert not any(isinstance(v, type(my_model)) for v in vars(held).values())
+    assert all(np.array_equal(a, b) for a, b in zip(yours_before, your_model.get_weights()))
+    other = split_dataset(dataset, train_size=16, val_size=8, seed=5)
+    assert decoded_images(other.train) is not held  # another split, other photos or order
+
+
+def test_the_pixels_are_freed_when_no_split_holds_them(tiny_kaggle, tmp_path):
+    split = split_dataset(find_dataset(shutil.copytree(tiny_kaggle, tmp_path / "own"), cache_dir=tmp_path), 16, 8)
+    train(compile_model(build_model()), split, epochs=1, batch_size=8)
+    key_count = len(cnnviz_data._decoded_shared)
+    assert split.decoded["train"].ready.all()
+    del split
+    gc.collect()
+    assert len(cnnviz_data._decoded_shared) == key_count - 2  # the training and validation sides
+
+
+def test_a_photo_gone_before_decoding_is_dropped_like_the_pipeline_does(items, tmp_path):
+    gone = [(str(tmp_path / "vanished.jpg"), 1)]
+    mixed = items[:3] + gone + items[3:5]
+    images, labels = _arrays(cached_pipeline(DecodedImages(mixed), batch_size=2))
+    reference, ref_labels = _arrays(make_pipeline(mixed, batch_size=2, cache=False))
+    assert images.shape[0] == 5 and np.array_equal(images, reference) and np.array_equal(labels, ref_labels)
