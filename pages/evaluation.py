@@ -36,7 +36,7 @@ fingerprint = common.model_fingerprint(model)
 c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
 n = c1.number_input(
     f"Validation photos to judge (of {len(split.val):,})",
-    min_value=2,
+    min_value=1,
     max_value=len(split.val),
     value=min(DEFAULT_SAMPLE, len(split.val)),
     step=50,
