@@ -101,7 +101,7 @@ def saliency(model: keras.Model, image: np.ndarray, target: str = "dog") -> np.n
     return normalise01(np.abs(grads).max(axis=-1))
 
 
-def overlay(rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+def overlay(rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, cmap: str = "jet", lift: float = 0.5) -> np.ndarray:
     """A [0, 1] map coloured and blended over a uint8 photo of the same height and width.
 
     Where the map is 0 the photo shows through untouched, so a map that is zero somewhere
@@ -113,9 +113,10 @@ def overlay(rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, cmap: str =
     heat = np.asarray(heat01, dtype="float32")
     if heat.shape != photo.shape[:2]:
         heat = resize_map(heat, photo.shape[:2])
-    # The square root lifts the middle of the map: a tint proportional to the map itself
-    # leaves everything but the very hottest spot nearly invisible on a projector.
-    weight = (alpha * np.sqrt(np.clip(heat, 0.0, 1.0)))[..., None]
+    # The tint's strength is heat ** lift: the default square root lifts the middle of a
+    # smooth Grad-CAM, which a tint proportional to the map would leave nearly invisible on a
+    # projector; a speckled saliency map reads best at lift 1, where only its peaks show.
+    weight = (alpha * np.clip(heat, 0.0, 1.0) ** lift)[..., None]
     blended = photo * (1 - weight) + colourise(heat, cmap).astype("float32") * weight
     return np.clip(np.rint(blended), 0, 255).astype("uint8")
 

@@ -64,7 +64,7 @@ def image_figures(model, photo, description: str = "", on_step: Callable[[str], 
     view = figures.network_view(x, 2)
     files["06-where-it-looked/grad-cam-dog.png"] = to_png(overlay(view, found.grad_cams["dog"].heatmap))
     files["06-where-it-looked/grad-cam-cat.png"] = to_png(overlay(view, found.grad_cams["cat"].heatmap))
-    files["06-where-it-looked/saliency.png"] = to_png(overlay(view, found.saliency, alpha=0.7, cmap="hot"))
+    files["06-where-it-looked/saliency.png"] = to_png(overlay(view, found.saliency, alpha=0.8, cmap="hot", lift=1.0))
 
     step("the convolution check")
     check = convolution_check(model, x, 0)

@@ -41,7 +41,7 @@ def where_it_looked(model, photo, fingerprint: str) -> None:
             "gradcam-cat",
         ),
         (
-            overlay(upscale(view, VIEW_SCALE), result.saliency, alpha=0.7, cmap="hot"),
+            overlay(upscale(view, VIEW_SCALE), result.saliency, alpha=0.8, cmap="hot", lift=1.0),
             "Saliency, for dog and for cat alike",
             "|d score / d pixel|: the pixels a small change would move the score most. The cat score is "
             "1 − P(dog), so its gradient is the dog's with the sign flipped: one map serves both.",
