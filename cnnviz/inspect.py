@@ -12,27 +12,34 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from cnnviz.backend import keras
+from cnnviz.backend import keras, tf
 import numpy as np
 from scipy import signal
 
 from cnnviz.model import predict_dog_probability
 
-_extractors: "weakref.WeakKeyDictionary[keras.Model, keras.Model]" = weakref.WeakKeyDictionary()
+_extractors: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = weakref.WeakKeyDictionary()
 
 
-def _extractor(model: keras.Model) -> keras.Model:
-    """A model sharing `model`'s weights that returns every layer's output: one pass for all."""
+def _extractor(model: keras.Model):
+    """A function sharing `model`'s weights that returns every layer's output: one pass for all.
+
+    Compiled once per model as a TensorFlow graph for one image: called eagerly, the Keras
+    model dispatches its fifteen layers one by one from Python, which costs more than the
+    arithmetic. The weights are read when it runs, so it follows training and loaded weights.
+    """
     if model not in _extractors:
-        _extractors[model] = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
+        every_layer = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
+        spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)
+        _extractors[model] = tf.function(lambda x: every_layer(x, training=False), input_signature=[spec])
     return _extractors[model]
 
 
 def activations(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray]:
     """Every layer's output for one network input (150, 150, 3) in [0, 1], batch axis removed."""
     x = np.asarray(image, dtype="float32")[None]
-    outputs = _extractor(model)(x, training=False)
-    return {layer.name: keras.ops.convert_to_numpy(out)[0] for layer, out in zip(model.layers, outputs)}
+    outputs = _extractor(model)(x)
+    return {layer.name: out.numpy()[0] for layer, out in zip(model.layers, outputs)}
 
 
 def conv_filters(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:

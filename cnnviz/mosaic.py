@@ -7,6 +7,7 @@ The tutorial's helper for this had `xrange` and `nimags` bugs; this one is teste
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 
@@ -25,10 +26,27 @@ def normalise(x: np.ndarray) -> np.ndarray:
 
 def colourise(x01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """A [0, 1] array (..., ) -> uint8 RGB (..., 3) through a matplotlib colour map."""
+    return _lut(cmap)[np.clip(np.rint(x01 * 255), 0, 255).astype("int32")]
+
+
+@functools.lru_cache(maxsize=16)
+def _lut(cmap: str) -> np.ndarray:
+    """256 RGB colours of a matplotlib colour map, looked up once per name (it costs milliseconds)."""
     from matplotlib import colormaps  # imported late: matplotlib costs start-up time
 
     lut = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype("uint8")
-    return lut[np.clip(np.rint(x01 * 255), 0, 255).astype("int32")]
+    lut.flags.writeable = False
+    return lut
+
+
+def _normalise_maps(maps: np.ndarray) -> np.ndarray:
+    """`normalise` applied to every map (h, w, c) of a layer at once: each on its own range."""
+    maps = np.asarray(maps, dtype="float32")
+    lo = maps.min(axis=(0, 1), keepdims=True)
+    span = maps.max(axis=(0, 1), keepdims=True) - lo
+    out = (maps - lo) / np.where(span > 0, span, 1.0)
+    out[..., (span <= 0).ravel()] = 0.0  # a constant map (a dead ReLU, say) becomes all zeros
+    return out
 
 
 def grid(tiles: np.ndarray, cols: int | None = None, border: int = 1) -> np.ndarray:
@@ -36,12 +54,17 @@ def grid(tiles: np.ndarray, cols: int | None = None, border: int = 1) -> np.ndar
     n, h, w, _ = tiles.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
+    # Every tile with its border to the right and below, as one (rows, h+b, cols, w+b) block.
+    cells = np.empty((rows, h + border, cols, w + border, 3), dtype="uint8")
+    cells[:] = BORDER_COLOUR
+    padded = np.empty((rows * cols, h, w, 3), dtype="uint8")
+    padded[:n] = tiles
+    padded[n:] = BORDER_COLOUR
+    cells[:, :h, :, :w] = padded.reshape(rows, cols, h, w, 3).transpose(0, 2, 1, 3, 4)
     out = np.empty((rows * (h + border) + border, cols * (w + border) + border, 3), dtype="uint8")
-    out[:] = BORDER_COLOUR
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = border + r * (h + border), border + c * (w + border)
-        out[top : top + h, left : left + w] = tiles[i]
+    out[:border] = BORDER_COLOUR
+    out[:, :border] = BORDER_COLOUR
+    out[border:, border:] = cells.reshape(rows * (h + border), cols * (w + border), 3)
     return out
 
 
@@ -55,7 +78,7 @@ def feature_mosaic(maps: np.ndarray, cols: int | None = None, cmap: str = "virid
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"expected (height, width, channels), got shape {maps.shape}")
-    tiles = np.stack([colourise(normalise(maps[:, :, i]), cmap) for i in range(maps.shape[-1])])
+    tiles = colourise(np.moveaxis(_normalise_maps(maps), -1, 0), cmap)  # all maps in one pass
     return grid(tiles, cols, border)
 
 
@@ -81,8 +104,12 @@ def _symmetric(x: np.ndarray) -> np.ndarray:
     return 0.5 + 0.5 * x / m if m > 0 else np.full_like(x, 0.5, dtype="float32")
 
 
-def to_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 RGB (or grey) array."""
+def to_png(image: np.ndarray, compress_level: int = 1) -> bytes:
+    """PNG bytes of a uint8 RGB (or grey) array.
+
+    Level 1 of zlib's 9: mosaics are flat colour areas that compress well even so, and the
+    explorer makes a dozen for every photo (Pillow's default, 6, takes several times longer).
+    """
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype="uint8")).save(buffer, format="PNG")
+    Image.fromarray(np.asarray(image, dtype="uint8")).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
