@@ -8,11 +8,12 @@ The tutorial's helper for this had `xrange` and `nimags` bugs; this one is teste
 from __future__ import annotations
 
 import functools
-import io
 import math
+import os
+import struct
+import zlib
 
 import numpy as np
-from PIL import Image
 
 BORDER_COLOUR = (255, 255, 255)
 
@@ -26,7 +27,9 @@ def normalise(x: np.ndarray) -> np.ndarray:
 
 def colourise(x01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """A [0, 1] array (..., ) -> uint8 RGB (..., 3) through a matplotlib colour map."""
-    return _lut(cmap)[np.clip(np.rint(x01 * 255), 0, 255).astype("int32")]
+    index = np.rint(np.asarray(x01) * 255)  # in the input's own precision, as before
+    np.clip(index, 0, 255, out=index)
+    return np.take(_lut(cmap), index.astype("uint8"), axis=0)  # uint8 indices: one byte each, no bounds checks
 
 
 @functools.lru_cache(maxsize=16)
@@ -105,11 +108,36 @@ def _symmetric(x: np.ndarray) -> np.ndarray:
 
 
 def to_png(image: np.ndarray, compress_level: int = 1) -> bytes:
-    """PNG bytes of a uint8 RGB (or grey) array.
+    """PNG bytes of a uint8 RGB, RGBA or grey array: exactly its pixels, quickly.
 
-    Level 1 of zlib's 9: mosaics are flat colour areas that compress well even so, and the
-    explorer makes a dozen for every photo (Pillow's default, 6, takes several times longer).
+    Written here rather than by Pillow: rows unfiltered and deflated at zlib's level 1. A
+    mosaic is flat colour areas that compress well even so, and the explorer encodes a
+    dozen large ones for every photo; Pillow's adaptive row filters at its default level 6
+    took several times longer for files little smaller. zlib releases the GIL, so `to_pngs`
+    encodes several at once.
     """
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype="uint8")).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
+    image = np.ascontiguousarray(image, dtype="uint8")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    colour_type = {1: 0, 3: 2, 4: 6}[channels]
+    rows = np.zeros((height, 1 + width * channels), dtype="uint8")  # each row: filter byte 0, then pixels
+    rows[:, 1:] = image.reshape(height, width * channels)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"".join(
+        (b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(rows, compress_level)), _chunk(b"IEND", b""))
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def to_pngs(images: dict, compress_level: int = 1) -> dict:
+    """`to_png` of every array in a dict, encoded on all cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(images)))) as pool:
+        encoded = pool.map(lambda image: to_png(image, compress_level), images.values())
+        return dict(zip(images, encoded))

@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from cnnviz.mosaic import BORDER_COLOUR, feature_mosaic, filter_mosaic, grid, normalise, to_png
@@ -47,3 +48,23 @@ def test_png_round_trip():
     image = (np.arange(60, dtype="uint8").reshape(4, 5, 3))
     back = np.asarray(Image.open(io.BytesIO(to_png(image))))
     np.testing.assert_array_equal(back, image)
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 3), (13, 1, 3), (1, 9), (20, 30), (8, 8, 4), (6, 6, 1)])
+def test_the_png_writer_keeps_every_pixel_of_every_mode(shape):
+    from cnnviz.mosaic import to_pngs
+
+    image = np.random.default_rng(3).integers(0, 256, shape, dtype="uint8")
+    back = np.asarray(Image.open(io.BytesIO(to_png(image))))
+    assert np.array_equal(back, image.reshape(back.shape))
+    assert to_pngs({"a": image, "b": image[::-1]}) == {"a": to_png(image), "b": to_png(image[::-1])}
+
+
+def test_feature_mosaic_colours_each_map_as_one_map_at_a_time_would():
+    from matplotlib import colormaps
+
+    maps = np.random.default_rng(4).standard_normal((9, 11, 5)).astype("float32")
+    maps[..., 2] = 1.5  # constant: all zeros, the colour map's first colour
+    lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype("uint8")
+    one_by_one = np.stack([lut[np.clip(np.rint(normalise(maps[:, :, i]) * 255), 0, 255).astype("int32")] for i in range(5)])
+    assert np.array_equal(feature_mosaic(maps, cols=3), grid(one_by_one, cols=3))
