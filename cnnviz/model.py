@@ -24,7 +24,19 @@ import numpy as np
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
 
-from cnnviz.backend import keras
+
+
+class _Keras:
+    """`keras`, imported on first use: weight files, cards and the file listing need no
+    TensorFlow, so the app's Home page answers before TensorFlow's seconds of import."""
+
+    def __getattr__(self, name):
+        from cnnviz.backend import keras
+
+        return getattr(keras, name)
+
+
+keras = _Keras()
 
 ARCHITECTURE = "cnnviz-tutorial-cnn-v1"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import PAGES, TRAINING_JOB, SESSION_MODEL, describe_card, shipped_model
+from pages.common import PAGES, TRAINING_JOB, SESSION_MODEL, describe_card
 
 st.title("How a CNN tells dogs from cats")
 st.markdown(
@@ -23,9 +23,10 @@ for number, (path, text) in enumerate(descriptions.items(), start=1):
     left.page_link(path, label=f"{number}. {PAGES[path]}")
     right.markdown(text)
 
-from cnnviz.model import default_weights_path  # noqa: E402  (imports Keras: after the text is on screen)
+from cnnviz.model import default_weights_path, read_card  # noqa: E402  (no TensorFlow: Home answers at once)
 
-if default_weights_path() is None:
+shipped_path = default_weights_path()
+if shipped_path is None:
     st.warning(
         "**Untrained network.** No trained weights ship with this copy of the app yet, so the network "
         "starts from random weights and its verdicts are coin flips. Train an epoch on the Training page "
@@ -33,7 +34,7 @@ if default_weights_path() is None:
         icon=":material/warning:",
     )
 else:
-    _, card = shipped_model()
+    card = {**read_card(shipped_path), "path": str(shipped_path)}  # the card alone: the network would import TensorFlow
     st.success(f"Verdicts use {describe_card(card)}, unless you train your own on the Training page.")
 if st.session_state.get(SESSION_MODEL) is not None:
     running = " (an epoch is running now)" if st.session_state.get(TRAINING_JOB) else ""
