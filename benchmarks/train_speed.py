@@ -1,0 +1,136 @@
+"""Training speed: cnnviz against the plain Keras pipeline, in one run, epochs interleaved.
+
+    .venv/bin/python benchmarks/train_speed.py [--n 1024] [--epochs 3]
+
+(a) the peer: `keras.utils.image_dataset_from_directory` on a class-folder tree of
+    symlinks to N photos, a `Rescaling(1/255)` map, `model.fit` one epoch at a time;
+(b) cnnviz: `cnnviz.training.train` once per epoch on a split of the same N photos, as
+    `python -m cnnviz train` calls it (so the decoded-image cache lives as it does there).
+Both train the same network (cnnviz.model.build_model, RMSprop, BCE, batch 32), from
+fresh weights, with epochs alternating peer, cnnviz, peer, cnnviz, ... so a load that
+comes and goes on a shared machine hits both alike. The sgemm-equivalent rate is measured
+between epochs too: a float32 numpy matmul's GFLOP/s divided by 1.84 GFLOP per training
+image. Training-pass rates only (validation excluded, as the CLI's epoch line reports).
+
+On a shared machine wall-clock rates follow the other processes' load, so the table also
+gives images per CPU-second of this process (all threads; cnnviz's includes its validation
+pass over --val photos), which the load hardly moves: the work each way costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from cnnviz.backend import keras, tf  # noqa: E402
+from cnnviz.data import find_dataset, split_dataset  # noqa: E402
+from cnnviz.model import build_model, compile_model  # noqa: E402
+from cnnviz.training import train  # noqa: E402
+
+GFLOP_PER_IMAGE = 1.84  # forward + backward of the tutorial network, one 150x150x3 image
+DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
+
+
+def sgemm_gflops(n: int = 2048, repeats: int = 3) -> float:
+    a = np.random.default_rng(0).random((n, n), dtype="float32")
+    b = np.random.default_rng(1).random((n, n), dtype="float32")
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def class_tree(items, root: Path) -> Path:
+    for name in ("cat", "dog"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i, (path, label) in enumerate(items):
+        (root / ("cat", "dog")[label] / f"{i:05d}{Path(path).suffix}").symlink_to(path)
+    return root
+
+
+def peer_dataset(root: Path, batch_size: int, seed: int):
+    ds = keras.utils.image_dataset_from_directory(
+        root, labels="inferred", label_mode="binary", image_size=(150, 150), batch_size=batch_size,
+        shuffle=True, seed=seed, verbose=False,
+    )
+    rescale = keras.layers.Rescaling(1.0 / 255)
+    return ds.map(lambda x, y: (rescale(x), y))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=1024, help="training photos (half cats, half dogs)")
+    p.add_argument("--val", type=int, default=16, help="validation photos for cnnviz's epochs (not timed)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--data", type=Path, default=DATA / "train")
+    args = p.parse_args(argv)
+
+    split = split_dataset(find_dataset(args.data), args.n, args.val, seed=13)
+    n = len(split.train)
+    print(f"{n} training photos from {args.data}; batch {args.batch_size}; TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs")
+    tmp = tempfile.TemporaryDirectory()
+    peer_ds = peer_dataset(class_tree(split.train, Path(tmp.name)), args.batch_size, seed=13)
+    keras.utils.set_random_seed(13)
+    peer_model = compile_model(build_model())
+    ours_model = compile_model(build_model())
+    ours_model.set_weights(peer_model.get_weights())
+
+    rows, sgemm, loads = [], [], []
+    for epoch in range(1, args.epochs + 1):
+        sgemm.append(sgemm_gflops())
+        cpu = time.process_time()
+        seconds = _timed(lambda: peer_model.fit(peer_ds, epochs=1, verbose=0))
+        peer, peer_cpu = n / seconds, n / (time.process_time() - cpu)
+        cpu = time.process_time()
+        (result,) = train(ours_model, split, 1, batch_size=args.batch_size, first_epoch=epoch)
+        ours, ours_cpu = result.images_per_second, n / (time.process_time() - cpu)
+        loads.append(os.getloadavg()[0])
+        rows.append((epoch, ours, peer, ours_cpu, peer_cpu))
+        print(
+            f"  epoch {epoch}: cnnviz {ours:.1f} images/s ({ours_cpu:.1f} per CPU-s), plain Keras {peer:.1f} images/s "
+            f"({peer_cpu:.1f} per CPU-s), sgemm {sgemm[-1]:.0f} GFLOP/s, load {loads[-1]:.2f}",
+            flush=True,
+        )
+    sgemm.append(sgemm_gflops())
+
+    gflops = statistics.median(sgemm)
+    limit = gflops / GFLOP_PER_IMAGE
+    print()
+    print(f"sgemm: {gflops:.0f} GFLOP/s (median of {len(sgemm)}, range {min(sgemm):.0f}-{max(sgemm):.0f}) -> limit {limit:.1f} images/s at {GFLOP_PER_IMAGE} GFLOP/image")
+    print(f"load average over the run: {min(loads):.2f}-{max(loads):.2f}")
+    print()
+    print(
+        f"| {'epoch':<16} | {'cnnviz img/s':>12} | {'plain Keras img/s':>17} | {'ratio':>5} | {'cnnviz % of sgemm':>17} "
+        f"| {'peer % of sgemm':>15} | {'cnnviz img/CPU-s':>16} | {'peer img/CPU-s':>14} | {'ratio':>5} |"
+    )
+    print(f"|{'-' * 18}|{'-' * 14}|{'-' * 19}|{'-' * 7}|{'-' * 19}|{'-' * 17}|{'-' * 18}|{'-' * 16}|{'-' * 7}|")
+    steady = rows[1:]
+    lines = [("1 (decoding)", *rows[0][1:])]
+    if steady:
+        lines.append((f"2-{args.epochs} (steady)", *(statistics.mean(r[k] for r in steady) for k in range(1, 5))))
+    for name, ours, peer, ours_cpu, peer_cpu in lines:
+        print(
+            f"| {name:<16} | {ours:>12.1f} | {peer:>17.1f} | {ours / peer:>5.2f} | {100 * ours / limit:>16.0f}% "
+            f"| {100 * peer / limit:>14.0f}% | {ours_cpu:>16.1f} | {peer_cpu:>14.1f} | {ours_cpu / peer_cpu:>5.2f} |"
+        )
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
