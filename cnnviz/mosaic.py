@@ -54,20 +54,26 @@ def _normalise_maps(maps: np.ndarray) -> np.ndarray:
 
 def grid(tiles: np.ndarray, cols: int | None = None, border: int = 1) -> np.ndarray:
     """Lay out tiles (n, h, w, 3) uint8 in a grid with `border`-pixel lines around every tile."""
-    n, h, w, _ = tiles.shape
+    return _layout(np.asarray(tiles, dtype="uint8"), cols, border, BORDER_COLOUR)
+
+
+def _layout(tiles: np.ndarray, cols: int | None, border: int, fill) -> np.ndarray:
+    """`grid` for tiles (n, h, w, ...) of any dtype, borders and empty cells set to `fill`."""
+    n, h, w = tiles.shape[:3]
+    rest = tiles.shape[3:]
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     # Every tile with its border to the right and below, as one (rows, h+b, cols, w+b) block.
-    cells = np.empty((rows, h + border, cols, w + border, 3), dtype="uint8")
-    cells[:] = BORDER_COLOUR
-    padded = np.empty((rows * cols, h, w, 3), dtype="uint8")
+    cells = np.empty((rows, h + border, cols, w + border, *rest), dtype=tiles.dtype)
+    cells[:] = fill
+    padded = np.empty((rows * cols, h, w, *rest), dtype=tiles.dtype)
     padded[:n] = tiles
-    padded[n:] = BORDER_COLOUR
-    cells[:, :h, :, :w] = padded.reshape(rows, cols, h, w, 3).transpose(0, 2, 1, 3, 4)
-    out = np.empty((rows * (h + border) + border, cols * (w + border) + border, 3), dtype="uint8")
-    out[:border] = BORDER_COLOUR
-    out[:, :border] = BORDER_COLOUR
-    out[border:, border:] = cells.reshape(rows * (h + border), cols * (w + border), 3)
+    padded[n:] = fill
+    cells[:, :h, :, :w] = np.swapaxes(padded.reshape(rows, cols, h, w, *rest), 1, 2)
+    out = np.empty((rows * (h + border) + border, cols * (w + border) + border, *rest), dtype=tiles.dtype)
+    out[:border] = fill
+    out[:, :border] = fill
+    out[border:, border:] = cells.reshape(rows * (h + border), cols * (w + border), *rest)
     return out
 
 
@@ -81,8 +87,19 @@ def feature_mosaic(maps: np.ndarray, cols: int | None = None, cmap: str = "virid
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"expected (height, width, channels), got shape {maps.shape}")
-    tiles = colourise(np.moveaxis(_normalise_maps(maps), -1, 0), cmap)  # all maps in one pass
-    return grid(tiles, cols, border)
+    # Colour indices (one byte a pixel) are laid out first and coloured once, borders included:
+    # index 256 of the extended colour table is the border colour.
+    index = np.rint(np.moveaxis(_normalise_maps(maps), -1, 0) * 255)
+    np.clip(index, 0, 255, out=index)
+    laid_out = _layout(index.astype("uint16"), cols, border, 256)
+    return np.take(_lut_with_border(cmap), laid_out, axis=0)
+
+
+@functools.lru_cache(maxsize=16)
+def _lut_with_border(cmap: str) -> np.ndarray:
+    lut = np.concatenate([_lut(cmap), np.array([BORDER_COLOUR], dtype="uint8")])
+    lut.flags.writeable = False
+    return lut
 
 
 def filter_mosaic(kernel: np.ndarray, channel: int | None = None, scale: int = 12, cmap: str = "RdBu_r") -> np.ndarray:
