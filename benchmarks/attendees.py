@@ -16,9 +16,9 @@ during the load and after every session has closed, and prints a table. Only loo
 traffic; every wait has a time limit and the whole run a deadline, so it ends by itself.
 
     .venv/bin/python benchmarks/attendees.py                      # 20 explorers + 2 trainers
-    .venv/bin/python benchmarks/attendees.py --explorers 6 --trainers 1 --linger 0
+    .venv/bin/python benchmarks/attendees.py --explorers 4 --trainers 1 --linger 0
 
-tests/test_robustness_attendees.py runs a small version (6 + 1) for its checks, not its times.
+tests/test_robustness_attendees.py runs a small version (4 + 1) for its checks, not its times.
 """
 
 from __future__ import annotations
