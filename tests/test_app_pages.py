@@ -250,7 +250,7 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     assert verdict.label == expected.label and verdict.dog_probability == pytest.approx(expected.dog_probability, abs=1e-5)
     assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "≥ 0.5" in body
     assert f"Verdict: **{verdict.label}**, {verdict.probability:.1%} sure" in body
-    assert ("untrained" in body) == (card is None)
+    assert ("These weights are untrained" in body) == (card is None)
     assert "What the network gets: squashed to 150 × 150" in body
 
     # Every conv, ReLU and pool layer has a mosaic labelled with its output shape.
