@@ -186,7 +186,9 @@ def test_every_page_in_chromium(page, server, cat_photo):
     # epoch 1, live: the progress bar, the curves and a Stop button, then val_accuracy
     train = page.get_by_role("button", name="Train one epoch")
     train.click()
-    progress = page.get_by_text(re.compile(r"Epoch 1: batch [1-6] of 7"))
+    # The live panel, caught while it runs: decoding the photos first takes seconds, the 7
+    # batches after it can pass between two polls on a quiet machine.
+    progress = page.get_by_text(re.compile(r"Epoch 1: (batch [1-6] of 7|reading the first photos)"))
     progress.wait_for(timeout=120_000)
     assert page.get_by_role("button", name="Stop").is_visible()
     screenshots(page, "5-training-running", scroll_to=page.locator('[data-testid="stProgress"]').first)
@@ -200,7 +202,7 @@ def test_every_page_in_chromium(page, server, cat_photo):
     # epoch 2: stop it mid-way, then roll back to its start
     assert train.is_enabled()
     train.click()
-    page.get_by_text(re.compile(r"Epoch 2: batch [1-4] of 7")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Epoch 2: (batch [1-4] of 7|reading the first photos)")).wait_for(timeout=120_000)
     page.get_by_role("button", name="Stop").click()
     stopped = page.get_by_text(re.compile(r"Epoch 2 was stopped after batch [1-6] of 7"))
     stopped.wait_for(timeout=60_000)
