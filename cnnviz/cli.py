@@ -176,6 +176,9 @@ def cmd_train(args) -> None:
     if split.note:
         print(split.note)
     print(f"training on {len(split.train):,} images, validating on {len(split.val):,} (seed {split.seed})")
+    from cnnviz.backend import keras
+
+    keras.utils.set_random_seed(args.seed)  # the same command gives the same starting weights and order
     batch_size, lr, scope = _distribution(args)
     with scope:
         model, history = _starting_point(args, lr)
