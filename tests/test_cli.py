@@ -78,7 +78,7 @@ def test_inspect_writes_pngs(tmp_path, cat_photo):
 def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     out, checkpoint = tmp_path / "tiny.weights.h5", tmp_path / "run"
     common = ["--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
-              "--out", out, "--keep-last", "--checkpoint", checkpoint]
+              "--out", out, "--keep-last", "--checkpoint", checkpoint, "--precision", "mixed_bfloat16"]
     cache = {"CNNVIZ_CACHE": str(tmp_path / "cache")}
     r = cnnviz("train", *common, "--epochs", 1, env_extra=cache)
     assert r.returncode == 0, r.stderr
@@ -94,6 +94,14 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert [l.split(":")[0] for l in r.stdout.splitlines() if l.startswith("epoch ")] == ["epoch 2"]
     card = json.loads(out.with_name("tiny.card.json").read_text())
     assert card["epochs"] == 2 and [h["epoch"] for h in card["history"]] == [1, 2]
+    assert card["recipe"]["precision"] == "mixed_bfloat16"
+    assert card["training_seconds"] == round(sum(h["seconds"] for h in card["history"]))
+    assert card["machine"]["cores"] == os.cpu_count() and card["machine"]["tensorflow"]
+    # The card's validation figures are the float32 file's, as every viewer computes them.
+    validation = card["validation"]
+    assert validation["n"] == 16 and sum(map(sum, validation["confusion"])) == 16
+    (tn, fp), (fn, tp) = validation["confusion"]
+    assert validation["accuracy"] == (tn + tp) / 16
 
     r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 20, env_extra=cache)
     assert r.returncode == 0, r.stderr

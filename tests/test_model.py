@@ -135,3 +135,33 @@ def test_default_weights_is_newest_by_card(model, tmp_path):
 def test_prediction_is_a_probability(model):
     p = predict_dog_probability(model, np.random.default_rng(0).random((2, 150, 150, 3)))
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_but_keeps_float32_weights_that_load_anywhere(model, tmp_path):
+    import keras
+
+    from cnnviz.model import build_model, load_weights, save_weights
+
+    fast = build_model("mixed_bfloat16")
+    assert fast.get_layer("conv2d_1").compute_dtype == "bfloat16"
+    assert fast.get_layer("sigmoid").compute_dtype == "float32"  # the loss sees float32 probabilities
+    assert all(w.dtype == "float32" for w in fast.weights)
+    fast.set_weights(model.get_weights())
+    save_weights(fast, tmp_path / "fast.weights.h5")
+    viewer = build_model()
+    load_weights(viewer, tmp_path / "fast.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(viewer.get_weights(), model.get_weights()))
+
+    x = np.random.default_rng(0).random((4, 150, 150, 3), dtype=np.float32)
+    exact = keras.ops.convert_to_numpy(viewer(x))
+    rounded = keras.ops.convert_to_numpy(fast(x))
+    assert rounded.dtype == np.float32
+    assert np.allclose(exact, rounded, atol=0.05)  # bfloat16 keeps 8 bits of mantissa
+
+
+def test_unknown_precision_is_refused():
+    from cnnviz.errors import CnnvizError
+    from cnnviz.model import build_model
+
+    with pytest.raises(CnnvizError, match="mixed_bfloat16"):
+        build_model("float16")
