@@ -4,10 +4,12 @@ Not a page itself (streamlit_app.py does not list it). Pages import it as `pages
 
 Session state keys (st.session_state), the contract between the pages
 ----------------------------------------------------------------------
-`SESSION_MODEL`    "session_model": this browser session's own compiled keras.Model (a
-                   `cnnviz.model.copy_model` of the shipped one, trained or loaded on the
-                   Training page). Absent until the Training page makes one; the other
-                   pages then use the shipped model. Never put the shipped model itself here.
+`SESSION_MODEL`    "session_model": this browser session's own compiled keras.Model, made
+                   untrained by the Training page (so a room watches it learn from scratch,
+                   as the tutorial does), then trained or loaded there. Never put the shipped
+                   model itself here.
+`SESSION_MODEL_OWN` "session_model_own": True once this session has trained or loaded its
+                   model; only then do the other pages offer it instead of the shipped one.
 `SESSION_MODEL_INFO` "session_model_info": optional str, which weights the session model holds
                    in words ("after epoch 2", "loaded from my.weights.h5"), shown beside a verdict.
 `TRAINING_JOB`     "training_job": optional cnnviz.jobs.TrainingJob training SESSION_MODEL now;
@@ -18,7 +20,7 @@ Session state keys (st.session_state), the contract between the pages
 `SPLIT`            "split": cnnviz.data.Split chosen on the Data page (defaults 16,000 / 6,400,
                    seed 13, scaled down for small folders; `split.note` says so).
 
-Helpers: `shipped_model()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
+Helpers: `shipped_model()`, `session_model_in_use()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
 `scan_folder()`, `current_dataset()`, `current_split()`, `photo_from_upload()`,
 `photo_from_path()`, `chelsea()`, `memo()`.
 """
@@ -63,6 +65,7 @@ _leave_pages_directory_mode()
 
 SESSION_MODEL = "session_model"
 SESSION_MODEL_INFO = "session_model_info"
+SESSION_MODEL_OWN = "session_model_own"
 TRAINING_JOB = "training_job"
 DATA_FOLDER = "data_folder"
 DATASET = "dataset"
@@ -118,10 +121,15 @@ def describe_card(card: dict | None) -> str:
     return f"the shipped weights {name}" + (f" ({', '.join(extra)})" if extra else "")
 
 
+def session_model_in_use() -> bool:
+    """Whether this session has trained or loaded its own model (an untrained one is not offered)."""
+    return st.session_state.get(SESSION_MODEL) is not None and bool(st.session_state.get(SESSION_MODEL_OWN))
+
+
 def current_model(prefer: str = "session") -> ModelChoice:
-    """This session's model when it has one (and `prefer` is "session"), else the shipped one."""
+    """This session's model once it has trained or loaded one (and `prefer` is "session"), else the shipped one."""
     session = st.session_state.get(SESSION_MODEL)
-    if session is not None and prefer == "session":
+    if session_model_in_use() and prefer == "session":
         info = st.session_state.get(SESSION_MODEL_INFO) or "trained in this browser session"
         return ModelChoice(session, "session", f"this session's own model ({info})")
     model, card = shipped_model()

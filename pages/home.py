@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import PAGES, TRAINING_JOB, SESSION_MODEL, describe_card
+from pages.common import PAGES, TRAINING_JOB, describe_card, session_model_in_use
 
 st.title("How a CNN tells dogs from cats")
 st.markdown(
@@ -36,7 +36,7 @@ if shipped_path is None:
 else:
     card = {**read_card(shipped_path), "path": str(shipped_path)}  # the card alone: the network would import TensorFlow
     st.success(f"Verdicts use {describe_card(card)}, unless you train your own on the Training page.")
-if st.session_state.get(SESSION_MODEL) is not None:
+if session_model_in_use():
     running = " (an epoch is running now)" if st.session_state.get(TRAINING_JOB) else ""
     st.info(f"This browser session has its own model from the Training page{running}; the Layer Explorer uses it.")
 

@@ -81,7 +81,7 @@ photo, photo_name, true_label = choose_photo()
 # --- the weights --------------------------------------------------------------------------------
 
 prefer = "session"
-if st.session_state.get(common.SESSION_MODEL) is not None:
+if common.session_model_in_use():
     prefer = st.radio(
         "Weights",
         ["session", "shipped"],

@@ -15,15 +15,14 @@ from pathlib import Path
 import streamlit as st
 
 from pages.common import (
-    DEFAULT_SEED,
     REPO,
     SESSION_MODEL,
     SESSION_MODEL_INFO,
+    SESSION_MODEL_OWN,
     SPLIT,
     TRAINING_JOB,
     current_dataset,
     current_split,
-    describe_card,
     env_data_folder,
     shipped_model,
     training_in_progress,
@@ -64,24 +63,26 @@ def save_dir() -> Path:
 
 
 def session_model():
-    """This session's own compiled model: a copy of the shipped one, made on first use."""
+    """This session's own compiled model, made untrained on first use.
+
+    It starts from random weights, as the tutorial does, so "Train one epoch" shows a room
+    the network learning from a coin toss; the shipped weights are one "Load weights" away.
+    """
     from cnnviz.jobs import History
-    from cnnviz.model import compile_model, copy_model
 
     model = st.session_state.get(SESSION_MODEL)
     if model is None:
-        shipped, card = shipped_model()
-        model = copy_model(shipped)
-        if getattr(model, "optimizer", None) is None:
-            compile_model(model)
-        st.session_state[SESSION_MODEL] = model
-        st.session_state[SESSION_MODEL_INFO] = (
-            "a copy of " + describe_card(card) if card else "untrained: random starting weights"
-        )
-        st.session_state[HISTORY] = History(base_epoch=_card_epochs(card))
+        _replace_model(_untrained(), "untrained: random starting weights, ready to learn", own=False)
+        model = st.session_state[SESSION_MODEL]
     if HISTORY not in st.session_state:
         st.session_state[HISTORY] = History()
     return model
+
+
+def _untrained():
+    from cnnviz.model import build_model, compile_model
+
+    return compile_model(build_model())
 
 
 def _card_epochs(card: dict | None) -> int:
@@ -89,11 +90,13 @@ def _card_epochs(card: dict | None) -> int:
     return int(epochs) if isinstance(epochs, (int, float)) else 0
 
 
-def _replace_model(model, info: str, card: dict | None = None) -> None:
+def _replace_model(model, info: str, card: dict | None = None, *, own: bool) -> None:
+    """Make `model` this session's; `own` says whether other pages should now offer it."""
     from cnnviz.jobs import History
 
     st.session_state[SESSION_MODEL] = model
     st.session_state[SESSION_MODEL_INFO] = info
+    st.session_state[SESSION_MODEL_OWN] = own
     st.session_state[HISTORY] = History(base_epoch=_card_epochs(card))
     st.session_state.pop(TRAINING_JOB, None)
 
@@ -171,6 +174,7 @@ def start_training() -> None:
         "augment": job.augment,
     }
     st.session_state[SESSION_MODEL_INFO] = f"being trained: epoch {job.epoch} is running"
+    st.session_state[SESSION_MODEL_OWN] = True
 
 
 def stop_training() -> None:
@@ -232,18 +236,18 @@ def save_current() -> None:
 
 def load_into_session(path: Path, label: str) -> None:
     """Load a weight file into a fresh compiled network; on any error the current model stays."""
-    from cnnviz.model import build_model, compile_model, load_weights
+    from cnnviz.model import load_weights
 
     if training_in_progress():
         st.session_state[FLASH] = ("error", "An epoch is running: stop it or wait for it to end, then load.")
         return
-    fresh = compile_model(build_model())
+    fresh = _untrained()
     try:
         card = load_weights(fresh, path)
     except CnnvizError as exc:
         st.session_state[FLASH] = ("error", f"Not loaded: {exc} The current model is unchanged.")
         return
-    _replace_model(fresh, f"loaded from {label}", card)
+    _replace_model(fresh, f"loaded from {label}", card, own=True)
     acc = card.get("val_accuracy")
     extra = f" (its card: val_accuracy {acc:.3f})" if isinstance(acc, (int, float)) else ""
     st.session_state[FLASH] = ("success", f"Loaded {label}{extra}.")
@@ -271,12 +275,10 @@ def load_selected() -> None:
 
 
 def reset_untrained() -> None:
-    from cnnviz.model import build_model, compile_model
-
     if training_in_progress():
         st.session_state[FLASH] = ("error", "An epoch is running: stop it first, then reset.")
         return
-    _replace_model(compile_model(build_model()), "untrained: random starting weights (reset on this page)")
+    _replace_model(_untrained(), "untrained: random starting weights (reset on this page)", own=False)
     st.session_state[FLASH] = ("success", "The model is untrained again: new random weights, a fresh optimizer.")
 
 
@@ -522,7 +524,10 @@ if job is not None and not job.is_alive() and history.record(job):  # it ended w
 running = training_in_progress()
 
 st.caption(f"This session's model: **{st.session_state.get(SESSION_MODEL_INFO)}**. "
-           "Only this browser session trains it; the shipped weights and other attendees' models never change.")
+           "Only this browser session trains it; the shipped weights and other attendees' models never change."
+           + ("" if st.session_state.get(SESSION_MODEL_OWN) else
+              " It starts from random weights so you can watch it learn; to go on from the shipped weights "
+              "instead, load them under Weights below."))
 
 flash = st.session_state.pop(FLASH, None)
 train_flash = st.session_state.pop(TRAIN_FLASH, None)

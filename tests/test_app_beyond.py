@@ -49,7 +49,7 @@ def test_evaluation_page_numbers_are_the_librarys_and_a_wrong_photo_opens_in_the
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     model = dog_sayer()
-    at = open_page("pages/evaluation.py", session_model=model, session_model_info="says dog")
+    at = open_page("pages/evaluation.py", session_model=model, session_model_info="says dog", session_model_own=True)
     split = at.session_state["split"]
     expected = evaluate_items(model, sample_items(split.val, len(split.val), seed=split.seed))
     body = texts(at)
@@ -170,7 +170,7 @@ def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkey
     job = start_epoch(model, split, epoch=1, batch_size=16)
     assert job.join(300) and history.record(job)
 
-    at = open_page("pages/training.py", session_model=model, session_model_info="after epoch 1", training_history=history)
+    at = open_page("pages/training.py", session_model=model, session_model_info="after epoch 1", session_model_own=True, training_history=history)
     body = texts(at)
     moves = movement(snapshots(history))
     top = int(moves[-1].argmax())

@@ -406,7 +406,7 @@ def test_a_session_model_is_used_and_named_and_the_shipped_one_is_untouched():
     weights[-1] = weights[-1] + 5.0  # the output bias: this model says "dog" to everything
     mine.set_weights(weights)
 
-    at = explorer(session_model=mine, session_model_info="after epoch 1")
+    at = explorer(session_model=mine, session_model_info="after epoch 1", session_model_own=True)
     body = texts(at)
     assert "this session's own model (after epoch 1)" in body
     assert "Verdict: **dog**" in body

@@ -79,15 +79,29 @@ def test_the_page_renders_without_data_and_says_where_to_get_it(monkeypatch, tmp
     assert {"Save weights", "Load weights", "Reset to untrained"} <= {b.label for b in at.button}
 
 
-def test_the_session_model_is_a_copy_never_the_shared_shipped_one(env):
+def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_copy(env):
     from pages.common import shipped_model
 
     at = open_training()
     session = at.session_state["session_model"]
-    shipped, _card = shipped_model()
+    shipped, card = shipped_model()
     assert session is not shipped
     assert session.optimizer is not None
-    assert same(weights(session), weights(shipped))
+    assert at.session_state["session_model_own"] is False  # other pages keep showing the shipped weights
+    assert "untrained: random starting weights" in texts(at) and "load them under Weights below" in texts(at)
+    if card:  # the room watches learning from scratch, not from the shipped weights
+        assert not same(weights(session), weights(shipped))
+
+    at.radio(key="training_load_source").set_value("shipped").run()
+    if card is None:
+        assert "No weight file ships in weights/ yet" in texts(at)
+        return
+    at.button(key="training_load").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    loaded = at.session_state["session_model"]
+    assert loaded is not shipped and at.session_state["session_model_own"] is True
+    assert same(weights(loaded), weights(shipped))
+    assert at.session_state["training_history"].next_epoch() == card["epochs"] + 1
 
 
 def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):

@@ -119,8 +119,10 @@ def test_a_tab_closed_mid_epoch_gets_its_epoch_stopped_and_the_server_goes_on(se
     assert page.get_by_text("No epoch trained in this session yet").count() == 1
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Layer Explorer").click()
     page.get_by_text("Verdict:").first.wait_for()
-    # Its own fresh copy (the Training page made one), never the closed session's trained model.
-    page.get_by_text(re.compile(r"this session's own model \((untrained|a copy of)")).first.wait_for()
+    # Never the closed session's trained model: this session's own is still untrained, so the
+    # explorer judges with the shipped weights.
+    page.get_by_text(re.compile(r"Weights: (the shipped weights|untrained: random starting weights)")).first.wait_for()
+    assert page.get_by_text("this session's own model").count() == 0
     assert page.locator(EXCEPTION).count() == 0
     context.close()
 
