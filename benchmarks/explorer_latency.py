@@ -4,9 +4,10 @@ and the filters, all as PNG bytes, in-process, after warm-up.
     .venv/bin/python benchmarks/explorer_latency.py [--runs 50]
 
 cnnviz's path is what pages/layer_explorer.py computes for a new photo: `load_photo`,
-`inspect.activations` (one pass for every layer), the verdict, `feature_mosaic` of every
-convolution, ReLU and pooling output, `filter_mosaic` of the first layer (RGB and its three
-channels) and of each deeper layer's first input channel, then `to_png` of each.
+`inspect.activations` (one pass for every layer), the verdict, `feature_mosaic_png` of every
+convolution, ReLU and pooling output (palette PNGs, two at a time, as the page does), and
+`filter_mosaic` of the first layer (RGB and its three channels) and of each deeper layer's
+first input channel, then `to_png` of each.
 The peer, run alternately in the same process on the same photos, is the tutorial's way:
 an activation model called with `Model.predict`, per-map mosaics coloured one map at a time,
 PNGs by Pillow at its default compression, one after another. Targets (issue 5): p50 <= 150 ms, p95 <= 300 ms.
@@ -21,6 +22,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,7 +34,7 @@ from cnnviz import inspect  # noqa: E402
 from cnnviz.backend import keras  # noqa: E402
 from cnnviz.images import load_photo  # noqa: E402
 from cnnviz.model import layer_table, load_default_model  # noqa: E402
-from cnnviz.mosaic import feature_mosaic, filter_mosaic, to_pngs  # noqa: E402
+from cnnviz.mosaic import feature_mosaic_png, filter_mosaic, to_pngs  # noqa: E402
 
 MAP_LAYERS = ("convolution", "relu", "max pooling")  # as pages/layer_explorer.py
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
@@ -45,7 +47,11 @@ def cnnviz_path(model, kinds, data: bytes, stages: dict) -> dict:
     acts = inspect.activations(model, photo.network_input)
     verdict = inspect.verdict(float(acts[model.layers[-1].name].ravel()[0]))
     t2 = time.perf_counter()
-    images = {name: feature_mosaic(a, cols=8) for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_LAYERS}
+    names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_LAYERS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        maps = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=8), names)))
+    t3 = time.perf_counter()
+    images = {}
     kernels = inspect.conv_filters(model)
     (first, (k1, _)), *deeper = kernels.items()
     images[f"{first} rgb"] = filter_mosaic(k1, scale=12)
@@ -53,10 +59,9 @@ def cnnviz_path(model, kinds, data: bytes, stages: dict) -> dict:
         images[f"{first} {c}"] = filter_mosaic(k1, channel=c, scale=12)
     for name, (k, _) in deeper:
         images[f"{name} 0"] = filter_mosaic(k, channel=0, scale=12)
-    t3 = time.perf_counter()
-    pngs = to_pngs(images)
+    pngs = {**maps, **to_pngs(images)}
     t4 = time.perf_counter()
-    for key, dt in (("decode photo", t1 - t0), ("network", t2 - t1), ("mosaics", t3 - t2), ("PNG", t4 - t3)):
+    for key, dt in (("decode photo", t1 - t0), ("network", t2 - t1), ("feature-map PNGs", t3 - t2), ("filter PNGs", t4 - t3)):
         stages.setdefault(key, []).append(dt)
     return {"verdict": verdict, "pngs": pngs}
 

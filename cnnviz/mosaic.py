@@ -83,23 +83,39 @@ def upscale(tile: np.ndarray, factor: int) -> np.ndarray:
 
 
 def feature_mosaic(maps: np.ndarray, cols: int | None = None, cmap: str = "viridis", border: int = 1) -> np.ndarray:
-    """All channels of a layer output (h, w, c) as one coloured grid, each map normalised."""
+    """All channels of a layer output (h, w, c) as one coloured RGB grid, each map normalised."""
+    return np.take(_palette(cmap), _feature_indices(maps, cols, border), axis=0)
+
+
+def feature_mosaic_png(maps: np.ndarray, cols: int | None = None, cmap: str = "viridis", border: int = 1) -> bytes:
+    """`feature_mosaic` as PNG bytes, pixel for pixel, written as a palette PNG.
+
+    One byte a pixel instead of three: a third of the bytes to compress and to send, which
+    is most of the Layer Explorer's time for a new photo.
+    """
+    return to_png(_feature_indices(maps, cols, border), palette=_palette(cmap))
+
+
+def _feature_indices(maps: np.ndarray, cols: int | None, border: int) -> np.ndarray:
+    """The grid as uint8 indices into `_palette`: 0..254 a map's value, 255 the border."""
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"expected (height, width, channels), got shape {maps.shape}")
-    # Colour indices (one byte a pixel) are laid out first and coloured once, borders included:
-    # index 256 of the extended colour table is the border colour.
-    index = np.rint(np.moveaxis(_normalise_maps(maps), -1, 0) * 255)
-    np.clip(index, 0, 255, out=index)
-    laid_out = _layout(index.astype("uint16"), cols, border, 256)
-    return np.take(_lut_with_border(cmap), laid_out, axis=0)
+    index = np.rint(np.moveaxis(_normalise_maps(maps), -1, 0) * (BORDER_INDEX - 1))
+    return _layout(index.astype("uint8"), cols, border, BORDER_INDEX)
+
+
+BORDER_INDEX = 255  # a palette PNG holds 256 colours: 255 levels of the colour map and the border
 
 
 @functools.lru_cache(maxsize=16)
-def _lut_with_border(cmap: str) -> np.ndarray:
-    lut = np.concatenate([_lut(cmap), np.array([BORDER_COLOUR], dtype="uint8")])
-    lut.flags.writeable = False
-    return lut
+def _palette(cmap: str) -> np.ndarray:
+    from matplotlib import colormaps
+
+    levels = (colormaps[cmap](np.linspace(0, 1, BORDER_INDEX))[:, :3] * 255).astype("uint8")
+    palette = np.concatenate([levels, np.array([BORDER_COLOUR], dtype="uint8")])
+    palette.flags.writeable = False
+    return palette
 
 
 def filter_mosaic(kernel: np.ndarray, channel: int | None = None, scale: int = 12, cmap: str = "RdBu_r") -> np.ndarray:
@@ -124,8 +140,9 @@ def _symmetric(x: np.ndarray) -> np.ndarray:
     return 0.5 + 0.5 * x / m if m > 0 else np.full_like(x, 0.5, dtype="float32")
 
 
-def to_png(image: np.ndarray, compress_level: int = 1) -> bytes:
-    """PNG bytes of a uint8 RGB, RGBA or grey array: exactly its pixels, quickly.
+def to_png(image: np.ndarray, compress_level: int = 1, palette: np.ndarray | None = None) -> bytes:
+    """PNG bytes of a uint8 RGB, RGBA or grey array, or of indices into `palette`
+    ((n <= 256, 3) uint8 colours): exactly its pixels, quickly.
 
     Written here rather than by Pillow: rows unfiltered and deflated at zlib's level 1. A
     mosaic is flat colour areas that compress well even so, and the explorer encodes a
@@ -138,12 +155,21 @@ def to_png(image: np.ndarray, compress_level: int = 1) -> bytes:
         image = image[:, :, 0]
     height, width = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
-    colour_type = {1: 0, 3: 2, 4: 6}[channels]
+    if palette is not None and channels != 1:
+        raise ValueError(f"a palette image holds one index a pixel, got shape {image.shape}")
+    colour_type = 3 if palette is not None else {1: 0, 3: 2, 4: 6}[channels]
     rows = np.zeros((height, 1 + width * channels), dtype="uint8")  # each row: filter byte 0, then pixels
     rows[:, 1:] = image.reshape(height, width * channels)
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    colours = [] if palette is None else [_chunk(b"PLTE", np.ascontiguousarray(palette, dtype="uint8").tobytes())]
     return b"".join(
-        (b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(rows, compress_level)), _chunk(b"IEND", b""))
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            *colours,
+            _chunk(b"IDAT", zlib.compress(rows, compress_level)),
+            _chunk(b"IEND", b""),
+        )
     )
 
 

@@ -98,16 +98,18 @@ kinds = {row.name: row.kind for row in layer_table(model)}
 
 def compute_all():
     """Every layer's output, the verdict and a mosaic of every layer with feature maps."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from cnnviz import inspect
-    from cnnviz.mosaic import feature_mosaic
+    from cnnviz.mosaic import feature_mosaic_png
 
     acts = inspect.activations(model, photo.network_input)
     last = model.layers[-1].name
-    mosaics = {
-        name: feature_mosaic(a, cols=8)
-        for name, a in acts.items()
-        if a.ndim == 3 and kinds[name] in MAP_LAYERS
-    }
+    names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_LAYERS]
+    # PNG bytes made here go to the browser as they are (st.image would re-encode an array
+    # with Pillow, several times slower); numpy and zlib release the GIL, so two at once.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        mosaics = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=8), names)))
     return {"acts": acts, "verdict": inspect.verdict(float(acts[last].ravel()[0])), "mosaics": mosaics}
 
 
@@ -247,7 +249,7 @@ with tab_maps:
     for stage in stages:
         cols = st.columns(3)
         for col, name in zip(cols, stage):
-            col.image(result["mosaics"][name], caption=caption(name), width="stretch")
+            col.image(result["mosaics"][name], caption=caption(name), width="stretch", output_format="PNG")
     st.subheader("A closer look at one map")
     closer_look(acts, names)
 

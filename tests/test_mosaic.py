@@ -65,6 +65,24 @@ def test_feature_mosaic_colours_each_map_as_one_map_at_a_time_would():
 
     maps = np.random.default_rng(4).standard_normal((9, 11, 5)).astype("float32")
     maps[..., 2] = 1.5  # constant: all zeros, the colour map's first colour
-    lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype("uint8")
-    one_by_one = np.stack([lut[np.clip(np.rint(normalise(maps[:, :, i]) * 255), 0, 255).astype("int32")] for i in range(5)])
+    # 255 levels: the 256th colour of a palette PNG is the border
+    lut = (colormaps["viridis"](np.linspace(0, 1, 255))[:, :3] * 255).astype("uint8")
+    one_by_one = np.stack([lut[np.rint(normalise(maps[:, :, i]) * 254).astype("int32")] for i in range(5)])
     assert np.array_equal(feature_mosaic(maps, cols=3), grid(one_by_one, cols=3))
+
+
+def test_the_palette_png_of_a_mosaic_is_the_rgb_mosaic_pixel_for_pixel_in_fewer_bytes():
+    from cnnviz.mosaic import feature_mosaic_png
+
+    maps = np.random.default_rng(5).standard_normal((40, 40, 12)).astype("float32")
+    maps[..., 3] = 0.0  # a dead map
+    png = feature_mosaic_png(maps, cols=4)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "P"
+    assert np.array_equal(np.asarray(image.convert("RGB")), feature_mosaic(maps, cols=4))
+    assert len(png) < 0.7 * len(to_png(feature_mosaic(maps, cols=4)))  # even for noise, which hardly compresses
+
+
+def test_a_palette_image_must_hold_one_index_a_pixel():
+    with pytest.raises(ValueError, match="one index a pixel"):
+        to_png(np.zeros((4, 4, 3), dtype="uint8"), palette=np.zeros((2, 3), dtype="uint8"))
