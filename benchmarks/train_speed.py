@@ -5,10 +5,13 @@
 (a) the peer: `keras.utils.image_dataset_from_directory` on a class-folder tree of
     symlinks to N photos, a `Rescaling(1/255)` map, `model.fit` one epoch at a time;
 (b) cnnviz: `cnnviz.training.train` once per epoch on a split of the same N photos, as
-    `python -m cnnviz train` calls it (so the decoded-image cache lives as it does there).
-Both train the same network (cnnviz.model.build_model, RMSprop, BCE, batch 32), from
-fresh weights, with epochs alternating peer, cnnviz, peer, cnnviz, ... so a load that
-comes and goes on a shared machine hits both alike. The sgemm-equivalent rate is measured
+    `python -m cnnviz train` calls it (so the decoded-image cache lives as it does there),
+    once for each `--precision` (float32, then mixed_bfloat16 = `train --precision
+    mixed_bfloat16`: float32 weights, bfloat16 products, which AMX units run natively).
+All train the same network (cnnviz.model.build_model, RMSprop, BCE, batch 32), from the
+same fresh weights, with epochs interleaved peer, cnnviz float32, cnnviz bfloat16, peer, ...
+so a load that comes and goes on a shared machine hits all alike. Epoch 1 of the first
+cnnviz model decodes the photos; the second finds them decoded. The sgemm-equivalent rate is measured
 between epochs too: a float32 numpy matmul's GFLOP/s divided by 1.84 GFLOP per training
 image. Training-pass rates only (validation excluded, as the CLI's epoch line reports).
 
@@ -78,7 +81,9 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--data", type=Path, default=DATA / "train")
+    p.add_argument("--precisions", default="float32,mixed_bfloat16", help="cnnviz's runs, comma-separated")
     args = p.parse_args(argv)
+    precisions = args.precisions.split(",")
 
     split = split_dataset(find_dataset(args.data), args.n, args.val, seed=13)
     n = len(split.train)
@@ -88,23 +93,27 @@ def main(argv=None) -> None:
     peer_ds = peer_dataset(class_tree(split.train, Path(tmp.name)), args.batch_size, seed=13)
     keras.utils.set_random_seed(13)
     peer_model = compile_model(build_model())
-    ours_model = compile_model(build_model())
-    ours_model.set_weights(peer_model.get_weights())
+    ours_models = {precision: compile_model(build_model(precision)) for precision in precisions}
+    for model in ours_models.values():
+        model.set_weights(peer_model.get_weights())
 
-    rows, sgemm, loads = [], [], []
+    rows, sgemm, loads = [], [], []  # rows: (peer img/s, peer img/CPU-s, {precision: (img/s, img/CPU-s)})
     for epoch in range(1, args.epochs + 1):
         sgemm.append(sgemm_gflops())
         cpu = time.process_time()
         seconds = _timed(lambda: peer_model.fit(peer_ds, epochs=1, verbose=0))
         peer, peer_cpu = n / seconds, n / (time.process_time() - cpu)
-        cpu = time.process_time()
-        (result,) = train(ours_model, split, 1, batch_size=args.batch_size, first_epoch=epoch)
-        ours, ours_cpu = result.images_per_second, n / (time.process_time() - cpu)
+        ours = {}
+        for precision, model in ours_models.items():
+            cpu = time.process_time()
+            (result,) = train(model, split, 1, batch_size=args.batch_size, first_epoch=epoch)
+            ours[precision] = (result.images_per_second, n / (time.process_time() - cpu))
         loads.append(os.getloadavg()[0])
-        rows.append((epoch, ours, peer, ours_cpu, peer_cpu))
+        rows.append((peer, peer_cpu, ours))
         print(
-            f"  epoch {epoch}: cnnviz {ours:.1f} images/s ({ours_cpu:.1f} per CPU-s), plain Keras {peer:.1f} images/s "
-            f"({peer_cpu:.1f} per CPU-s), sgemm {sgemm[-1]:.0f} GFLOP/s, load {loads[-1]:.2f}",
+            f"  epoch {epoch}: plain Keras {peer:.1f} images/s ({peer_cpu:.1f} per CPU-s), "
+            + ", ".join(f"cnnviz {k} {v[0]:.1f} images/s ({v[1]:.1f} per CPU-s)" for k, v in ours.items())
+            + f", sgemm {sgemm[-1]:.0f} GFLOP/s, load {loads[-1]:.2f}",
             flush=True,
         )
     sgemm.append(sgemm_gflops())
@@ -116,19 +125,19 @@ def main(argv=None) -> None:
     print(f"load average over the run: {min(loads):.2f}-{max(loads):.2f}")
     print()
     print(
-        f"| {'epoch':<16} | {'cnnviz img/s':>12} | {'plain Keras img/s':>17} | {'ratio':>5} | {'cnnviz % of sgemm':>17} "
-        f"| {'peer % of sgemm':>15} | {'cnnviz img/CPU-s':>16} | {'peer img/CPU-s':>14} | {'ratio':>5} |"
+        f"| {'epochs':<14} | {'cnnviz':<14} | {'img/s':>6} | {'plain Keras img/s':>17} | {'ratio':>5} | {'% of sgemm':>10} "
+        f"| {'peer % of sgemm':>15} | {'img/CPU-s':>9} | {'peer img/CPU-s':>14} | {'ratio':>5} |"
     )
-    print(f"|{'-' * 18}|{'-' * 14}|{'-' * 19}|{'-' * 7}|{'-' * 19}|{'-' * 17}|{'-' * 18}|{'-' * 16}|{'-' * 7}|")
-    steady = rows[1:]
-    lines = [("1 (decoding)", *rows[0][1:])]
-    if steady:
-        lines.append((f"2-{args.epochs} (steady)", *(statistics.mean(r[k] for r in steady) for k in range(1, 5))))
-    for name, ours, peer, ours_cpu, peer_cpu in lines:
-        print(
-            f"| {name:<16} | {ours:>12.1f} | {peer:>17.1f} | {ours / peer:>5.2f} | {100 * ours / limit:>16.0f}% "
-            f"| {100 * peer / limit:>14.0f}% | {ours_cpu:>16.1f} | {peer_cpu:>14.1f} | {ours_cpu / peer_cpu:>5.2f} |"
-        )
+    print(f"|{'-' * 16}|{'-' * 16}|{'-' * 8}|{'-' * 19}|{'-' * 7}|{'-' * 12}|{'-' * 17}|{'-' * 11}|{'-' * 16}|{'-' * 7}|")
+    groups = [("1 (decoding)", rows[:1])] + ([(f"2-{args.epochs} (steady)", rows[1:])] if rows[1:] else [])
+    for name, group in groups:
+        peer, peer_cpu = (statistics.mean(r[k] for r in group) for k in (0, 1))
+        for precision in precisions:
+            ours, ours_cpu = (statistics.mean(r[2][precision][k] for r in group) for k in (0, 1))
+            print(
+                f"| {name:<14} | {precision:<14} | {ours:>6.1f} | {peer:>17.1f} | {ours / peer:>5.2f} | {100 * ours / limit:>9.0f}% "
+                f"| {100 * peer / limit:>14.0f}% | {ours_cpu:>9.1f} | {peer_cpu:>14.1f} | {ours_cpu / peer_cpu:>5.2f} |"
+            )
     tmp.cleanup()
 
 
