@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on a labelled folder")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--limit", type=int, help="a balanced, seeded sample of this many images")
+    p.add_argument(
+        "--validation-of",
+        type=Path,
+        metavar="WEIGHTS",
+        help="only the validation photos these weights were chosen on (rebuilt from their card); --data is the folder they were trained from",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     _weights_option(p)
     p.set_defaults(run=cmd_evaluate)
@@ -156,7 +162,8 @@ def cmd_evaluate(args) -> None:
     from cnnviz.evaluation import evaluate_items, sample_items
 
     dataset = _scan(args.data)
-    items = sample_items(dataset.items, args.limit) if args.limit else dataset.items
+    items = _validation_of(dataset, args.validation_of) if args.validation_of else dataset.items
+    items = sample_items(items, args.limit) if args.limit else items
     model = _load_model(args)
     with _bar(len(items), "evaluating", "img") as bar:
         result = evaluate_items(model, items, batch_size=args.batch_size, on_batch=bar.update)
@@ -283,15 +290,33 @@ class _EpochBar:
 
 def _hold_out(dataset, folder: Path):
     """`dataset` without the photos named like one in `folder`, and the names left out."""
-    from dataclasses import replace
+    from cnnviz.data import hold_out
 
     if not folder.is_dir():
         raise CnnvizError(f"--exclude needs a folder, and {folder} is not one.")
-    names = {p.name for p in folder.iterdir()}
-    held_out = sorted(Path(path).name for path, _ in dataset.items if Path(path).name in names)
-    kept = [(path, label) for path, label in dataset.items if Path(path).name not in names]
+    dataset, held_out = hold_out(dataset, {p.name for p in folder.iterdir()})
     print(f"held out {len(held_out):,} photos named as in {folder}")
-    return replace(dataset, items=kept), held_out
+    return dataset, held_out
+
+
+def _validation_of(dataset, weights_path: Path):
+    """The validation photos a weight file was chosen on, rebuilt from its card: the same
+    held-out names, sizes and seed give the same split, so the card's figures can be checked."""
+    from cnnviz.data import hold_out, split_dataset
+    from cnnviz.model import read_card
+
+    card = read_card(weights_path)
+    try:
+        held_out, seed = set(card["data"]["held_out"]), card["data"]["seed"]
+        sizes = card["split"]["train"], card["split"]["val"]
+    except (KeyError, TypeError):
+        raise CnnvizError(
+            f"{weights_path.name} has no card with its split (data.seed, data.held_out, split): "
+            "only weights saved by `cnnviz train --out` can be checked this way."
+        ) from None
+    split = split_dataset(hold_out(dataset, held_out)[0], *sizes, seed=seed)
+    print(f"the validation side of {weights_path.name}'s split: {len(split.val):,} photos (seed {seed})")
+    return split.val
 
 
 def _card(args, dataset, split, history, held_out, plateau) -> dict:

@@ -32,7 +32,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -378,6 +378,17 @@ def _save_cache(cache_file: Path, root: Path, checks: dict[str, Check]) -> None:
 
 
 # --- splitting ----------------------------------------------------------------------------
+
+
+def hold_out(dataset: Dataset, names: set[str]) -> tuple[Dataset, list[str]]:
+    """`dataset` without the photos whose file name is in `names`, and the names left out.
+
+    Photos kept for a final test (the full-size originals of some training ids) must be
+    neither trained nor validated on, or the test would flatter the network.
+    """
+    held_out = sorted(Path(path).name for path, _ in dataset.items if Path(path).name in names)
+    kept = [(path, label) for path, label in dataset.items if Path(path).name not in names]
+    return replace(dataset, items=kept), held_out
 
 
 def split_dataset(dataset: Dataset, train_size: int = 16_000, val_size: int = 6_400, seed: int = 13) -> Split:
