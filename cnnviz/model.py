@@ -236,6 +236,19 @@ def read_card(weights_path: str | os.PathLike) -> dict:
         raise CnnvizError(f"The card {path.name} is not readable JSON ({e}); delete or fix it.") from e
 
 
+def card_accuracy(card: dict | None) -> float | None:
+    """The validation accuracy a card vouches for: the float32 re-check when it has one.
+
+    A run trained with `--precision mixed_bfloat16` records its epochs' val_accuracy in
+    bfloat16; `validation` holds the same photos scored in float32, as everyone loads the file.
+    """
+    card = card or {}
+    for value in ((card.get("validation") or {}).get("accuracy"), card.get("val_accuracy")):
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
 def load_weights(model: keras.Model, path: str | os.PathLike) -> dict:
     """Load a weight file into `model`, or raise CnnvizError leaving `model` exactly as it was.
 

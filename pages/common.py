@@ -108,14 +108,14 @@ class ModelChoice:
 
 
 def describe_card(card: dict | None) -> str:
+    from cnnviz.model import card_accuracy  # cnnviz.model imports Keras only on first use
+
     if not card:
         return "untrained: random starting weights (no weight file ships in weights/ yet)"
     name = Path(card.get("path", "")).name or "a shipped weight file"
     extra = []
-    for key in ("val_accuracy", "validation_accuracy"):
-        if isinstance(card.get(key), (int, float)):
-            extra.append(f"val_accuracy {card[key]:.3f}")
-            break
+    if (accuracy := card_accuracy(card)) is not None:
+        extra.append(f"val_accuracy {accuracy:.3f}")
     if card.get("epochs"):
         extra.append(f"{card['epochs']} epochs")
     return f"the shipped weights {name}" + (f" ({', '.join(extra)})" if extra else "")

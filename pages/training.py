@@ -236,7 +236,7 @@ def save_current() -> None:
 
 def load_into_session(path: Path, label: str) -> None:
     """Load a weight file into a fresh compiled network; on any error the current model stays."""
-    from cnnviz.model import load_weights
+    from cnnviz.model import card_accuracy, load_weights
 
     if training_in_progress():
         st.session_state[FLASH] = ("error", "An epoch is running: stop it or wait for it to end, then load.")
@@ -248,8 +248,8 @@ def load_into_session(path: Path, label: str) -> None:
         st.session_state[FLASH] = ("error", f"Not loaded: {exc} The current model is unchanged.")
         return
     _replace_model(fresh, f"loaded from {label}", card, own=True)
-    acc = card.get("val_accuracy")
-    extra = f" (its card: val_accuracy {acc:.3f})" if isinstance(acc, (int, float)) else ""
+    acc = card_accuracy(card)
+    extra = f" (its card: val_accuracy {acc:.3f})" if acc is not None else ""
     st.session_state[FLASH] = ("success", f"Loaded {label}{extra}.")
 
 

@@ -165,3 +165,11 @@ def test_unknown_precision_is_refused():
 
     with pytest.raises(CnnvizError, match="mixed_bfloat16"):
         build_model("float16")
+
+
+def test_a_cards_accuracy_is_its_float32_recheck_when_it_has_one():
+    from cnnviz.model import card_accuracy
+
+    assert card_accuracy({"val_accuracy": 0.81, "validation": {"accuracy": 0.8, "n": 10}}) == 0.8
+    assert card_accuracy({"val_accuracy": 0.81}) == 0.81
+    assert card_accuracy({}) is None and card_accuracy(None) is None
