@@ -1,0 +1,70 @@
+"""The weights that ship: found without a flag, intact, honest about their split, and as
+right as their card and the README say on photos that training never saw."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cnnviz.model import WEIGHTS_DIR, default_weights_path, read_card, sha256_of
+from tests.test_cli import REPO, cnnviz
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    path = default_weights_path()
+    assert path is not None, f"no weight file ships in {WEIGHTS_DIR}: the app would start untrained"
+    return path, read_card(path)
+
+
+def test_the_default_weights_ship_in_the_repository_with_a_complete_card(shipped):
+    path, card = shipped
+    assert path.parent.resolve() == (REPO / "weights").resolve()
+    assert path.stat().st_size < 25 * 2**20
+    assert card["sha256"] == sha256_of(path)
+    assert card["parameters"] == 5_046_369
+    assert card["split"]["train"] > 0 and card["split"]["val"] > 0 and isinstance(card["data"]["seed"], int)
+    assert card["recipe"]["optimizer"] == "RMSprop" and card["recipe"]["loss"] == "binary_crossentropy"
+    assert card["epochs"] == len(card["history"]) and card["training_seconds"] > 0 and card["machine"]["cores"]
+    validation = card["validation"]
+    assert sum(map(sum, validation["confusion"])) == validation["n"] == card["split"]["val"]
+
+
+def test_predict_uses_the_shipped_weights_without_a_flag(cat_photo, dog_photo):
+    r = cnnviz("predict", cat_photo, dog_photo)
+    assert r.returncode == 0, r.stderr
+    assert "untrained" not in r.stderr
+    labels = [line.rsplit(" ", 2)[1] for line in r.stdout.splitlines()]
+    assert labels == ["cat", "dog"]
+
+
+def test_the_originals_were_held_out_and_at_least_85_percent_of_them_are_right(shipped, data_root):
+    """The README's fourth result, recomputed: the 300 full-size originals are ids 0-149 of
+    train/, so they are a fair test only because the card lists all of them as held out."""
+    _, card = shipped
+    originals = {p.name for p in (data_root / "originals").iterdir()}
+    assert originals <= set(card["data"]["held_out"])
+    r = cnnviz("evaluate", "--data", data_root / "originals")
+    assert r.returncode == 0, r.stderr
+    accuracy = float(re.search(r"accuracy: ([0-9.]+) \(n=300\)", r.stdout).group(1))
+    assert accuracy >= 0.85
+    assert f"**{accuracy:.4f}**" in (REPO / "README.md").read_text()
+
+
+def test_the_cards_validation_figures_are_reproduced_by_the_cli(shipped, data_root):
+    path, card = shipped
+    r = cnnviz("evaluate", "--data", data_root / "train", "--validation-of", path)
+    assert r.returncode == 0, r.stderr
+    (cats, dogs) = card["validation"]["confusion"]
+    assert re.search(rf"cat\s+{cats[0]}\s+{cats[1]}\n\s+dog\s+{dogs[0]}\s+{dogs[1]}\n", r.stdout), r.stdout
+    assert f"accuracy: {card['validation']['accuracy']:.4f} (n={card['split']['val']})" in r.stdout
+
+
+def test_validation_of_a_file_without_a_card_is_one_clear_error(tmp_path, data_root):
+    bare = tmp_path / "bare.weights.h5"
+    bare.write_bytes(Path(default_weights_path()).read_bytes())
+    r = cnnviz("evaluate", "--data", data_root / "originals", "--validation-of", bare)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: bare.weights.h5 has no card")
