@@ -16,6 +16,7 @@ descriptions = {
     "pages/data.py": "the labelled photos, how they split into training and validation, what was skipped",
     "pages/architecture.py": "every layer, its output shape and why it has the parameters it has",
     "pages/training.py": "train one epoch live and watch loss and accuracy; save and load weights",
+    "pages/evaluation.py": "how often the network is right on validation photos, and the ones it gets most wrong",
     "pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check",
 }
 for number, (path, text) in enumerate(descriptions.items(), start=1):
