@@ -179,7 +179,9 @@ def test_every_page_in_chromium(page, server, cat_photo):
     # batches after it can pass between two polls on a quiet machine.
     progress = page.get_by_text(re.compile(r"Epoch 1: (batch [1-6] of 7|reading the first photos)"))
     progress.wait_for(timeout=120_000)
-    assert page.get_by_role("button", name="Stop").is_visible()
+    # Streamlit sends the progress bar and the Stop button as separate deltas of one run, so
+    # the button can land a moment after the text: wait for it (a timeout fails the test).
+    page.get_by_role("button", name="Stop").wait_for(state="visible", timeout=15_000)
     screenshots(page, "5-training-running", scroll_to=page.locator('[data-testid="stProgress"]').first)
     result = page.get_by_text(re.compile(r"val_accuracy 0\.\d{4}|val_accuracy 1\.0000")).first
     result.wait_for(timeout=300_000)
