@@ -183,6 +183,7 @@ def cmd_train(args) -> None:
 
     if args.out and not args.out.name.endswith(".weights.h5"):
         raise CnnvizError(f"--out must name a .weights.h5 file, got {args.out.name!r}.")
+    parent = _parent(args.weights) if args.weights else None
     dataset = _scan(args.data)
     dataset, held_out = _hold_out(dataset, args.exclude) if args.exclude else (dataset, [])
     split = split_dataset(dataset, args.train_samples, args.val_samples, seed=args.seed)
@@ -211,7 +212,7 @@ def cmd_train(args) -> None:
         print(_epoch_line(result, started_lr))
         verdict = plateau.update(result.val_accuracy, epoch)
         if args.out and (verdict == "best" or args.keep_last):
-            card = _card(args, dataset, split, history, held_out, plateau)
+            card = _card(args, dataset, split, history, held_out, plateau, parent)
             save_weights(model, args.out, {**card, "validation": _validate_in_float32(model, split)})
             print(f"saved {args.out} (epoch {epoch})")
         if args.checkpoint:
@@ -319,7 +320,28 @@ def _validation_of(dataset, weights_path: Path):
     return split.val
 
 
-def _card(args, dataset, split, history, held_out, plateau) -> dict:
+def _parent(weights_path: Path) -> dict:
+    """What a `--weights` run starts from, read before training, since `--out` may replace that file.
+
+    Its card's figures describe this run only; the parent's epochs and time are part of the
+    final weights' cost, so the card keeps them here.
+    """
+    from cnnviz.model import card_accuracy, read_card, sha256_of
+
+    if not weights_path.is_file():
+        raise CnnvizError(f"--weights {weights_path} is not a file.")
+    card = read_card(weights_path)
+    return {
+        "file": weights_path.name,
+        "sha256": sha256_of(weights_path),
+        "epochs": card.get("epochs"),
+        "training_seconds": card.get("training_seconds"),
+        "val_accuracy": card_accuracy(card),
+        "started_from": card.get("started_from"),
+    }
+
+
+def _card(args, dataset, split, history, held_out, plateau, parent=None) -> dict:
     return {
         "data": {
             "root": str(dataset.root),
@@ -347,6 +369,7 @@ def _card(args, dataset, split, history, held_out, plateau) -> dict:
         "val_accuracy": history[-1]["val_accuracy"],
         "best_epoch": plateau.best_epoch,
         "history": history,
+        **({"started_from": parent} if parent else {}),
     }
 
 

@@ -351,3 +351,15 @@ def predict_dog_probability(model: keras.Model, images: np.ndarray) -> np.ndarra
     if x.ndim == 3:
         x = x[None]
     return keras.ops.convert_to_numpy(model(x, training=False))[:, 0]
+
+
+def card_epochs(card: dict | None) -> int | None:
+    """Epochs of training behind a file, counting those of the weights a warm restart began from.
+
+    A `--weights` run's own `epochs` restart at 1; `started_from` keeps its parent's count.
+    """
+    card = card or {}
+    if not isinstance(card.get("epochs"), int):
+        return None
+    return card["epochs"] + (card_epochs(card.get("started_from")) or 0)
+

@@ -108,7 +108,7 @@ class ModelChoice:
 
 
 def describe_card(card: dict | None) -> str:
-    from cnnviz.model import card_accuracy  # cnnviz.model imports Keras only on first use
+    from cnnviz.model import card_accuracy, card_epochs  # cnnviz.model imports Keras only on first use
 
     if not card:
         return "untrained: random starting weights (no weight file ships in weights/ yet)"
@@ -116,8 +116,8 @@ def describe_card(card: dict | None) -> str:
     extra = []
     if (accuracy := card_accuracy(card)) is not None:
         extra.append(f"val_accuracy {accuracy:.3f}")
-    if card.get("epochs"):
-        extra.append(f"{card['epochs']} epochs")
+    if epochs := card_epochs(card):
+        extra.append(f"{epochs} epochs")
     return f"the shipped weights {name}" + (f" ({', '.join(extra)})" if extra else "")
 
 

@@ -107,3 +107,14 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith("accuracy: ") and last.endswith("(n=20)")
+
+    # A warm restart from those weights: its card names the parent file and keeps its cost.
+    assert "started_from" not in card
+    child = tmp_path / "child.weights.h5"
+    r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
+               "--weights", out, "--out", child, "--keep-last", "--epochs", 1, env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    parent = json.loads(child.with_name("child.card.json").read_text())["started_from"]
+    assert parent["file"] == out.name and parent["sha256"] == card["sha256"]
+    assert parent["epochs"] == 2 and parent["training_seconds"] == card["training_seconds"]
+    assert parent["val_accuracy"] == validation["accuracy"]

@@ -173,3 +173,14 @@ def test_a_cards_accuracy_is_its_float32_recheck_when_it_has_one():
     assert card_accuracy({"val_accuracy": 0.81, "validation": {"accuracy": 0.8, "n": 10}}) == 0.8
     assert card_accuracy({"val_accuracy": 0.81}) == 0.81
     assert card_accuracy({}) is None and card_accuracy(None) is None
+
+
+def test_a_warm_restarts_epochs_include_its_parents():
+    from cnnviz.model import card_epochs
+
+    grandparent = {"epochs": 39}
+    parent = {"epochs": 12, "started_from": grandparent}
+    assert card_epochs({"epochs": 5, "started_from": parent}) == 56
+    assert card_epochs({"epochs": 5, "started_from": {"epochs": None}}) == 5
+    assert card_epochs({"epochs": 5}) == 5 and card_epochs({}) is None and card_epochs(None) is None
+
