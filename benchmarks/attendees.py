@@ -30,17 +30,18 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.appserver import free_port, healthy, stop  # noqa: E402
+
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", REPO.parent / "shared" / "data" / "dogs-vs-cats"))
 CHROMIUM = "/usr/bin/chromium"
 HOME_HEADING = "How a CNN tells dogs from cats"
@@ -60,20 +61,6 @@ class Attendee:
 
 
 # --- the server and its memory ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
-            return r.read().strip() == b"ok"
-    except OSError:
-        return False
 
 
 def copy_photos(dest: Path, per_class: int, start: int = 0) -> Path:
@@ -349,12 +336,7 @@ def run(explorers: int = 20, trainers: int = 2, per_class: int = 24, linger: flo
         finally:
             if sampler is not None:
                 sampler.stop()
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(5)
+            stop(server)
         server_log = log_path.read_text()
         if keep:
             keep.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Pieces both browser test files need to run the app as the README starts it."""
+"""Pieces the browser tests and the benchmarks that start the app need: a port, its health, its end."""
 
 import socket
 import subprocess
