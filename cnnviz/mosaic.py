@@ -14,6 +14,7 @@ import struct
 import zlib
 
 import numpy as np
+from isal import isal_zlib
 
 BORDER_COLOUR = (255, 255, 255)
 
@@ -144,11 +145,12 @@ def to_png(image: np.ndarray, compress_level: int = 1, palette: np.ndarray | Non
     """PNG bytes of a uint8 RGB, RGBA or grey array, or of indices into `palette`
     ((n <= 256, 3) uint8 colours): exactly its pixels, quickly.
 
-    Written here rather than by Pillow: rows unfiltered and deflated at zlib's level 1. A
-    mosaic is flat colour areas that compress well even so, and the explorer encodes a
-    dozen large ones for every photo; Pillow's adaptive row filters at its default level 6
-    took several times longer for files little smaller. zlib releases the GIL, so `to_pngs`
-    encodes several at once.
+    Written here rather than by Pillow: rows unfiltered and deflated by ISA-L (`isal`, levels
+    0-3). The explorer encodes a dozen large mosaics for every photo, and deflate is most of
+    that time: Pillow's adaptive row filters at its default level 6 took several times longer
+    than zlib's level 1 for files little smaller, and ISA-L's level 1 makes files the size of
+    zlib's level 1 about 10x faster (benchmarks/explorer_latency.py). Deflate releases the
+    GIL, so `to_pngs` encodes several at once.
     """
     image = np.ascontiguousarray(image, dtype="uint8")
     if image.ndim == 3 and image.shape[2] == 1:
@@ -167,7 +169,7 @@ def to_png(image: np.ndarray, compress_level: int = 1, palette: np.ndarray | Non
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", header),
             *colours,
-            _chunk(b"IDAT", zlib.compress(rows, compress_level)),
+            _chunk(b"IDAT", isal_zlib.compress(rows, compress_level)),
             _chunk(b"IEND", b""),
         )
     )
