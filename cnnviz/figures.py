@@ -416,6 +416,9 @@ def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
     return _layout(fig, height=330)
 
 
+SPACE_FOR_LABEL = 36  # px above a plot for one line of annotation text at _FONT's size
+
+
 def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bins: int = 20) -> go.Figure:
     """Predicted P(dog) per photo, one colour per true class, with the 0.5 threshold drawn."""
     p = np.asarray(dog_probabilities, dtype="float64")
@@ -434,8 +437,9 @@ def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bin
     fig.update_xaxes(title="P(dog) the network gave", range=[0, 1], gridcolor="#eee")
     fig.update_yaxes(title="photos", gridcolor="#eee")
     _layout(fig, height=360)
-    # The legend under the axis: above the plot it would collide with the threshold's label.
-    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=-0.3, x=0), margin=dict(b=20))
+    # The legend under the axis: above the plot it would collide with the threshold's label,
+    # which sits above the plot area and needs a top margin of its own (10 px cut it in half).
+    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=-0.3, x=0), margin=dict(t=SPACE_FOR_LABEL, b=20))
     return fig
 
 

@@ -27,3 +27,6 @@ def test_confusion_figure_and_histogram_carry_the_evaluations_numbers():
     hist = figures.probability_histogram(e.dog_probabilities, e.labels)
     assert [trace.name for trace in hist.data] == ["true cats", "true dogs"]
     assert sorted(hist.data[0].x) == [0.2, 0.4, 0.9] and sorted(hist.data[1].x) == [0.1, 0.7]
+    # the threshold's "cat | dog" label sits above the plot area: the top margin must hold it
+    (label,) = hist.layout.annotations
+    assert label.yanchor == "bottom" and hist.layout.margin.t >= 2 * hist.layout.font.size
