@@ -107,7 +107,7 @@ def compute_all():
     last = model.layers[-1].name
     names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_LAYERS]
     # PNG bytes made here go to the browser as they are (st.image would re-encode an array
-    # with Pillow, several times slower); numpy and zlib release the GIL, so two at once.
+    # with Pillow, several times slower); numpy and ISA-L's deflate release the GIL, so two at once.
     with ThreadPoolExecutor(max_workers=2) as pool:
         mosaics = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=8), names)))
     return {"acts": acts, "verdict": inspect.verdict(float(acts[last].ravel()[0])), "mosaics": mosaics}
