@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.appserver import free_port, healthy, stop  # noqa: E402
+from tests.appserver import copy_photos, healthy, running_app  # noqa: E402
 
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", REPO.parent / "shared" / "data" / "dogs-vs-cats"))
 CHROMIUM = "/usr/bin/chromium"
@@ -61,14 +60,6 @@ class Attendee:
 
 
 # --- the server and its memory ---------------------------------------------------------------
-
-
-def copy_photos(dest: Path, per_class: int, start: int = 0) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for label in ("cat", "dog"):
-        for i in range(start, start + per_class):
-            shutil.copy(DATA / "train" / f"{label}.{i}.jpg", dest)
-    return dest
 
 
 class MemorySampler(threading.Thread):
@@ -290,7 +281,7 @@ def run(explorers: int = 20, trainers: int = 2, per_class: int = 24, linger: flo
     """Run the load once; returns the figures and the problems found (an empty list when all held)."""
     work = Path(tempfile.mkdtemp(prefix="cnnviz-attendees-"))
     try:
-        data = copy_photos(work / "train", per_class)
+        data = copy_photos(DATA / "train", work / "train", per_class)
         uploads = work / "uploads"
         uploads.mkdir()
         attendees, photos = [], {}
@@ -303,40 +294,26 @@ def run(explorers: int = 20, trainers: int = 2, per_class: int = 24, linger: flo
             photos[who.name] = Path(shutil.copy(DATA / "train" / f"{label}.{5000 + i}.jpg", uploads / who.upload))
             attendees.append(who)
 
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, CNNVIZ_DATA=str(data), CNNVIZ_SAVE_DIR=str(work / "saved"), CNNVIZ_CACHE=str(work / "cache"))
+        env = {"CNNVIZ_DATA": str(data), "CNNVIZ_SAVE_DIR": str(work / "saved"), "CNNVIZ_CACHE": str(work / "cache")}
         log_path = work / "streamlit.log"
-        with open(log_path, "w") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-        sampler = None
-        try:
-            started = time.monotonic()
-            while not healthy(url):
-                if server.poll() is not None or time.monotonic() - started > 120:
-                    raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
+        with running_app(env, log_path, timeout=120) as (url, server):
             sampler = MemorySampler(server.pid)
             sampler.start()
-            t0 = time.monotonic()
             try:
-                warm, after_close = asyncio.run(
-                    asyncio.wait_for(load(url, attendees, photos, int(timeout_s * 1000), sampler, linger), deadline)
-                )
-            except (asyncio.TimeoutError, TimeoutError):
-                warm, after_close = float("nan"), float("nan")
-                deadline_problem = f"the whole run passed its deadline of {deadline:.0f} s"
-            else:
-                deadline_problem = None
-            wall = time.monotonic() - t0
-            still_healthy = healthy(url)
-        finally:
-            if sampler is not None:
+                t0 = time.monotonic()
+                try:
+                    warm, after_close = asyncio.run(
+                        asyncio.wait_for(load(url, attendees, photos, int(timeout_s * 1000), sampler, linger), deadline)
+                    )
+                except (asyncio.TimeoutError, TimeoutError):
+                    warm, after_close = float("nan"), float("nan")
+                    deadline_problem = f"the whole run passed its deadline of {deadline:.0f} s"
+                else:
+                    deadline_problem = None
+                wall = time.monotonic() - t0
+                still_healthy = healthy(url)
+            finally:
                 sampler.stop()
-            stop(server)
         server_log = log_path.read_text()
         if keep:
             keep.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,28 @@
-"""Pieces the browser tests and the benchmarks that start the app need: a port, its health, its end."""
+"""The app as the README starts it, for the browser tests and the benchmarks: a folder of
+photos to point it at, a free port, its health, and a clean end."""
 
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
 import socket
 import subprocess
+import sys
+import time
 import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def copy_photos(train: Path, dest: Path, per_class: int, start: int = 0) -> Path:
+    """`dest` filled with cat.N.jpg and dog.N.jpg, N from `start`, copied from a Kaggle `train` folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for label in ("cat", "dog"):
+        for i in range(start, start + per_class):
+            shutil.copy(train / f"{label}.{i}.jpg", dest / f"{label}.{i}.jpg")
+    return dest
 
 
 def free_port() -> int:
@@ -18,6 +38,30 @@ def healthy(url: str) -> bool:
             return r.read().strip() == b"ok"
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str], log_path: Path, timeout: float = 90):
+    """`streamlit run streamlit_app.py` on a free port with `env` added; yields (url, process)
+    once it answers its health check, and stops it afterwards. Its output goes to `log_path`."""
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)],
+            cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not healthy(url):
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url, proc
+    finally:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen) -> None:

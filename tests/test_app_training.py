@@ -2,13 +2,13 @@
 
 import math
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.appserver import copy_photos
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGE = "pages/training.py"
@@ -17,12 +17,7 @@ PAGE = "pages/training.py"
 @pytest.fixture(scope="module")
 def small_folder(tiny_kaggle, tmp_path_factory) -> Path:
     """16 cats and 16 dogs: the workshop split scales down to 22 training and 8 validation photos."""
-    folder = tmp_path_factory.mktemp("small") / "train"
-    folder.mkdir()
-    for label in ("cat", "dog"):
-        for i in range(16):
-            shutil.copy(tiny_kaggle / f"{label}.{i}.jpg", folder)
-    return folder
+    return copy_photos(tiny_kaggle, tmp_path_factory.mktemp("small") / "train", per_class=16)
 
 
 @pytest.fixture

@@ -6,17 +6,12 @@ real photos, and saves screenshots at 1280x720 and 1920x1080 to test-artifacts/s
 for a person to look at.
 """
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.appserver import free_port, stop
+from tests.appserver import copy_photos, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,52 +25,18 @@ EXCEPTION = '[data-testid="stException"]'
 @pytest.fixture(scope="module")
 def photos(data_root, tmp_path_factory) -> Path:
     """A tmp copy of 150 cats and 150 dogs: the workshop split scales down to 7 batches, seconds each."""
-    folder = tmp_path_factory.mktemp("browser-data") / "train"
-    folder.mkdir()
-    for label in ("cat", "dog"):
-        for i in range(150):
-            shutil.copy(data_root / "train" / f"{label}.{i}.jpg", folder)
-    return folder
+    return copy_photos(data_root / "train", tmp_path_factory.mktemp("browser-data") / "train", per_class=150)
 
 
 @pytest.fixture(scope="module")
 def server(photos, tmp_path_factory):
-    """`python -m streamlit run streamlit_app.py --server.headless true --server.port N`, killed afterwards."""
+    """The app started as the README starts it, on the photos above; stopped afterwards."""
     home = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = dict(
-        os.environ,
-        CNNVIZ_DATA=str(photos),
-        CNNVIZ_SAVE_DIR=str(home / "saved"),
-        CNNVIZ_CACHE=str(home / "cache"),
-    )
-    log = open(home / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    env = {"CNNVIZ_DATA": str(photos), "CNNVIZ_SAVE_DIR": str(home / "saved"), "CNNVIZ_CACHE": str(home / "cache")}
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{(home / 'streamlit.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("streamlit did not answer /_stcore/health within 90 s")
-            time.sleep(0.5)
-        yield url
+        with running_app(env, home / "streamlit.log") as (url, _):
+            yield url
     finally:
-        stop(proc)
-        log.close()
         server_log = (home / "streamlit.log").read_text()
         SHOTS.mkdir(parents=True, exist_ok=True)
         (SHOTS / "streamlit.log").write_text(server_log)

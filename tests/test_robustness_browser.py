@@ -8,20 +8,15 @@ their own (not the closed one's model).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from tests.appserver import free_port, healthy, stop
+from tests.appserver import copy_photos, healthy, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 EXCEPTION = '[data-testid="stException"]'
 
@@ -30,35 +25,16 @@ EXCEPTION = '[data-testid="stException"]'
 def server(data_root, tmp_path_factory):
     """600 cats and 600 dogs (the workshop split: 27 batches, long enough to close a tab mid-epoch)."""
     home = tmp_path_factory.mktemp("robust-server")
-    photos = home / "train"
-    photos.mkdir()
-    for label in ("cat", "dog"):
-        for i in range(600):
-            shutil.copy(data_root / "train" / f"{label}.{i}.jpg", photos)
-    port = free_port()
-    env = dict(
-        os.environ,
-        CNNVIZ_DATA=str(photos),
-        CNNVIZ_SAVE_DIR=str(home / "saved"),
-        CNNVIZ_CACHE=str(home / "cache"),
-        CNNVIZ_ABANDONED_AFTER="3",
-    )
+    photos = copy_photos(data_root / "train", home / "train", per_class=600)
+    env = {
+        "CNNVIZ_DATA": str(photos),
+        "CNNVIZ_SAVE_DIR": str(home / "saved"),
+        "CNNVIZ_CACHE": str(home / "cache"),
+        "CNNVIZ_ABANDONED_AFTER": "3",
+    }
     log_path = home / "streamlit.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while not healthy(url):
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "streamlit did not answer /_stcore/health within 90 s"
-            time.sleep(0.5)
+    with running_app(env, log_path) as (url, _):
         yield url, log_path
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")
