@@ -183,6 +183,11 @@ def cmd_train(args) -> None:
 
     if args.out and not args.out.name.endswith(".weights.h5"):
         raise CnnvizError(f"--out must name a .weights.h5 file, got {args.out.name!r}.")
+    if args.weights and args.out and args.weights.resolve() == args.out.resolve():
+        raise CnnvizError(
+            "--out must name another file than --weights: the run's card records the file it started from, "
+            "and a resumed run must find that file unchanged."
+        )
     parent = _parent(args.weights) if args.weights else None
     dataset = _scan(args.data)
     dataset, held_out = _hold_out(dataset, args.exclude) if args.exclude else (dataset, [])

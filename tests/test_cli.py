@@ -51,6 +51,15 @@ def test_bad_data_folder_exit_2(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error:")
 
 
+def test_a_warm_restart_may_not_overwrite_the_file_it_starts_from(tmp_path, tiny_kaggle):
+    weights = tmp_path / "start.weights.h5"
+    weights.write_bytes(b"not even read")
+    r = cnnviz("train", "--data", tiny_kaggle, "--weights", weights, "--out", tmp_path / "." / "start.weights.h5")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--out must name another file than --weights" in r.stderr
+    assert weights.read_bytes() == b"not even read"
+
+
 def test_untrained_notice_when_no_weights(tmp_path, cat_photo):
     r = cnnviz("predict", cat_photo, "--weights", tmp_path / "absent.weights.h5")
     assert r.returncode == 2 and "No weight file" in r.stderr
