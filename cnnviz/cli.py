@@ -109,12 +109,13 @@ def _weights_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_model(args):
+    """(model, card) for --weights or the default file; card None means untrained, said on stderr."""
     from cnnviz.model import load_default_model
 
     model, card = load_default_model(args.weights)
     if card is None:
         print(UNTRAINED, file=sys.stderr)
-    return model
+    return model, card
 
 
 # --- commands --------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def cmd_predict(args) -> int:
         from cnnviz.inspect import verdict
         from cnnviz.model import predict_dog_probability
 
-        model = _load_model(args)
+        model, _ = _load_model(args)
         probabilities = predict_dog_probability(model, np.stack([p.network_input for _, p in photos]))
         for (path, photo), p in zip(photos, probabilities):
             v = verdict(p)
@@ -161,10 +162,19 @@ def cmd_predict(args) -> int:
 def cmd_evaluate(args) -> None:
     from cnnviz.evaluation import evaluate_items, sample_items
 
+    from cnnviz.data import unseen
+    from cnnviz.model import card_trained_on
+
     dataset = _scan(args.data)
     items = _validation_of(dataset, args.validation_of) if args.validation_of else dataset.items
+    model, card = _load_model(args)
+    if seen := card_trained_on(card):
+        items, left_out = unseen(items, dataset.root, seen)
+        if left_out:
+            print(f"left out {left_out:,} photos these weights were trained on (their card lists them)")
+        if not items:
+            raise CnnvizError(f"These weights were trained on every photo in {args.data}: evaluate them on others.")
     items = sample_items(items, args.limit) if args.limit else items
-    model = _load_model(args)
     with _bar(len(items), "evaluating", "img") as bar:
         result = evaluate_items(model, items, batch_size=args.batch_size, on_batch=bar.update)
     (tn, fp), (fn, tp) = result.confusion
@@ -195,6 +205,7 @@ def cmd_train(args) -> None:
     if split.note:
         print(split.note)
     print(f"training on {len(split.train):,} images, validating on {len(split.val):,} (seed {split.seed})")
+    trained_on = _trained_on(args.weights, split, dataset)
     from cnnviz.backend import keras
 
     keras.utils.set_random_seed(args.seed)  # the same command gives the same starting weights and order
@@ -217,7 +228,7 @@ def cmd_train(args) -> None:
         print(_epoch_line(result, started_lr))
         verdict = plateau.update(result.val_accuracy, epoch)
         if args.out and (verdict == "best" or args.keep_last):
-            card = _card(args, dataset, split, history, held_out, plateau, parent)
+            card = _card(args, dataset, split, history, held_out, plateau, parent, trained_on)
             save_weights(model, args.out, {**card, "validation": _validate_in_float32(model, split)})
             print(f"saved {args.out} (epoch {epoch})")
         if args.checkpoint:
@@ -325,6 +336,33 @@ def _validation_of(dataset, weights_path: Path):
     return split.val
 
 
+def _trained_on(weights_path: Path | None, split, dataset) -> list[str] | None:
+    """Every photo the weights this run saves will have been trained on: its own training side
+    and, for a warm restart, what the file it starts from had been (None when that file's card
+    does not say). Refuses a split whose validation photos that file was trained on: a
+    val_accuracy over photos the weights have learned would flatter them."""
+    from cnnviz.data import photo_names, unseen
+    from cnnviz.model import card_trained_on, read_card
+
+    mine = set(photo_names(split.train, dataset.root))
+    if weights_path is None:
+        return sorted(mine)
+    card = read_card(weights_path)
+    seen = card_trained_on(card)
+    if seen is None:
+        print(f"note: {weights_path.name}'s card does not list the photos it was trained on, so this run's card cannot either")
+        return None
+    _, overlap = unseen(split.val, dataset.root, seen)
+    if overlap:
+        seed, sizes = (card.get("data") or {}).get("seed"), card.get("split") or {}
+        raise CnnvizError(
+            f"{overlap:,} of this run's {len(split.val):,} validation photos are among those {weights_path.name} "
+            f"was trained on, so its val_accuracy would flatter it. Split as that file was: --seed {seed} "
+            f"--train-samples {sizes.get('train')} --val-samples {sizes.get('val')}, with the same --exclude."
+        )
+    return sorted(mine | seen)
+
+
 def _parent(weights_path: Path) -> dict:
     """What a `--weights` run starts from, read before training, since `--out` may replace that file.
 
@@ -346,7 +384,7 @@ def _parent(weights_path: Path) -> dict:
     }
 
 
-def _card(args, dataset, split, history, held_out, plateau, parent=None) -> dict:
+def _card(args, dataset, split, history, held_out, plateau, parent=None, trained_on=None) -> dict:
     return {
         "data": {
             "root": str(dataset.root),
@@ -375,6 +413,7 @@ def _card(args, dataset, split, history, held_out, plateau, parent=None) -> dict
         "best_epoch": plateau.best_epoch,
         "history": history,
         **({"started_from": parent} if parent else {}),
+        **({"trained_on": trained_on} if trained_on is not None else {}),
     }
 
 
@@ -420,7 +459,7 @@ def cmd_convcheck(args) -> None:
     from cnnviz.inspect import convolution_check
 
     photo = _photo_or_chelsea(args.image)
-    model = _load_model(args)
+    model, _ = _load_model(args)
     check = convolution_check(model, photo.network_input, args.filter)
     print(f"first-layer filter {check.filter_index}, compared with the network's own feature map:")
     for name, diff in check.max_abs_difference.items():
@@ -448,7 +487,7 @@ def cmd_inspect(args) -> None:
     from cnnviz.mosaic import feature_mosaic, filter_mosaic, to_png, upscale
 
     photo = _photo_or_chelsea(args.image)
-    model = _load_model(args)
+    model, _ = _load_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (kernel, _bias) in conv_filters(model).items():

@@ -391,6 +391,20 @@ def hold_out(dataset: Dataset, names: set[str]) -> tuple[Dataset, list[str]]:
     return replace(dataset, items=kept), held_out
 
 
+def photo_names(items: Iterable[tuple[str, int]], root: str | os.PathLike) -> list[str]:
+    """Each photo's path relative to its dataset's root ("cat.12.jpg", "Dog/7.jpg"): the name a
+    weight card lists it under, the same wherever the folder lives."""
+    root = Path(root)
+    return [Path(path).relative_to(root).as_posix() if Path(path).is_relative_to(root) else Path(path).name for path, _ in items]
+
+
+def unseen(items: list[tuple[str, int]], root: str | os.PathLike, seen: frozenset[str]) -> tuple[list[tuple[str, int]], int]:
+    """`items` without the photos named in `seen` (as `photo_names` names them), and how many
+    were left out: a network's accuracy on photos it was trained on would flatter it."""
+    kept = [item for item, name in zip(items, photo_names(items, root)) if name not in seen]
+    return kept, len(items) - len(kept)
+
+
 def split_dataset(dataset: Dataset, train_size: int = 16_000, val_size: int = 6_400, seed: int = 13) -> Split:
     """A seeded, class-balanced train/validation split; copies of one photo stay on one side.
 

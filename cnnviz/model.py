@@ -363,3 +363,10 @@ def card_epochs(card: dict | None) -> int | None:
         return None
     return card["epochs"] + (card_epochs(card.get("started_from")) or 0)
 
+
+def card_trained_on(card: dict | None) -> frozenset[str] | None:
+    """The photos a weight file was trained on (names relative to the dataset's root, counting
+    the weights a warm restart began from), or None when its card does not say."""
+    names = (card or {}).get("trained_on")
+    return frozenset(names) if isinstance(names, list) else None
+

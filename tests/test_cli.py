@@ -112,10 +112,13 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     (tn, fp), (fn, tp) = validation["confusion"]
     assert validation["accuracy"] == (tn + tp) / 16
 
+    # The card lists the 32 photos these weights trained on, and evaluate leaves them out of the 48.
+    assert len(card["trained_on"]) == 32 and set(card["trained_on"]) <= {p.name for p in tiny_kaggle.iterdir()}
     r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 20, env_extra=cache)
     assert r.returncode == 0, r.stderr
+    assert "left out 32 photos these weights were trained on" in r.stdout
     last = r.stdout.strip().splitlines()[-1]
-    assert last.startswith("accuracy: ") and last.endswith("(n=20)")
+    assert last.startswith("accuracy: ") and last.endswith("(n=16)")
 
     # A warm restart from those weights: its card names the parent file and keeps its cost.
     assert "started_from" not in card
@@ -127,3 +130,12 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert parent["file"] == out.name and parent["sha256"] == card["sha256"]
     assert parent["epochs"] == 2 and parent["training_seconds"] == card["training_seconds"]
     assert parent["val_accuracy"] == validation["accuracy"]
+    assert json.loads(child.with_name("child.card.json").read_text())["trained_on"] == card["trained_on"]
+
+    # Split another way, the restart's validation photos would include ones its start had learned.
+    r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--seed", 99,
+               "--weights", out, "--out", tmp_path / "leaky.weights.h5", env_extra=cache)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "validation photos are among those tiny.weights.h5 was trained on" in r.stderr
+    assert "--seed 13 --train-samples 32 --val-samples 16" in r.stderr
+    assert not (tmp_path / "leaky.weights.h5").exists()

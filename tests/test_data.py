@@ -426,3 +426,15 @@ def test_pipeline_pixels_match_the_single_photo_path(cat_photo):
     expected = images.load_photo(cat_photo).network_input
     batch, _ = next(iter(make_pipeline([(str(cat_photo), 0)], batch_size=1)))
     assert np.abs(batch.numpy()[0] - expected).mean() < 0.03
+
+
+def test_photos_are_named_relative_to_their_root_and_the_seen_ones_left_out(tmp_path):
+    from cnnviz.data import photo_names, unseen
+
+    root = tmp_path / "PetImages"
+    items = [(str(root / "Cat" / "1.jpg"), 0), (str(root / "Dog" / "1.jpg"), 1), (str(root / "Dog" / "2.jpg"), 1)]
+    assert photo_names(items, root) == ["Cat/1.jpg", "Dog/1.jpg", "Dog/2.jpg"]
+    kept, left_out = unseen(items, root, frozenset({"Dog/1.jpg", "cat.1.jpg"}))
+    assert kept == [items[0], items[2]] and left_out == 1
+    assert unseen(items, root, frozenset()) == (items, 0)
+

@@ -184,3 +184,11 @@ def test_a_warm_restarts_epochs_include_its_parents():
     assert card_epochs({"epochs": 5, "started_from": {"epochs": None}}) == 5
     assert card_epochs({"epochs": 5}) == 5 and card_epochs({}) is None and card_epochs(None) is None
 
+
+def test_a_card_lists_what_its_weights_trained_on_or_says_nothing():
+    from cnnviz.model import card_trained_on
+
+    assert card_trained_on({"trained_on": ["cat.1.jpg", "dog.2.jpg"]}) == {"cat.1.jpg", "dog.2.jpg"}
+    assert card_trained_on({"trained_on": []}) == frozenset()
+    assert card_trained_on({"epochs": 3}) is None and card_trained_on(None) is None
+

@@ -62,6 +62,16 @@ def test_the_cards_validation_figures_are_reproduced_by_the_cli(shipped, data_ro
     assert f"accuracy: {card['validation']['accuracy']:.4f} (n={card['split']['val']})" in r.stdout
 
 
+def test_the_card_lists_the_photos_they_trained_on_and_evaluate_leaves_them_out(shipped, data_root):
+    _, card = shipped
+    trained = set(card["trained_on"])
+    assert len(trained) == card["split"]["train"] and not trained & set(card["data"]["held_out"])
+    r = cnnviz("evaluate", "--data", data_root / "train", "--limit", 40)
+    assert r.returncode == 0, r.stderr
+    assert f"left out {len(trained):,} photos these weights were trained on" in r.stdout
+    assert "(n=40)" in r.stdout
+
+
 def test_validation_of_a_file_without_a_card_is_one_clear_error(tmp_path, data_root):
     bare = tmp_path / "bare.weights.h5"
     bare.write_bytes(Path(default_weights_path()).read_bytes())
