@@ -43,15 +43,15 @@ class Evaluation:
 
 
 def sample_items(items: list[tuple[str, int]], n: int, seed: int = 13) -> list[tuple[str, int]]:
-    """A seeded sample of n items, half of each class where the folder allows."""
+    """A seeded sample of n items (all of them if fewer), half of each class where the items
+    allow; a class that runs short leaves its share to the other."""
     rng = random.Random(seed)
     by_class = [[it for it in items if it[1] == label] for label in (0, 1)]
-    half = n // 2
-    picked = []
-    for label, pool in enumerate(by_class):
-        want = half + (n % 2 if label == 1 else 0)
-        picked += rng.sample(pool, min(want, len(pool)))
-    return sorted(picked)
+    n = min(n, len(items))
+    cats = min(n // 2, len(by_class[0]))
+    dogs = min(n - cats, len(by_class[1]))
+    cats = n - dogs  # fills in when the dogs ran short
+    return sorted(rng.sample(by_class[0], cats) + rng.sample(by_class[1], dogs))
 
 
 def evaluate_items(

@@ -12,6 +12,10 @@ Session state keys (st.session_state), the contract between the pages
                    model; only then do the other pages offer it instead of the shipped one.
 `SESSION_MODEL_INFO` "session_model_info": optional str, which weights the session model holds
                    in words ("after epoch 2", "loaded from my.weights.h5"), shown beside a verdict.
+`SESSION_MODEL_SEEN` "session_model_seen": frozenset of the photos the session model has been
+                   trained on (named as weight cards name them, relative to the dataset's root),
+                   or None after loading a file whose card does not list them; the pages leave
+                   these out of every validation figure.
 `TRAINING_JOB`     "training_job": optional cnnviz.jobs.TrainingJob training SESSION_MODEL now;
                    the Layer Explorer says the weights are changing while it is alive.
 `DATA_FOLDER`      "data_folder": str, the folder the session's dataset was scanned from.
@@ -66,6 +70,7 @@ _leave_pages_directory_mode()
 SESSION_MODEL = "session_model"
 SESSION_MODEL_INFO = "session_model_info"
 SESSION_MODEL_OWN = "session_model_own"
+SESSION_MODEL_SEEN = "session_model_seen"
 TRAINING_JOB = "training_job"
 DATA_FOLDER = "data_folder"
 DATASET = "dataset"
@@ -134,6 +139,35 @@ def current_model(prefer: str = "session") -> ModelChoice:
         return ModelChoice(session, "session", f"this session's own model ({info})")
     model, card = shipped_model()
     return ModelChoice(model, "shipped" if card else "untrained", describe_card(card))
+
+
+def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
+    """The photos the chosen weights were trained on, as their card names them; None when unknown."""
+    from cnnviz.model import card_trained_on
+
+    if choice.source == "session":
+        return st.session_state.get(SESSION_MODEL_SEEN, frozenset())
+    if choice.source == "shipped":
+        return card_trained_on(shipped_model()[1])
+    return frozenset()
+
+
+def never_trained_on(items: list, seen: frozenset[str] | None) -> tuple[list, int | None]:
+    """(the photos of `items` outside `seen`, how many were left out; None when `seen` is unknown).
+
+    Validation photos the weights were trained on (the shipped weights' training photos are
+    in the default split of the folder they came from; a model trained on one split is
+    validated on another) would make every accuracy on the pages flatter it.
+    """
+    from cnnviz.data import unseen
+
+    dataset = current_dataset()
+    if seen is None or dataset is None:
+        return items, None
+    if not seen:
+        return items, 0
+    key = (id(items), len(items), items[0][0] if items else None, hash(seen))
+    return memo(key, lambda: unseen(items, dataset.root, seen), slot="_unseen_memo", keep=4)
 
 
 def training_in_progress() -> bool:

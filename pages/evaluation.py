@@ -32,18 +32,38 @@ if split is None or not split.val:
 choice = common.current_model()
 model = choice.model
 fingerprint = common.model_fingerprint(model)
+val, left_out = common.never_trained_on(split.val, common.photos_seen_by(choice))
+if not val:
+    st.warning(
+        f"These weights were trained on all {len(split.val):,} validation photos of this split, so they cannot be "
+        "judged on them: choose another seed on the Data page, or reset the model on the Training page."
+    )
+    st.stop()
 
+if st.session_state.get("eval_n", 0) > len(val):  # fewer photos than last time (other weights, another split)
+    st.session_state["eval_n"] = len(val)
 c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
 n = c1.number_input(
-    f"Validation photos to judge (of {len(split.val):,})",
+    f"Validation photos to judge (of {len(val):,})",
     min_value=1,
-    max_value=len(split.val),
-    value=min(DEFAULT_SAMPLE, len(split.val)),
+    max_value=len(val),
+    value=min(DEFAULT_SAMPLE, len(val)),
     step=50,
     key="eval_n",
     help="A seeded sample, half cats and half dogs. More photos: a surer accuracy, a longer wait.",
 )
 c2.caption(f"Weights: {choice.description}.")
+if left_out:
+    st.info(
+        f"{left_out:,} of this split's {len(split.val):,} validation photos are left out: these weights were "
+        "trained on them (their card or this session's epochs say so), and would be judged right too easily.",
+        icon=":material/visibility_off:",
+    )
+elif left_out is None:
+    st.warning(
+        "These weights came from a file whose card does not list the photos they were trained on. If some of "
+        "this split's validation photos were among them, the accuracy below flatters the network."
+    )
 if choice.source == "untrained":
     st.warning("These weights are untrained: expect about 50%, a coin flip. Train an epoch on the Training page first.")
 if choice.source == "session" and common.training_in_progress():
@@ -53,7 +73,7 @@ if choice.source == "session" and common.training_in_progress():
 def judge():
     from cnnviz.evaluation import evaluate_items, sample_items
 
-    items = sample_items(split.val, int(n), seed=split.seed)
+    items = sample_items(val, int(n), seed=split.seed)
     bar = st.progress(0.0, text=f"Judging {len(items)} validation photos…")
     done = [0]
 
@@ -66,10 +86,10 @@ def judge():
     return result
 
 
-evaluation = common.memo((fingerprint, id(split), int(n)), judge, slot="_eval_memo", keep=2)
+evaluation = common.memo((fingerprint, id(split), len(val), int(n)), judge, slot="_eval_memo", keep=2)
 index_in_val = {path: i for i, (path, _) in enumerate(split.val)}
 pngs = common.memo(  # drawn once per evaluation, not on every rerun of the page
-    (fingerprint, id(split), int(n), "png"),
+    (fingerprint, id(split), len(val), int(n), "png"),
     lambda: {
         "confusion": figures.confusion_png(evaluation.confusion),
         "histogram": figures.histogram_png(evaluation.dog_probabilities, evaluation.labels),

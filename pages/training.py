@@ -19,11 +19,14 @@ from pages.common import (
     SESSION_MODEL,
     SESSION_MODEL_INFO,
     SESSION_MODEL_OWN,
+    SESSION_MODEL_SEEN,
     SPLIT,
     TRAINING_JOB,
     current_dataset,
     current_split,
     env_data_folder,
+    memo,
+    never_trained_on,
     shipped_model,
     training_in_progress,
 )
@@ -91,10 +94,15 @@ def _card_epochs(card: dict | None) -> int:
 
 
 def _replace_model(model, info: str, card: dict | None = None, *, own: bool) -> None:
-    """Make `model` this session's; `own` says whether other pages should now offer it."""
+    """Make `model` this session's; `own` says whether other pages should now offer it.
+
+    `card` None means fresh random weights; a loaded file's card says what they were trained on.
+    """
     from cnnviz.jobs import History
+    from cnnviz.model import card_trained_on
 
     st.session_state[SESSION_MODEL] = model
+    st.session_state[SESSION_MODEL_SEEN] = frozenset() if card is None else card_trained_on(card)
     st.session_state[SESSION_MODEL_INFO] = info
     st.session_state[SESSION_MODEL_OWN] = own
     st.session_state[HISTORY] = History(base_epoch=_card_epochs(card))
@@ -127,6 +135,23 @@ def chosen_split(choice: str):
     return memo[key]
 
 
+def epoch_split(split):
+    """(the split the next epoch uses, validation photos left out; None when that is unknown).
+
+    Its validation side leaves out the photos the model has been trained on: by the file it
+    was loaded from, or by epochs on another split (the workshop split's validation photos
+    are training photos in the tutorial's). The training side is the split's own.
+    """
+    from cnnviz.data import Split
+
+    val, left_out = never_trained_on(split.val, st.session_state.get(SESSION_MODEL_SEEN, frozenset()))
+    if not left_out:
+        return split, left_out
+    # Kept per session, so the epochs that follow reuse its decoded validation photos.
+    narrowed = memo((id(split), id(val), len(val)), lambda: Split(split.train, val, split.seed, split.note), slot="_epoch_split", keep=1)
+    return narrowed, left_out
+
+
 def count_options() -> tuple[list[str], dict[str, str]]:
     """The sample-count choices; the Data page's own split is offered when it differs from both."""
     labels = dict(COUNT_LABELS)
@@ -140,6 +165,7 @@ def count_options() -> tuple[list[str], dict[str, str]]:
 
 
 def start_training() -> None:
+    from cnnviz.data import photo_names
     from cnnviz.jobs import start_epoch
 
     if training_in_progress():
@@ -151,6 +177,13 @@ def start_training() -> None:
     model = session_model()
     history = st.session_state[HISTORY]
     dataset = current_dataset()
+    split, _ = epoch_split(split)
+    if not split.val:
+        st.session_state[TRAIN_FLASH] = (
+            "The model has been trained on every validation photo of this split, so an epoch could not be judged: "
+            "choose another seed on the Data page, or reset the model below."
+        )
+        return
     try:
         job = start_epoch(
             model,
@@ -175,6 +208,9 @@ def start_training() -> None:
     }
     st.session_state[SESSION_MODEL_INFO] = f"being trained: epoch {job.epoch} is running"
     st.session_state[SESSION_MODEL_OWN] = True
+    seen = st.session_state.get(SESSION_MODEL_SEEN, frozenset())
+    if seen is not None:  # from now on: even a stopped epoch may have seen any of them
+        st.session_state[SESSION_MODEL_SEEN] = seen | set(photo_names(split.train, dataset.root))
 
 
 def stop_training() -> None:
@@ -225,6 +261,8 @@ def save_current() -> None:
             "weights": st.session_state.get(SESSION_MODEL_INFO),
             "saved_from": "the cnnviz app's Training page",
         }
+        if (seen := st.session_state.get(SESSION_MODEL_SEEN, frozenset())) is not None:
+            card["trained_on"] = sorted(seen)
         save_weights(session_model(), path, card)
     except (CnnvizError, OSError) as exc:
         st.session_state[FLASH] = ("error", f"Not saved: {exc}")
@@ -570,10 +608,21 @@ else:
             help=f"Epoch {history.next_epoch()} continues from the current weights.",
         )
         counts = dataset.counts()
+        split, left_out = epoch_split(split)
         st.markdown(
             f"Epoch {history.next_epoch()} trains on **{len(split.train):,}** photos and validates on "
             f"**{len(split.val):,}**, in batches of {BATCH_SIZE}."
         )
+        if left_out:
+            st.caption(
+                f"{left_out:,} validation photos are left out: the model was trained on them before "
+                "(by the file it was loaded from, or on another split)."
+            )
+        elif left_out is None:
+            st.caption(
+                "The loaded file's card does not list the photos it was trained on: if some are among these "
+                "validation photos, val_accuracy flatters the network."
+            )
         st.caption(
             (f"Scaled down: the folder holds {counts['cat']:,} cats and {counts['dog']:,} dogs. " if split.note else "")
             + f"Seed {split.seed}; the folder and the seed are chosen on the Data page."

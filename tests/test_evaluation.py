@@ -30,3 +30,15 @@ def test_confusion_figure_and_histogram_carry_the_evaluations_numbers():
     # the threshold's "cat | dog" label sits above the plot area: the top margin must hold it
     (label,) = hist.layout.annotations
     assert label.yanchor == "bottom" and hist.layout.margin.t >= 2 * hist.layout.font.size
+
+
+def test_a_sample_is_half_of_each_class_and_a_short_class_leaves_its_share_to_the_other():
+    from cnnviz.evaluation import sample_items
+
+    items = [(f"cat.{i}.jpg", 0) for i in range(10)] + [(f"dog.{i}.jpg", 1) for i in range(3)]
+    labels = lambda sample: [label for _, label in sample]  # noqa: E731
+    assert sorted(labels(sample_items(items, 6))) == [0, 0, 0, 1, 1, 1]
+    assert sorted(labels(sample_items(items, 9))) == [0] * 6 + [1] * 3
+    assert labels(sample_items([("cat.1.jpg", 0)], 1)) == [0]
+    assert len(sample_items(items, 100)) == 13 and sample_items(items, 6) == sample_items(items, 6)
+
