@@ -380,6 +380,7 @@ def _parent(weights_path: Path) -> dict:
         "epochs": card.get("epochs"),
         "training_seconds": card.get("training_seconds"),
         "val_accuracy": card_accuracy(card),
+        "history": card.get("history"),
         "started_from": card.get("started_from"),
     }
 

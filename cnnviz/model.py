@@ -364,6 +364,16 @@ def card_epochs(card: dict | None) -> int | None:
     return card["epochs"] + (card_epochs(card.get("started_from")) or 0)
 
 
+def card_history(card: dict | None) -> list[dict]:
+    """Every epoch behind a file, oldest first: a warm restart's own epochs numbered on from
+    those of the weights it began from (kept in `started_from`, with their history)."""
+    card = card or {}
+    parent = card.get("started_from")
+    earlier = card_history(parent) if parent else []
+    offset = card_epochs(parent) or 0
+    return earlier + [{**h, "epoch": h["epoch"] + offset} for h in card.get("history") or []]
+
+
 def card_trained_on(card: dict | None) -> frozenset[str] | None:
     """The photos a weight file was trained on (names relative to the dataset's root, counting
     the weights a warm restart began from), or None when its card does not say."""

@@ -88,24 +88,19 @@ def _untrained():
     return compile_model(build_model())
 
 
-def _card_epochs(card: dict | None) -> int:
-    epochs = (card or {}).get("epochs")
-    return int(epochs) if isinstance(epochs, (int, float)) else 0
-
-
 def _replace_model(model, info: str, card: dict | None = None, *, own: bool) -> None:
     """Make `model` this session's; `own` says whether other pages should now offer it.
 
     `card` None means fresh random weights; a loaded file's card says what they were trained on.
     """
     from cnnviz.jobs import History
-    from cnnviz.model import card_trained_on
+    from cnnviz.model import card_epochs, card_trained_on
 
     st.session_state[SESSION_MODEL] = model
     st.session_state[SESSION_MODEL_SEEN] = frozenset() if card is None else card_trained_on(card)
     st.session_state[SESSION_MODEL_INFO] = info
     st.session_state[SESSION_MODEL_OWN] = own
-    st.session_state[HISTORY] = History(base_epoch=_card_epochs(card))
+    st.session_state[HISTORY] = History(base_epoch=card_epochs(card) or 0)  # a loaded file's epochs go on counting
     st.session_state.pop(TRAINING_JOB, None)
 
 
@@ -515,8 +510,10 @@ def weights_panel(running: bool) -> None:
 
 def shipped_run_summary() -> str | None:
     """How the shipped weights' own training went, read from their card: a yardstick, not a promise."""
+    from cnnviz.model import card_history
+
     _model, card = shipped_model()
-    history = [h for h in (card or {}).get("history", []) if h.get("val_accuracy") is not None]
+    history = [h for h in card_history(card) if h.get("val_accuracy") is not None]
     if not history:
         return None
     first, best = history[0], max(history, key=lambda h: h["val_accuracy"])

@@ -96,7 +96,9 @@ def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_c
     loaded = at.session_state["session_model"]
     assert loaded is not shipped and at.session_state["session_model_own"] is True
     assert same(weights(loaded), weights(shipped))
-    assert at.session_state["training_history"].next_epoch() == card["epochs"] + 1
+    from cnnviz.model import card_epochs
+
+    assert at.session_state["training_history"].next_epoch() == card_epochs(card) + 1
 
 
 def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):

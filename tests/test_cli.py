@@ -129,7 +129,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     parent = json.loads(child.with_name("child.card.json").read_text())["started_from"]
     assert parent["file"] == out.name and parent["sha256"] == card["sha256"]
     assert parent["epochs"] == 2 and parent["training_seconds"] == card["training_seconds"]
-    assert parent["val_accuracy"] == validation["accuracy"]
+    assert parent["val_accuracy"] == validation["accuracy"] and parent["history"] == card["history"]
     assert json.loads(child.with_name("child.card.json").read_text())["trained_on"] == card["trained_on"]
 
     # Split another way, the restart's validation photos would include ones its start had learned.

@@ -192,3 +192,14 @@ def test_a_card_lists_what_its_weights_trained_on_or_says_nothing():
     assert card_trained_on({"trained_on": []}) == frozenset()
     assert card_trained_on({"epochs": 3}) is None and card_trained_on(None) is None
 
+
+def test_a_warm_restarts_history_goes_on_from_its_parents():
+    from cnnviz.model import card_history
+
+    parent = {"epochs": 2, "history": [{"epoch": 1, "val_accuracy": 0.6}, {"epoch": 2, "val_accuracy": 0.7}]}
+    child = {"epochs": 2, "history": [{"epoch": 1, "val_accuracy": 0.72}, {"epoch": 2, "val_accuracy": 0.75}], "started_from": parent}
+    assert [(h["epoch"], h["val_accuracy"]) for h in card_history(child)] == [(1, 0.6), (2, 0.7), (3, 0.72), (4, 0.75)]
+    # a parent whose card kept no history still counts its epochs
+    assert [h["epoch"] for h in card_history({**child, "started_from": {"epochs": 37}})] == [38, 39]
+    assert card_history(None) == [] and card_history(parent) == parent["history"]
+
