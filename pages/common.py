@@ -152,6 +152,14 @@ def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
     return frozenset()
 
 
+def trained_on_photo(choice: ModelChoice, path: str) -> bool:
+    """Whether the chosen weights are known to have been trained on this photo of the dataset."""
+    from cnnviz.data import photo_names
+
+    seen, dataset = photos_seen_by(choice), current_dataset()
+    return bool(seen) and dataset is not None and photo_names([(path, 0)], dataset.root)[0] in seen
+
+
 def never_trained_on(items: list, seen: frozenset[str] | None) -> tuple[list, int | None]:
     """(the photos of `items` outside `seen`, how many were left out; None when `seen` is unknown).
 

@@ -35,7 +35,8 @@ def sample_choices() -> dict[str, tuple[object, str]]:
 
 
 def choose_photo():
-    """(Photo, where it came from, its true label or None), or stop the page with one message."""
+    """(Photo, where it came from, its true label or None, its path in the dataset or None),
+    or stop the page with one message."""
     split = common.current_split()
     sources = ["Sample photos", "Upload a photo"] + (["Validation image"] if split is not None and split.val else [])
     source = st.radio("Photo", sources, horizontal=True, key="photo_source", label_visibility="collapsed")
@@ -49,7 +50,7 @@ def choose_photo():
             st.info("Choose a photo above, or drag one onto the box.", icon=":material/upload:")
             st.stop()
         try:
-            return common.photo_from_upload(uploaded), uploaded.name, None
+            return common.photo_from_upload(uploaded), uploaded.name, None, None
         except CnnvizError as exc:
             st.error(str(exc), icon=":material/error:")
             st.stop()
@@ -61,11 +62,13 @@ def choose_photo():
             f"Validation image (0 to {len(split.val) - 1:,})", min_value=0, max_value=len(split.val) - 1, step=1, key="val_index"
         )
         path, label = split.val[int(index)]
-        return load_path(path), Path(path).name, CLASS_NAMES[label]
+        return load_path(path), Path(path).name, CLASS_NAMES[label], path
     choices = sample_choices()
     name = st.selectbox("Sample photo", list(choices), key="sample_name")
     picked, label = choices[name]
-    return (picked() if callable(picked) else load_path(picked)), name, label
+    if callable(picked):
+        return picked(), name, label, None
+    return load_path(picked), name, label, picked
 
 
 def load_path(path: str):
@@ -76,7 +79,7 @@ def load_path(path: str):
         st.stop()
 
 
-photo, photo_name, true_label = choose_photo()
+photo, photo_name, true_label, dataset_path = choose_photo()
 
 # --- the weights --------------------------------------------------------------------------------
 
@@ -139,6 +142,8 @@ with col_verdict:
         if choice.source == "untrained":
             judged += ", by chance"
         st.markdown(f"The photo is labelled **{true_label}**: the network is {judged}.")
+    if dataset_path is not None and common.trained_on_photo(choice, dataset_path):
+        st.caption("These weights were trained on this photo, so a right verdict here is no test of them.")
     if choice.source == "untrained":
         st.warning(
             "These weights are untrained, so this verdict is a coin flip and the feature maps show what random "

@@ -76,3 +76,19 @@ def test_training_after_loading_the_shipped_weights_validates_on_photos_they_nev
     names = {p.name for p in folder.iterdir()}
     train_names = {n for n in names if str(folder / n) in {path for path, _ in split.train}}
     assert at.session_state["session_model_seen"] == seen | train_names
+
+
+def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(folder):
+    seen = seen_by_the_shipped_weights()
+    split = split_of(folder, 16_000, 6_400)
+    names = [path.rsplit("/", 1)[-1] for path, _ in split.val]
+    learned, fresh = next(i for i, n in enumerate(names) if n in seen), next(i for i, n in enumerate(names) if n not in seen)
+    note = "These weights were trained on this photo, so a right verdict here is no test of them."
+
+    at = open_page("pages/layer_explorer.py")
+    at.radio(key="photo_source").set_value("Validation image").run()
+    at.number_input(key="val_index").set_value(learned).run()
+    assert_no_exception(at)
+    assert names[learned] in texts(at) and note in texts(at)
+    at.number_input(key="val_index").set_value(fresh).run()
+    assert names[fresh] in texts(at) and note not in texts(at)
