@@ -92,3 +92,22 @@ def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(fold
     assert names[learned] in texts(at) and note in texts(at)
     at.number_input(key="val_index").set_value(fresh).run()
     assert names[fresh] in texts(at) and note not in texts(at)
+
+
+def test_weights_uploaded_without_a_card_are_said_to_be_of_unknown_training(folder):
+    from cnnviz.model import default_weights_path
+
+    seen_by_the_shipped_weights()  # skips when none ship
+    at = open_page("pages/training.py")
+    at.radio(key="training_load_source").set_value("upload").run()
+    bare = default_weights_path().read_bytes()  # the shipped weights, without their card
+    at.file_uploader(key="training_upload").set_value(("bare.weights.h5", bare, "application/octet-stream"))
+    at.run()
+    at.button(key="training_load").click().run()
+    assert_no_exception(at)
+    assert at.session_state["session_model_seen"] is None
+    assert "The loaded file's card does not list the photos it was trained on" in texts(at)
+
+    at.switch_page("pages/evaluation.py").run()
+    assert_no_exception(at)
+    assert "whose card does not list the photos they were trained on" in texts(at)
