@@ -160,9 +160,8 @@ def cmd_predict(args) -> int:
 
 
 def cmd_evaluate(args) -> None:
-    from cnnviz.evaluation import evaluate_items, sample_items
-
     from cnnviz.data import unseen
+    from cnnviz.evaluation import evaluate_items, sample_items
     from cnnviz.model import card_trained_on
 
     dataset = _scan(args.data)

@@ -379,4 +379,3 @@ def card_trained_on(card: dict | None) -> frozenset[str] | None:
     the weights a warm restart began from), or None when its card does not say."""
     names = (card or {}).get("trained_on")
     return frozenset(names) if isinstance(names, list) else None
-

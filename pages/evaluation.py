@@ -55,8 +55,10 @@ n = c1.number_input(
 c2.caption(f"Weights: {choice.description}.")
 if left_out:
     st.info(
-        f"{left_out:,} of this split's {len(split.val):,} validation photos are left out: these weights were "
-        "trained on them (their card or this session's epochs say so), and would be judged right too easily.",
+        f"{left_out:,} of this split's {len(split.val):,} validation photos are left out: "
+        + ("these weights' card lists them among the photos they were trained on"
+           if choice.source == "shipped" else "this session's model was trained on them (loaded or in its epochs)")
+        + ", and they would be judged right too easily.",
         icon=":material/visibility_off:",
     )
 elif left_out is None:

@@ -7,6 +7,7 @@ validation side (ids 0-149 are the held-out originals, which it never trained on
 """
 
 import time
+from pathlib import Path
 
 import pytest
 from tests.appserver import copy_photos
@@ -44,7 +45,7 @@ def test_evaluation_judges_the_shipped_weights_only_on_photos_they_never_trained
 
     at = open_page("pages/evaluation.py")
     body = texts(at)
-    assert f"{left_out:,} of this split's {len(split.val):,} validation photos are left out" in body
+    assert f"{left_out:,} of this split's {len(split.val):,} validation photos are left out: these weights' card lists them" in body
     assert at.number_input(key="eval_n").label == f"Validation photos to judge (of {len(kept):,})"
     assert f"of **{len(kept)}** validation photos judged right" in body
 
@@ -73,9 +74,7 @@ def test_training_after_loading_the_shipped_weights_validates_on_photos_they_nev
     assert not job.is_alive(), "the epoch did not end"
     assert job.split.val == kept and job.split.train == split.train
     # The session's model has now also trained on this split's training photos.
-    names = {p.name for p in folder.iterdir()}
-    train_names = {n for n in names if str(folder / n) in {path for path, _ in split.train}}
-    assert at.session_state["session_model_seen"] == seen | train_names
+    assert at.session_state["session_model_seen"] == seen | {Path(path).name for path, _ in split.train}
 
 
 def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(folder):
