@@ -534,7 +534,7 @@ def make_pipeline(
     if training and augment:
         augmenter = _augmenter(seed)
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(ds.prefetch(_PREFETCH))
 
 
 # --- decoded images shared across epochs, calls and sessions ---------------------------------
@@ -595,7 +595,7 @@ def _decode_stream(paths: list[str], indices: np.ndarray) -> Iterator[tuple[int,
 
     ds = tf.data.Dataset.from_tensor_slices((tf.constant([os.fsencode(p) for p in paths]), tf.constant(indices)))
     ds = ds.map(_decode_resized, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
-    for image, index in ds.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
+    for image, index in without_autotune(ds.prefetch(_PREFETCH)).as_numpy_iterator():
         yield int(index), image
 
 
@@ -661,7 +661,27 @@ def releasable_pipeline(decoded: DecodedImages, batch_size: int, order_seed=None
     if augment:
         augmenter = _augmenter(seed)
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(2), lambda: source.__setitem__(0, None)
+    return without_autotune(ds.prefetch(_PREFETCH)), lambda: source.__setitem__(0, None)
+
+
+_PREFETCH = 2  # elements ready ahead: the next batch while the step runs, and one in hand
+
+
+def without_autotune(ds):
+    """`ds` with tf.data's autotuner off; its parallel maps then keep one call per core.
+
+    The autotuner's thread sleeps in doubling periods (10 ms, 20 ms, ... 5.12 s, ...), and
+    deleting an iterator sometimes waits for the current period to end instead of cutting
+    it short: up to seconds with both cores idle, after every epoch's training pass, its
+    validation pass and its decoding. `benchmarks/iterator_teardown.py` measures that wait.
+    For these pipelines (a decode per photo, a cast, an augmentation), one call per core
+    and a fixed prefetch are what the autotuner would settle on anyway.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def _fits_in_memory(n: int) -> bool:

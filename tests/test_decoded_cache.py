@@ -93,3 +93,18 @@ def test_a_photo_gone_before_decoding_is_dropped_like_the_pipeline_does(items, t
     images, labels = _arrays(cached_pipeline(DecodedImages(mixed), batch_size=2))
     reference, ref_labels = _arrays(make_pipeline(mixed, batch_size=2, cache=False))
     assert images.shape[0] == 5 and np.array_equal(images, reference) and np.array_equal(labels, ref_labels)
+
+
+def test_every_epoch_pipeline_runs_without_the_autotuner(items):
+    """Its thread can hold an epoch's end for seconds (benchmarks/iterator_teardown.py)."""
+    decoded = DecodedImages(items)
+    pipelines = [
+        make_pipeline(items, training=False),
+        make_pipeline(items, training=True, augment=True),
+        make_pipeline(items, cache=False),
+        cached_pipeline(decoded, batch_size=8),
+        cached_pipeline(decoded, batch_size=8, order_seed=(13, 1), augment=True),
+    ]
+    assert [ds.options().autotune.enabled for ds in pipelines] == [False] * len(pipelines)
+    x, y = next(iter(pipelines[1]))  # and still delivers batches
+    assert x.shape == (32, 150, 150, 3) and y.shape == (32,)
