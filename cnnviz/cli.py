@@ -319,9 +319,9 @@ def _validation_of(dataset, weights_path: Path):
     """The validation photos a weight file was chosen on, rebuilt from its card: the same
     held-out names, sizes and seed give the same split, so the card's figures can be checked."""
     from cnnviz.data import hold_out, split_dataset
-    from cnnviz.model import read_card
+    from cnnviz.model import verified_card
 
-    card = read_card(weights_path)
+    card = verified_card(weights_path)
     try:
         held_out, seed = set(card["data"]["held_out"]), card["data"]["seed"]
         sizes = card["split"]["train"], card["split"]["val"]
@@ -341,12 +341,12 @@ def _trained_on(weights_path: Path | None, split, dataset) -> list[str] | None:
     does not say). Refuses a split whose validation photos that file was trained on: a
     val_accuracy over photos the weights have learned would flatter them."""
     from cnnviz.data import photo_names, unseen
-    from cnnviz.model import card_trained_on, read_card
+    from cnnviz.model import card_trained_on, verified_card
 
     mine = set(photo_names(split.train, dataset.root))
     if weights_path is None:
         return sorted(mine)
-    card = read_card(weights_path)
+    card = verified_card(weights_path)
     seen = card_trained_on(card)
     if seen is None:
         print(f"note: {weights_path.name}'s card does not list the photos it was trained on, so this run's card cannot either")
@@ -368,11 +368,11 @@ def _parent(weights_path: Path) -> dict:
     Its card's figures describe this run only; the parent's epochs and time are part of the
     final weights' cost, so the card keeps them here.
     """
-    from cnnviz.model import card_accuracy, read_card, sha256_of
+    from cnnviz.model import card_accuracy, sha256_of, verified_card
 
     if not weights_path.is_file():
         raise CnnvizError(f"--weights {weights_path} is not a file.")
-    card = read_card(weights_path)
+    card = verified_card(weights_path)
     return {
         "file": weights_path.name,
         "sha256": sha256_of(weights_path),

@@ -236,6 +236,19 @@ def read_card(weights_path: str | os.PathLike) -> dict:
         raise CnnvizError(f"The card {path.name} is not readable JSON ({e}); delete or fix it.") from e
 
 
+def verified_card(weights_path: str | os.PathLike) -> dict:
+    """The card beside a weight file when it describes that file, else {} (as for no card).
+
+    A save renames its card into place just before its weights, so a save killed between the
+    two renames leaves the new card beside the old weights; the card's sha256 tells them
+    apart, and a card from another save must not vouch for these weights.
+    """
+    card = read_card(weights_path)
+    if card.get("sha256") not in (None, sha256_of(weights_path)):
+        return {}
+    return card
+
+
 def card_accuracy(card: dict | None) -> float | None:
     """The validation accuracy a card vouches for: the float32 re-check when it has one.
 
@@ -274,7 +287,7 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> dict:
     except Exception as e:  # Keras and h5py raise many types for a damaged file
         raise CnnvizError(f"{path.name} could not be read ({type(e).__name__}); the file is damaged.") from e
     model.set_weights(staging.get_weights())
-    return read_card(path)
+    return verified_card(path)
 
 
 @functools.lru_cache(maxsize=1)

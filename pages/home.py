@@ -24,7 +24,7 @@ for number, (path, text) in enumerate(descriptions.items(), start=1):
     left.page_link(path, label=f"{number}. {PAGES[path]}")
     right.markdown(text)
 
-from cnnviz.model import default_weights_path, read_card  # noqa: E402  (no TensorFlow: Home answers at once)
+from cnnviz.model import default_weights_path, verified_card  # noqa: E402  (no TensorFlow: Home answers at once)
 
 shipped_path = default_weights_path()
 if shipped_path is None:
@@ -35,7 +35,7 @@ if shipped_path is None:
         icon=":material/warning:",
     )
 else:
-    card = {**read_card(shipped_path), "path": str(shipped_path)}  # the card alone: the network would import TensorFlow
+    card = {**verified_card(shipped_path), "path": str(shipped_path)}  # the card alone: the network would import TensorFlow
     st.success(f"Verdicts use {describe_card(card)}, unless you train your own on the Training page.")
 if session_model_in_use():
     running = " (an epoch is running now)" if st.session_state.get(TRAINING_JOB) else ""

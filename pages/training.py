@@ -269,7 +269,7 @@ def save_current() -> None:
 
 def load_into_session(path: Path, label: str) -> None:
     """Load a weight file into a fresh compiled network; on any error the current model stays."""
-    from cnnviz.model import card_accuracy, load_weights
+    from cnnviz.model import card_accuracy, card_path, load_weights
 
     if training_in_progress():
         st.session_state[FLASH] = ("error", "An epoch is running: stop it or wait for it to end, then load.")
@@ -283,6 +283,8 @@ def load_into_session(path: Path, label: str) -> None:
     _replace_model(fresh, f"loaded from {label}", card, own=True)
     acc = card_accuracy(card)
     extra = f" (its card: val_accuracy {acc:.3f})" if acc is not None else ""
+    if not card and card_path(path).is_file():
+        extra = f". Its card, {card_path(path).name}, belongs to another save of this file, so its figures are not used"
     st.session_state[FLASH] = ("success", f"Loaded {label}{extra}.")
 
 

@@ -18,6 +18,7 @@ from cnnviz.model import (
     predict_dog_probability,
     save_weights,
     sha256_of,
+    verified_card,
 )
 
 
@@ -64,6 +65,20 @@ def test_save_and_load_round_trip_with_card(model, tmp_path):
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_a_card_from_another_save_does_not_vouch_for_the_weights(model, tmp_path):
+    # What a save killed between its two renames leaves: the next save's card, the old weights.
+    path, other = tmp_path / "w.weights.h5", tmp_path / "other.weights.h5"
+    save_weights(model, path, {"epochs": 3})
+    changed = copy_model(model)
+    changed.set_weights([w + 1 for w in model.get_weights()])
+    save_weights(changed, other, {"epochs": 4})
+    assert verified_card(path)["epochs"] == 3 and load_weights(build_model(), path)["epochs"] == 3
+    card_path(path).write_bytes(card_path(other).read_bytes())
+    assert verified_card(path) == {} and load_weights(build_model(), path) == {}
+    card_path(path).unlink()
+    assert verified_card(path) == {}  # as for no card at all
 
 
 def test_weight_file_stays_small_after_training_state(model, tmp_path):

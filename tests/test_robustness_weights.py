@@ -47,13 +47,14 @@ while True:  # until killed; the parent kills within seconds
 """
 
 
-def version_of(path: Path) -> int:
-    """Load the file as the app does; every array must hold the same version number."""
+def version_of(path: Path) -> tuple[int, dict]:
+    """Load the file as the app does; every array must hold the same version number.
+    Returns that version and the card that loading vouches for."""
     model = build_model()
-    load_weights(model, path)
+    card = load_weights(model, path)
     values = {float(np.unique(w)[0]) for w in model.get_weights() if np.unique(w).size == 1}
     assert len(values) == 1 and all(np.unique(w).size == 1 for w in model.get_weights()), "a mixture of two saves"
-    return int(values.pop())
+    return int(values.pop()), card
 
 
 @pytest.mark.slow
@@ -79,12 +80,14 @@ def test_a_save_killed_at_random_moments_leaves_the_previous_file_intact(tmp_pat
             child.send_signal(signal.SIGKILL)
             child.wait(30)
         printed = [int(line.split()[0]) for line in [" ".join(first)] + child.stdout.read().splitlines() if line.strip()]
-        found = version_of(path)  # loads, whole, every time
+        found, vouched = version_of(path)  # loads, whole, every time
         # The file holds the last save reported, or one more (killed between rename and print).
         assert printed[-1] <= found <= printed[-1] + 1, (printed, found)
         card = json.loads(card_path(path).read_text())  # never half a card
-        # The card is renamed into place just before the weights: at most one save ahead.
+        # The card is renamed into place just before the weights: at most one save ahead,
+        # and loading never lets a card ahead of its weights vouch for them.
         assert card["version"] in (found, found + 1)
+        assert vouched == (card if card["version"] == found else {}), (card["version"], found)
         kills.append((round_, found, sorted(p.name for p in tmp_path.iterdir())))
         version = found
     # Leftover temporary files are hidden and never offered as weights.
@@ -177,3 +180,27 @@ def test_the_training_page_refuses_an_uploaded_keras_file(booby_trapped, tmp_pat
     assert at.session_state["session_model"] is model
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     assert not marker.exists()
+
+
+@pytest.mark.timeout(300)
+def test_the_training_page_says_when_a_saved_files_card_belongs_to_another_save(tmp_path, monkeypatch):
+    saved = tmp_path / "saved"
+    path = saved / "mine.weights.h5"
+    model = build_model()
+    save_weights(model, path, {"val_accuracy": 0.61})
+    model.set_weights([w + 1 for w in model.get_weights()])
+    save_weights(model, tmp_path / "next.weights.h5", {"val_accuracy": 0.93})
+    card_path(path).write_bytes(card_path(tmp_path / "next.weights.h5").read_bytes())  # a save killed between renames
+    monkeypatch.delenv("CNNVIZ_DATA", raising=False)
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(saved))
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/training.py").run()
+    at.radio(key="training_load_source").set_value("saved").run()
+    assert at.selectbox(key="training_load_saved").value == str(path)
+    at.button(key="training_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    messages = " ".join(s.value for s in at.success)
+    assert "Its card, mine.card.json, belongs to another save of this file, so its figures are not used" in messages
+    assert "0.93" not in messages
