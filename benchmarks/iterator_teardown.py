@@ -17,7 +17,8 @@ Why it matters: the autotuner's thread sleeps in doubling periods (10 ms, 20 ms,
 ... 5.12 s, ...), and the deletion sometimes waits for the current period to end instead of
 cutting it short. With 512 photos (16 batches, about 6 s on 2 cores) the wait lands on the
 period ending at 10.23 s, which turns 85 images/s into exactly 50.0: the "one core's worth"
-the plain Keras pipeline showed in every steady epoch of benchmarks/train_speed.py.
+the plain Keras pipeline showed in many steady epochs of benchmarks/train_speed.py (which
+now prints how long each of its epochs waited).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from cnnviz.model import build_model, compile_model  # noqa: E402
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
 
 
-class _Marks(keras.callbacks.Callback):
+class Marks(keras.callbacks.Callback):
     """perf_counter at the first batch and at on_train_end."""
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -67,7 +68,7 @@ def source(name: str, decoded, batch_size: int, epoch: int):
 
 def one_epoch(model, ds) -> tuple[float, float, float]:
     """(seconds of the training pass, seconds of the tail, seconds of the whole fit call)."""
-    marks = _Marks()
+    marks = Marks()
     start = time.perf_counter()
     model.fit(ds, epochs=1, verbose=0, callbacks=[marks])
     end = time.perf_counter()

@@ -17,7 +17,10 @@ image. Training-pass rates only (validation excluded, as the CLI's epoch line re
 
 On a shared machine wall-clock rates follow the other processes' load, so the table also
 gives images per CPU-second of this process (all threads; cnnviz's includes its validation
-pass over --val photos), which the load hardly moves: the work each way costs.
+pass over --val photos), which the load hardly moves: the work each way costs. It also
+says how long each of the peer's epochs went on after its last batch: tf.data's autotuner
+sometimes holds the end of an epoch for seconds (benchmarks/iterator_teardown.py), which
+cnnviz's pipelines avoid by turning it off.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from cnnviz.backend import keras, tf  # noqa: E402
 from cnnviz.data import find_dataset, split_dataset  # noqa: E402
 from cnnviz.model import build_model, compile_model  # noqa: E402
 from cnnviz.training import train  # noqa: E402
+from benchmarks.iterator_teardown import Marks  # noqa: E402
 
 GFLOP_PER_IMAGE = 1.84  # forward + backward of the tutorial network, one 150x150x3 image
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
@@ -97,12 +101,14 @@ def main(argv=None) -> None:
     for model in ours_models.values():
         model.set_weights(peer_model.get_weights())
 
+    peer_tails = []  # seconds each peer epoch's fit went on after on_train_end
     rows, sgemm, loads = [], [], []  # rows: (peer img/s, peer img/CPU-s, {precision: (img/s, img/CPU-s)})
     for epoch in range(1, args.epochs + 1):
         sgemm.append(sgemm_gflops())
-        cpu = time.process_time()
-        seconds = _timed(lambda: peer_model.fit(peer_ds, epochs=1, verbose=0))
+        cpu, marks = time.process_time(), Marks()
+        seconds = _timed(lambda: peer_model.fit(peer_ds, epochs=1, verbose=0, callbacks=[marks]))
         peer, peer_cpu = n / seconds, n / (time.process_time() - cpu)
+        peer_tails.append(time.perf_counter() - marks.train_end)  # after its last batch: the autotuner's wait
         ours = {}
         for precision, model in ours_models.items():
             cpu = time.process_time()
@@ -111,7 +117,7 @@ def main(argv=None) -> None:
         loads.append(os.getloadavg()[0])
         rows.append((peer, peer_cpu, ours))
         print(
-            f"  epoch {epoch}: plain Keras {peer:.1f} images/s ({peer_cpu:.1f} per CPU-s), "
+            f"  epoch {epoch}: plain Keras {peer:.1f} images/s ({peer_cpu:.1f} per CPU-s, {peer_tails[-1]:.1f} s after its last batch), "
             + ", ".join(f"cnnviz {k} {v[0]:.1f} images/s ({v[1]:.1f} per CPU-s)" for k, v in ours.items())
             + f", sgemm {sgemm[-1]:.0f} GFLOP/s, load {loads[-1]:.2f}",
             flush=True,
@@ -123,6 +129,11 @@ def main(argv=None) -> None:
     print()
     print(f"sgemm: {gflops:.0f} GFLOP/s (median of {len(sgemm)}, range {min(sgemm):.0f}-{max(sgemm):.0f}) -> limit {limit:.1f} images/s at {GFLOP_PER_IMAGE} GFLOP/image")
     print(f"load average over the run: {min(loads):.2f}-{max(loads):.2f}")
+    waited = [t for t in peer_tails if t > 0.5]
+    print(
+        f"plain Keras waited more than 0.5 s after its last batch in {len(waited)} of {len(peer_tails)} epochs"
+        + (f" ({', '.join(f'{t:.1f}' for t in waited)} s): tf.data's autotuner, see benchmarks/iterator_teardown.py" if waited else "")
+    )
     print()
     print(
         f"| {'epochs':<14} | {'cnnviz':<14} | {'img/s':>6} | {'plain Keras img/s':>17} | {'ratio':>5} | {'% of sgemm':>10} "
