@@ -488,6 +488,7 @@ def _balanced(side: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 _CACHE_BUDGET = 4 * 2**30  # bytes of decoded uint8 pixels held in memory at most
 _SHUFFLE_AFTER_CACHE = 2048  # reshuffles the cached order each epoch without a long first wait
+_PREFETCH = 2  # elements ready ahead: the next batch while the step runs, and one in hand
 
 
 def make_pipeline(
@@ -662,9 +663,6 @@ def releasable_pipeline(decoded: DecodedImages, batch_size: int, order_seed=None
         augmenter = _augmenter(seed)
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return without_autotune(ds.prefetch(_PREFETCH)), lambda: source.__setitem__(0, None)
-
-
-_PREFETCH = 2  # elements ready ahead: the next batch while the step runs, and one in hand
 
 
 def without_autotune(ds):
