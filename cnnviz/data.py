@@ -488,7 +488,7 @@ def _balanced(side: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 _CACHE_BUDGET = 4 * 2**30  # bytes of decoded uint8 pixels held in memory at most
 _SHUFFLE_AFTER_CACHE = 2048  # reshuffles the cached order each epoch without a long first wait
-_PREFETCH = 2  # elements ready ahead: the next batch while the step runs, and one in hand
+_PREFETCH = 2  # elements (batches, or photos while decoding) ready ahead of their consumer
 
 
 def make_pipeline(

@@ -281,10 +281,15 @@ def load_into_session(path: Path, label: str) -> None:
         st.session_state[FLASH] = ("error", f"Not loaded: {exc} The current model is unchanged.")
         return
     _replace_model(fresh, f"loaded from {label}", card, own=True)
+    if not card and card_path(path).is_file():  # a save killed between its two renames
+        st.session_state[FLASH] = (
+            "warning",
+            f"Loaded {label}. Its card, {card_path(path).name}, belongs to another save of this file, "
+            "so its figures are not used.",
+        )
+        return
     acc = card_accuracy(card)
     extra = f" (its card: val_accuracy {acc:.3f})" if acc is not None else ""
-    if not card and card_path(path).is_file():
-        extra = f". Its card, {card_path(path).name}, belongs to another save of this file, so its figures are not used"
     st.session_state[FLASH] = ("success", f"Loaded {label}{extra}.")
 
 

@@ -201,6 +201,8 @@ def test_the_training_page_says_when_a_saved_files_card_belongs_to_another_save(
     assert at.selectbox(key="training_load_saved").value == str(path)
     at.button(key="training_load").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    messages = " ".join(s.value for s in at.success)
-    assert "Its card, mine.card.json, belongs to another save of this file, so its figures are not used" in messages
-    assert "0.93" not in messages
+    assert (
+        "Loaded your saved file mine.weights.h5. Its card, mine.card.json, belongs to another save of this file, "
+        "so its figures are not used."
+    ) in [w.value for w in at.warning]
+    assert not any("0.93" in s.value for s in at.success)
