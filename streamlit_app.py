@@ -1,15 +1,13 @@
 """cnnviz: `streamlit run streamlit_app.py`. The navigation over the pages, nothing else."""
 
-import sys
 from pathlib import Path
 
+import streamlit as st
+
+from cnnviz_app.common import PAGES
+from cnnviz_app.presenter import show as present
+
 ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from pages.common import PAGES  # noqa: E402
 
 st.set_page_config(page_title="cnnviz: how a CNN tells dogs from cats", page_icon=":material/pets:", layout="wide")
 
@@ -25,13 +23,11 @@ pages = [
     st.Page(str(ROOT / path), title=title, icon=ICONS[title], default=(title == "Home"))
     for path, title in PAGES.items()
 ]
-# Presenter mode shows one sequence of screens (pages/presenter.py) in place of whichever
+# Presenter mode shows one sequence of screens (cnnviz_app/presenter.py) in place of whichever
 # page is open, with the menu hidden; switched off, that page is back where it was.
 presenting = st.sidebar.toggle("Presenter mode", key="presenter_mode", help="The tutorial's story, one idea a screen, in large type.")
 page = st.navigation(pages, position="hidden" if presenting else "sidebar")
 if presenting:
-    from pages.presenter import show
-
-    show()
+    present()
 else:
     page.run()

@@ -14,11 +14,11 @@ from tests.test_app_pages import _isolated, assert_no_exception, open_page, plot
 
 def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys_probability():
     from cnnviz.explain import explain
-    from pages.common import chelsea
+    from cnnviz_app.common import chelsea
 
     model, _ = shipped()
     expected = explain(model, chelsea().network_input)
-    at = open_page("pages/layer_explorer.py")
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
     body = texts(at)
     p = expected.dog_probability
     assert f"Grad-CAM for **dog** (P(dog) = {p:.3f})" in body
@@ -49,7 +49,7 @@ def test_evaluation_page_numbers_are_the_librarys_and_a_wrong_photo_opens_in_the
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     model = dog_sayer()
-    at = open_page("pages/evaluation.py", session_model=model, session_model_info="says dog", session_model_own=True)
+    at = open_page("cnnviz_app/pages/evaluation.py", session_model=model, session_model_info="says dog", session_model_own=True)
     split = at.session_state["split"]
     expected = evaluate_items(model, sample_items(split.val, len(split.val), seed=split.seed))
     body = texts(at)
@@ -79,14 +79,14 @@ def test_evaluation_page_numbers_are_the_librarys_and_a_wrong_photo_opens_in_the
 def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_the_window():
     from cnnviz.inspect import activations, conv_filters
     from cnnviz.stepthrough import conv_step, pool_step
-    from pages.common import chelsea
+    from cnnviz_app.common import chelsea
 
     model, _ = shipped()
     image = chelsea().network_input
     acts = activations(model, image)
     kernel, bias = conv_filters(model)["conv2d_1"]
 
-    at = open_page("pages/layer_explorer.py")
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
     at.number_input(key="step_filter").set_value(5)
     at.slider(key="step_row").set_value(70)
     at.slider(key="step_col").set_value(33).run()
@@ -121,10 +121,10 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
 
 def test_export_tab_offers_every_figure_and_the_workshop_pack():
     from cnnviz.export import image_figures
-    from pages.common import chelsea, describe_card
+    from cnnviz_app.common import chelsea, describe_card
 
     model, card = shipped()
-    at = open_page("pages/layer_explorer.py")
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
     assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
     at.button(key="export_prepare").click().run()
     assert_no_exception(at)
@@ -142,10 +142,10 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
 def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monkeypatch, tmp_path, tiny_kaggle):
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
-    at = open_page("pages/evaluation.py")
+    at = open_page("cnnviz_app/pages/evaluation.py")
     assert [b.proto.label for b in at.get("download_button")] == ["PNG", "PNG"]
 
-    at.switch_page("pages/training.py").run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
     at.text_input(key="training_save_name").input("export-test")
     at.button(key="training_save").click().run()
     assert_no_exception(at)
@@ -170,7 +170,7 @@ def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkey
     job = start_epoch(model, split, epoch=1, batch_size=16)
     assert job.join(300) and history.record(job)
 
-    at = open_page("pages/training.py", session_model=model, session_model_info="after epoch 1", session_model_own=True, training_history=history)
+    at = open_page("cnnviz_app/pages/training.py", session_model=model, session_model_info="after epoch 1", session_model_own=True, training_history=history)
     body = texts(at)
     moves = movement(snapshots(history))
     top = int(moves[-1].argmax())
@@ -189,7 +189,7 @@ def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkey
 
 def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch, tiny_kaggle):
     from cnnviz.inspect import classify, convolution_check
-    from pages.common import chelsea
+    from cnnviz_app.common import chelsea
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     model, _ = shipped()
@@ -198,7 +198,7 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
     # test switches presenter mode on and off with the real toggle.)
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_string("from pages.presenter import show\n\nshow()", default_timeout=120).run()
+    at = AppTest.from_string("from cnnviz_app.presenter import show\n\nshow()", default_timeout=120).run()
     assert_no_exception(at)
     titles = []
     for i in range(8):

@@ -60,7 +60,7 @@ def plotly_specs(at: AppTest) -> list[dict]:
 
 def shipped():
     """The app's own shared model (the shipped weights, or one untrained network per process)."""
-    from pages.common import shipped_model
+    from cnnviz_app.common import shipped_model
 
     return shipped_model()
 
@@ -103,7 +103,7 @@ def test_architecture_shows_the_live_total_every_formula_and_dense_1s_share():
     total = model.count_params()
     dense = next(r for r in rows if r.name == "dense_1")
 
-    at = open_page("pages/architecture.py")
+    at = open_page("cnnviz_app/pages/architecture.py")
     body = texts(at)
     assert f"{total:,}" in body and total == 5_046_369
     assert f"**{100 * dense.share:.1f}%**" in body and f"{100 * dense.share:.1f}" == "99.4"
@@ -133,7 +133,7 @@ def test_architecture_shows_the_live_total_every_formula_and_dense_1s_share():
 
 def test_data_page_from_env_finds_the_photos_splits_them_and_shows_samples(monkeypatch, tiny_kaggle):
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
-    at = open_page("pages/data.py")
+    at = open_page("cnnviz_app/pages/data.py")
     body = texts(at)
     assert "Found 24 cats, 24 dogs, 0 skipped" in body
     split = at.session_state["split"]
@@ -157,7 +157,7 @@ def test_data_page_from_env_finds_the_photos_splits_them_and_shows_samples(monke
 
 def test_data_split_controls_change_the_split(monkeypatch, tiny_kaggle):
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
-    at = open_page("pages/data.py")
+    at = open_page("cnnviz_app/pages/data.py")
     at.number_input(key="train_size").set_value(20)
     at.number_input(key="val_size").set_value(8)
     at.number_input(key="split_seed").set_value(7).run()
@@ -176,7 +176,7 @@ def test_data_page_typed_folder_with_broken_files_lists_what_was_skipped(tmp_pat
     (folder / "cat.99.jpg").write_bytes(b"this is not a photo")
     (folder / "notes.txt").write_text("hello")
 
-    at = open_page("pages/data.py")
+    at = open_page("cnnviz_app/pages/data.py")
     assert any(b.label == "Download the dataset" for b in at.button)
     at.text_input(key="folder_input").input(str(folder)).run()
     assert_no_exception(at)
@@ -188,7 +188,7 @@ def test_data_page_typed_folder_with_broken_files_lists_what_was_skipped(tmp_pat
 
 
 def test_data_page_bad_folder_shows_one_error_and_nothing_breaks(tmp_path):
-    at = open_page("pages/data.py")
+    at = open_page("cnnviz_app/pages/data.py")
     at.text_input(key="folder_input").input(str(tmp_path / "nowhere")).run()
     assert_no_exception(at)
     assert len(at.error) == 1 and "There is no folder" in at.error[0].value
@@ -216,7 +216,7 @@ def test_download_button_fetches_unzips_and_scans_the_archive(tmp_path, monkeypa
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("CNNVIZ_DOWNLOAD_URL", f"http://127.0.0.1:{server.server_port}/pets.zip")
     try:
-        at = open_page("pages/data.py")
+        at = open_page("cnnviz_app/pages/data.py")
         next(b for b in at.button if b.label == "Download the dataset").click().run()
     finally:
         server.shutdown()
@@ -231,12 +231,12 @@ def test_download_button_fetches_unzips_and_scans_the_archive(tmp_path, monkeypa
 
 
 def explorer(**state) -> AppTest:
-    return open_page("pages/layer_explorer.py", **state)
+    return open_page("cnnviz_app/pages/layer_explorer.py", **state)
 
 
 def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_check():
     from cnnviz.inspect import classify
-    from pages.common import chelsea
+    from cnnviz_app.common import chelsea
 
     model, card = shipped()
     at = explorer()
@@ -296,7 +296,7 @@ def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
 
 
 def test_layer_explorer_pixel_view_shows_the_numbers_of_the_photo():
-    from pages.common import chelsea
+    from cnnviz_app.common import chelsea
 
     at = explorer()
     photo = chelsea()
@@ -358,7 +358,7 @@ def test_a_bad_upload_shows_exactly_one_error_and_nothing_else_breaks(name, data
 
 
 def test_photo_from_upload_reads_real_bytes_and_refuses_others(cat_photo):
-    from pages.common import photo_from_upload
+    from cnnviz_app.common import photo_from_upload
 
     data = cat_photo.read_bytes()
     photo = photo_from_upload(SimpleNamespace(name=cat_photo.name, getvalue=lambda: data))
@@ -397,7 +397,7 @@ def test_without_a_dataset_the_explorer_has_no_validation_source():
 def test_a_session_model_is_used_and_named_and_the_shipped_one_is_untouched():
     from cnnviz.model import copy_model
 
-    from pages.common import shipped_model
+    from cnnviz_app.common import shipped_model
 
     shared, _ = shipped_model()
     before = [w.copy() for w in shared.get_weights()]

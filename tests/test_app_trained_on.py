@@ -43,7 +43,7 @@ def test_evaluation_judges_the_shipped_weights_only_on_photos_they_never_trained
     kept, left_out = unseen(split.val, folder, seen)
     assert 0 < left_out < len(split.val)  # the case this is about: some of each
 
-    at = open_page("pages/evaluation.py")
+    at = open_page("cnnviz_app/pages/evaluation.py")
     body = texts(at)
     assert f"{left_out:,} of this split's {len(split.val):,} validation photos are left out: these weights' card lists them" in body
     assert at.number_input(key="eval_n").label == f"Validation photos to judge (of {len(kept):,})"
@@ -56,7 +56,7 @@ def test_training_after_loading_the_shipped_weights_validates_on_photos_they_nev
     kept, left_out = unseen(split.val, folder, seen)
     assert 0 < left_out < len(split.val)
 
-    at = open_page("pages/training.py")
+    at = open_page("cnnviz_app/pages/training.py")
     assert f"validates on **{len(split.val)}**" in texts(at)  # untrained: nothing to leave out
     at.radio(key="training_load_source").set_value("shipped").run()
     at.button(key="training_load").click().run()
@@ -84,7 +84,7 @@ def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(fold
     learned, fresh = next(i for i, n in enumerate(names) if n in seen), next(i for i, n in enumerate(names) if n not in seen)
     note = "These weights were trained on this photo, so a right verdict here is no test of them."
 
-    at = open_page("pages/layer_explorer.py")
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
     at.radio(key="photo_source").set_value("Validation image").run()
     at.number_input(key="val_index").set_value(learned).run()
     assert_no_exception(at)
@@ -97,7 +97,7 @@ def test_weights_uploaded_without_a_card_are_said_to_be_of_unknown_training(fold
     from cnnviz.model import default_weights_path
 
     seen_by_the_shipped_weights()  # skips when none ship
-    at = open_page("pages/training.py")
+    at = open_page("cnnviz_app/pages/training.py")
     at.radio(key="training_load_source").set_value("upload").run()
     bare = default_weights_path().read_bytes()  # the shipped weights, without their card
     at.file_uploader(key="training_upload").set_value(("bare.weights.h5", bare, "application/octet-stream"))
@@ -107,6 +107,6 @@ def test_weights_uploaded_without_a_card_are_said_to_be_of_unknown_training(fold
     assert at.session_state["session_model_seen"] is None
     assert "The loaded file's card does not list the photos it was trained on" in texts(at)
 
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("cnnviz_app/pages/evaluation.py").run()
     assert_no_exception(at)
     assert "whose card does not list the photos they were trained on" in texts(at)

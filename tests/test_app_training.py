@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.appserver import copy_photos
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-PAGE = "pages/training.py"
+PAGE = "cnnviz_app/pages/training.py"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_the_page_renders_without_data_and_says_where_to_get_it(monkeypatch, tmp
 
 
 def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_copy(env):
-    from pages.common import shipped_model
+    from cnnviz_app.common import shipped_model
 
     at = open_training()
     session = at.session_state["session_model"]
@@ -102,7 +102,7 @@ def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_c
 
 
 def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
-    from pages.common import shipped_model
+    from cnnviz_app.common import shipped_model
 
     shipped_before = weights(shipped_model()[0])
     at = open_training()
@@ -140,7 +140,7 @@ def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     at = open_training()
     at.button(key="training_train").click().run()
     job = at.session_state["training_job"]
-    at.switch_page("pages/architecture.py").run()
+    at.switch_page("cnnviz_app/pages/architecture.py").run()
     assert job.join(300)
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]

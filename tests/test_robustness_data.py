@@ -329,7 +329,7 @@ def test_the_data_page_says_what_is_wrong_in_one_error(tmp_path, jpegs, monkeypa
     folder = make(tmp_path / "d", jpegs)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("cnnviz_app/pages/data.py").run()
     at.text_input(key="folder_input").set_value(str(folder)).run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and words in at.error[0].value, [e.value for e in at.error]
@@ -344,7 +344,7 @@ def test_the_training_page_offers_no_epoch_on_a_one_class_folder(tmp_path, jpegs
     monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/training.py").run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not [b for b in at.button if b.key == "training_train"]
     assert any("no usable photos were found there" in e.value for e in at.error)
@@ -360,11 +360,11 @@ def test_non_ascii_names_on_the_data_page_and_in_the_explorer(tmp_path, jpegs, m
     monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("cnnviz_app/pages/data.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error
     assert any("Found 4 cats, 4 dogs, 1 skipped" in s.value for s in at.subheader)
-    at.switch_page("pages/layer_explorer.py").run()
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()
     options = at.selectbox(key="sample_name").options
     named = [o for o in options if "from the dataset" in o]
     assert named and all(o.split(" (a ")[0] in {n for ns in NAMES.values() for n in ns} for o in named)

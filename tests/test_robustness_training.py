@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "streamlit_app.py")
-PAGE = "pages/training.py"
+PAGE = "cnnviz_app/pages/training.py"
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,7 @@ def test_reruns_and_another_page_mid_epoch_keep_one_epoch_running(training):
         assert at.session_state["training_job"] is job
     assert at.button(key="training_train").disabled  # no second epoch on the same model
 
-    at.switch_page("pages/layer_explorer.py").run()  # another page, mid-epoch
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()  # another page, mid-epoch
     no_exception(at)
     if job.is_alive():
         assert any("An epoch is training this model right now" in i.value for i in at.info)

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.errors import CnnvizError
 from cnnviz.images import MAX_BYTES, MAX_PIXELS, load_photo
-from pages.common import UPLOAD_TYPES
+from cnnviz_app.common import UPLOAD_TYPES
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "streamlit_app.py")
@@ -109,7 +109,7 @@ def session():
     """One Layer Explorer session, switched to uploads, shared by every case in order."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/layer_explorer.py").run()
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()
     at.radio(key="photo_source").set_value("Upload a photo").run()
     assert not at.exception
     return at
@@ -141,7 +141,7 @@ def test_a_refused_upload_then_a_good_one_in_a_fresh_session():
     """The short version for every run: refusal, then a real photo, in one session."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/layer_explorer.py").run()
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()
     at.radio(key="photo_source").set_value("Upload a photo").run()
     name, make, words = REFUSED["bomb"]
     upload(at, name, make())

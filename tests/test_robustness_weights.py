@@ -168,7 +168,7 @@ def test_the_training_page_refuses_an_uploaded_keras_file(booby_trapped, tmp_pat
     monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/training.py").run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
     model = at.session_state["session_model"]
     before = [w.copy() for w in model.get_weights()]
     at.radio(key="training_load_source").set_value("upload").run()
@@ -196,7 +196,7 @@ def test_the_training_page_says_when_a_saved_files_card_belongs_to_another_save(
     monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(saved))
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/training.py").run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
     at.radio(key="training_load_source").set_value("saved").run()
     assert at.selectbox(key="training_load_saved").value == str(path)
     at.button(key="training_load").click().run()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import figures
-from pages import common
+from cnnviz_app import common
 
 VIEW_SCALE = 2  # the 150x150 network input shown at 300x300, its pixels kept square
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnnviz import figures
 from cnnviz.model import INPUT_SHAPE, layer_table
-from pages.common import shipped_model
+from cnnviz_app.common import shipped_model
 
 st.title("Architecture")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import (
+from cnnviz_app.common import (
     REPO,
     SESSION_MODEL,
     SESSION_MODEL_INFO,
@@ -32,7 +32,7 @@ from pages.common import (
 )
 
 from cnnviz.errors import CnnvizError  # noqa: E402  (pages.common puts the repo on sys.path)
-from pages.session_guard import watch  # noqa: E402
+from cnnviz_app.session_guard import watch  # noqa: E402
 
 HISTORY = "training_history"  # cnnviz.jobs.History of the session model
 FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/reset, shown once
@@ -538,7 +538,7 @@ def no_data_notice() -> None:
         "Kaggle's cat.N.jpg / dog.N.jpg files, or Microsoft's PetImages with Cat/ and Dog/), or open the "
         "Data page to type a folder's path or download Microsoft's Dogs-vs-Cats photos (about 800 MB)."
     )
-    st.page_link("pages/data.py", label="Open the Data page", icon=":material/photo_library:")
+    st.page_link("cnnviz_app/pages/data.py", label="Open the Data page", icon=":material/photo_library:")
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -660,7 +660,7 @@ if history.rows:
     )
     st.plotly_chart(epoch_history([row for row in history.rows if row["kept"]]), key="training_history_chart")
 
-    from pages.timeline_view import learning_over_time
+    from cnnviz_app.timeline_view import learning_over_time
 
     learning_over_time(history)
 else:

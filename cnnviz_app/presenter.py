@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, figures
-from pages import common
+from cnnviz_app import common
 
 STEP = "presenter_step"
 NO_BAR = {"displayModeBar": False}
@@ -36,7 +36,7 @@ STYLE = """
 class Talk:
     """What every screen draws from: the session's current model, and the photo the talk follows."""
 
-    choice: object  # pages.common.ModelChoice
+    choice: object  # cnnviz_app.common.ModelChoice
     fingerprint: str
     photo: object  # cnnviz.images.Photo
 
@@ -121,7 +121,7 @@ def build_screen(talk: Talk) -> None:
 
 def train_screen(talk: Talk) -> None:
     st.title("5. Train: guess, measure, nudge")
-    history = st.session_state.get("training_history")  # pages/training.py's HISTORY: the session's epochs
+    history = st.session_state.get("training_history")  # the Training page's HISTORY: the session's epochs
     kept = [row for row in history.rows if row["kept"]] if history is not None else []
     left, right = st.columns([2, 3], gap="large")
     left.markdown(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import PAGES, TRAINING_JOB, describe_card, session_model_in_use
+from cnnviz_app.common import PAGES, TRAINING_JOB, describe_card, session_model_in_use
 
 st.title("How a CNN tells dogs from cats")
 st.markdown(
@@ -13,11 +13,11 @@ st.markdown(
 )
 
 descriptions = {
-    "pages/data.py": "the labelled photos, how they split into training and validation, what was skipped",
-    "pages/architecture.py": "every layer, its output shape and why it has the parameters it has",
-    "pages/training.py": "train one epoch live and watch loss and accuracy; save and load weights",
-    "pages/evaluation.py": "how often the network is right on validation photos, and the ones it gets most wrong",
-    "pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check",
+    "cnnviz_app/pages/data.py": "the labelled photos, how they split into training and validation, what was skipped",
+    "cnnviz_app/pages/architecture.py": "every layer, its output shape and why it has the parameters it has",
+    "cnnviz_app/pages/training.py": "train one epoch live and watch loss and accuracy; save and load weights",
+    "cnnviz_app/pages/evaluation.py": "how often the network is right on validation photos, and the ones it gets most wrong",
+    "cnnviz_app/pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check",
 }
 for number, (path, text) in enumerate(descriptions.items(), start=1):
     left, right = st.columns([1, 3], vertical_alignment="center")

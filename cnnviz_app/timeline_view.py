@@ -1,6 +1,6 @@
 """The Training page's "how the first layer learned": filters and a probe photo's map, epoch by epoch.
 
-Not a page itself: pages/training.py calls `learning_over_time` under its history. The
+Not a page itself: the Training page calls `learning_over_time` under its history. The
 snapshots come from cnnviz.jobs.History; every picture and number from cnnviz.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import figures
-from pages import common
+from cnnviz_app import common
 
 SHOWN = 6  # snapshots side by side at most: the start and the latest epochs
 

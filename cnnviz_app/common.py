@@ -1,6 +1,6 @@
 """What the pages share: the shipped model, this session's model, the dataset and the photos.
 
-Not a page itself (streamlit_app.py does not list it). Pages import it as `pages.common`.
+Not a page itself: pages import it as `cnnviz_app.common`.
 
 Session state keys (st.session_state), the contract between the pages
 ----------------------------------------------------------------------
@@ -33,39 +33,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import streamlit as st
+
+from cnnviz.errors import CnnvizError
+from cnnviz.images import Photo, load_photo
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # `streamlit run` adds it too; AppTest and tools may not
-    sys.path.insert(0, str(REPO))
 
-import streamlit as st  # noqa: E402
-
-from cnnviz.errors import CnnvizError  # noqa: E402
-from cnnviz.images import Photo, load_photo  # noqa: E402
-
-
-def _leave_pages_directory_mode() -> None:
-    """Streamlit runs a fresh server's first script run in its old "pages directory" mode
-    whenever a folder named pages/ sits beside the main script: it lists every file in it
-    (common.py included) and runs a deep-linked page without streamlit_app.py's navigation.
-    It only leaves that mode once st.navigation has run. This module is imported by the
-    first run, whichever page it is; it switches the mode off and reruns, so even the
-    server's first visitor sees the real navigation. (Streamlit internals: if they change,
-    nothing breaks but that first run.)"""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:
-        return
-    if getattr(PagesManager, "uses_pages_directory", None):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_pages_directory_mode()
 
 SESSION_MODEL = "session_model"
 SESSION_MODEL_INFO = "session_model_info"
@@ -80,13 +58,13 @@ DATA_ENV = "CNNVIZ_DATA"
 DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's split
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
-PAGES = {  # file -> title, in the tutorial's order; streamlit_app.py builds the navigation from it
-    "pages/home.py": "Home",
-    "pages/data.py": "Data",
-    "pages/architecture.py": "Architecture",
-    "pages/training.py": "Training",
-    "pages/evaluation.py": "Evaluation",
-    "pages/layer_explorer.py": "Layer Explorer",
+PAGES = {  # file, relative to the repository -> title, in the tutorial's order; streamlit_app.py builds the navigation from it
+    "cnnviz_app/pages/home.py": "Home",
+    "cnnviz_app/pages/data.py": "Data",
+    "cnnviz_app/pages/architecture.py": "Architecture",
+    "cnnviz_app/pages/training.py": "Training",
+    "cnnviz_app/pages/evaluation.py": "Evaluation",
+    "cnnviz_app/pages/layer_explorer.py": "Layer Explorer",
 }
 
 

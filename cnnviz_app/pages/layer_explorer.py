@@ -9,7 +9,7 @@ import streamlit as st
 from cnnviz import CLASS_NAMES, CnnvizError, figures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.model import layer_table
-from pages import common, explorer_tabs
+from cnnviz_app import common, explorer_tabs
 
 st.title("Layer Explorer")
 st.markdown("Give the network a photo and follow it through every layer: what it sees, what each layer makes of it, and its verdict.")

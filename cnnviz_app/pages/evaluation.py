@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, figures
-from pages import common
+from cnnviz_app import common
 
 NO_BAR = {"displayModeBar": False}
 DEFAULT_SAMPLE = 200
@@ -26,7 +26,7 @@ st.markdown(
 split = common.current_split()
 if split is None or not split.val:
     st.warning("No validation photos yet: choose a folder of cat and dog photos on the Data page.")
-    st.page_link("pages/data.py", label="Open the Data page", icon=":material/photo_library:")
+    st.page_link("cnnviz_app/pages/data.py", label="Open the Data page", icon=":material/photo_library:")
     st.stop()
 
 choice = common.current_model()
@@ -135,7 +135,7 @@ def open_in_explorer(path: str) -> None:
     """The Layer Explorer reads its photo from these two keys: the validation source, and which photo."""
     st.session_state["photo_source"] = "Validation image"
     st.session_state["val_index"] = index_in_val[path]
-    st.switch_page("pages/layer_explorer.py")
+    st.switch_page("cnnviz_app/pages/layer_explorer.py")
 
 
 from cnnviz.evaluation import confidently_wrong  # noqa: E402  (after the page's first numbers are on screen)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, figures
-from pages import common
+from cnnviz_app import common
 
 st.title("Data")
 st.markdown(
