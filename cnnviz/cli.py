@@ -162,7 +162,7 @@ def cmd_predict(args) -> int:
 def cmd_evaluate(args) -> None:
     from cnnviz.data import unseen
     from cnnviz.evaluation import evaluate_items, sample_items
-    from cnnviz.model import card_trained_on
+    from cnnviz.cards import card_trained_on
 
     dataset = _scan(args.data)
     items = _validation_of(dataset, args.validation_of) if args.validation_of else dataset.items
@@ -319,7 +319,7 @@ def _validation_of(dataset, weights_path: Path):
     """The validation photos a weight file was chosen on, rebuilt from its card: the same
     held-out names, sizes and seed give the same split, so the card's figures can be checked."""
     from cnnviz.data import hold_out, split_dataset
-    from cnnviz.model import verified_card
+    from cnnviz.cards import verified_card
 
     card = verified_card(weights_path)
     try:
@@ -341,7 +341,7 @@ def _trained_on(weights_path: Path | None, split, dataset) -> list[str] | None:
     does not say). Refuses a split whose validation photos that file was trained on: a
     val_accuracy over photos the weights have learned would flatter them."""
     from cnnviz.data import photo_names, unseen
-    from cnnviz.model import card_trained_on, verified_card
+    from cnnviz.cards import card_trained_on, verified_card
 
     mine = set(photo_names(split.train, dataset.root))
     if weights_path is None:
@@ -368,7 +368,7 @@ def _parent(weights_path: Path) -> dict:
     Its card's figures describe this run only; the parent's epochs and time are part of the
     final weights' cost, so the card keeps them here.
     """
-    from cnnviz.model import card_accuracy, sha256_of, verified_card
+    from cnnviz.cards import card_accuracy, sha256_of, verified_card
 
     if not weights_path.is_file():
         raise CnnvizError(f"--weights {weights_path} is not a file.")

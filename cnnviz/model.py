@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz.cards import WEIGHTS_SUFFIX, card_path, read_card, sha256_of, verified_card, write_json_atomically
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
 
@@ -41,8 +40,6 @@ keras = _Keras()
 ARCHITECTURE = "cnnviz-tutorial-cnn-v1"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-WEIGHTS_SUFFIX = ".weights.h5"
-CARD_SUFFIX = ".card.json"
 
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -168,21 +165,6 @@ def _formula(layer) -> str:
 # --- weight files and their cards -----------------------------------------------------
 
 
-def card_path(weights_path: str | os.PathLike) -> Path:
-    """`name.weights.h5` -> `name.card.json`, the card that travels beside it."""
-    path = Path(weights_path)
-    stem = path.name[: -len(WEIGHTS_SUFFIX)] if path.name.endswith(WEIGHTS_SUFFIX) else path.stem
-    return path.with_name(stem + CARD_SUFFIX)
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_weights(model: keras.Model, path: str | os.PathLike, card: dict | None = None) -> dict:
     """Write weights and card atomically: a reader never sees half a file, a crash keeps the old one.
 
@@ -208,58 +190,12 @@ def save_weights(model: keras.Model, path: str | os.PathLike, card: dict | None 
             **(card or {}),
             "sha256": sha256_of(tmp),
         }
-        _write_json_atomically(card_path(path), full_card)
+        write_json_atomically(card_path(path), full_card)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return full_card
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def read_card(weights_path: str | os.PathLike) -> dict:
-    """The card beside a weight file, or {} when there is none (an uploaded bare file)."""
-    path = card_path(weights_path)
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise CnnvizError(f"The card {path.name} is not readable JSON ({e}); delete or fix it.") from e
-
-
-def verified_card(weights_path: str | os.PathLike) -> dict:
-    """The card beside a weight file when it describes that file, else {} (as for no card).
-
-    A save renames its card into place just before its weights, so a save killed between the
-    two renames leaves the new card beside the old weights; the card's sha256 tells them
-    apart, and a card from another save must not vouch for these weights.
-    """
-    card = read_card(weights_path)
-    if card.get("sha256") not in (None, sha256_of(weights_path)):
-        return {}
-    return card
-
-
-def card_accuracy(card: dict | None) -> float | None:
-    """The validation accuracy a card vouches for: the float32 re-check when it has one.
-
-    A run trained with `--precision mixed_bfloat16` records its epochs' val_accuracy in
-    bfloat16; `validation` holds the same photos scored in float32, as everyone loads the file.
-    """
-    card = card or {}
-    for value in ((card.get("validation") or {}).get("accuracy"), card.get("val_accuracy")):
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
 
 
 def load_weights(model: keras.Model, path: str | os.PathLike) -> dict:
@@ -364,31 +300,3 @@ def predict_dog_probability(model: keras.Model, images: np.ndarray) -> np.ndarra
     if x.ndim == 3:
         x = x[None]
     return keras.ops.convert_to_numpy(model(x, training=False))[:, 0]
-
-
-def card_epochs(card: dict | None) -> int | None:
-    """Epochs of training behind a file, counting those of the weights a warm restart began from.
-
-    A `--weights` run's own `epochs` restart at 1; `started_from` keeps its parent's count.
-    """
-    card = card or {}
-    if not isinstance(card.get("epochs"), int):
-        return None
-    return card["epochs"] + (card_epochs(card.get("started_from")) or 0)
-
-
-def card_history(card: dict | None) -> list[dict]:
-    """Every epoch behind a file, oldest first: a warm restart's own epochs numbered on from
-    those of the weights it began from (kept in `started_from`, with their history)."""
-    card = card or {}
-    parent = card.get("started_from")
-    earlier = card_history(parent) if parent else []
-    offset = card_epochs(parent) or 0
-    return earlier + [{**h, "epoch": h["epoch"] + offset} for h in card.get("history") or []]
-
-
-def card_trained_on(card: dict | None) -> frozenset[str] | None:
-    """The photos a weight file was trained on (names relative to the dataset's root, counting
-    the weights a warm restart began from), or None when its card does not say."""
-    names = (card or {}).get("trained_on")
-    return frozenset(names) if isinstance(names, list) else None

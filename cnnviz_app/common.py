@@ -91,7 +91,7 @@ class ModelChoice:
 
 
 def describe_card(card: dict | None) -> str:
-    from cnnviz.model import card_accuracy, card_epochs  # cnnviz.model imports Keras only on first use
+    from cnnviz.cards import card_accuracy, card_epochs  # cnnviz.model imports Keras only on first use
 
     if not card:
         return "untrained: random starting weights (no weight file ships in weights/ yet)"
@@ -121,7 +121,7 @@ def current_model(prefer: str = "session") -> ModelChoice:
 
 def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
     """The photos the chosen weights were trained on, as their card names them; None when unknown."""
-    from cnnviz.model import card_trained_on
+    from cnnviz.cards import card_trained_on
 
     if choice.source == "session":
         return st.session_state.get(SESSION_MODEL_SEEN, frozenset())

@@ -14,7 +14,7 @@ from tests.appserver import copy_photos
 from tests.test_app_pages import _isolated, assert_no_exception, open_page, shipped, texts  # noqa: F401
 
 from cnnviz.data import find_dataset, split_dataset, unseen
-from cnnviz.model import card_trained_on
+from cnnviz.cards import card_trained_on
 
 pytestmark = pytest.mark.slow
 

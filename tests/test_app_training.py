@@ -96,7 +96,7 @@ def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_c
     loaded = at.session_state["session_model"]
     assert loaded is not shipped and at.session_state["session_model_own"] is True
     assert same(weights(loaded), weights(shipped))
-    from cnnviz.model import card_epochs
+    from cnnviz.cards import card_epochs
 
     assert at.session_state["training_history"].next_epoch() == card_epochs(card) + 1
 
@@ -162,7 +162,7 @@ def test_save_reset_and_load_round_trip(env):
     assert saved.is_file() and (env / "saved" / "round-trip.card.json").is_file()
     assert any("Saved round-trip.weights.h5" in s.value for s in at.success)
 
-    from cnnviz.model import read_card
+    from cnnviz.cards import read_card
 
     card = read_card(saved)
     assert card["epochs"] == 1 and 0.0 <= card["val_accuracy"] <= 1.0

@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
+from cnnviz.cards import card_path, sha256_of, verified_card
 from cnnviz.errors import CnnvizError
 from cnnviz.model import (
     build_model,
-    card_path,
     compile_model,
     copy_model,
     default_weights_path,
@@ -17,8 +17,6 @@ from cnnviz.model import (
     load_weights,
     predict_dog_probability,
     save_weights,
-    sha256_of,
-    verified_card,
 )
 
 
@@ -183,7 +181,7 @@ def test_unknown_precision_is_refused():
 
 
 def test_a_cards_accuracy_is_its_float32_recheck_when_it_has_one():
-    from cnnviz.model import card_accuracy
+    from cnnviz.cards import card_accuracy
 
     assert card_accuracy({"val_accuracy": 0.81, "validation": {"accuracy": 0.8, "n": 10}}) == 0.8
     assert card_accuracy({"val_accuracy": 0.81}) == 0.81
@@ -191,7 +189,7 @@ def test_a_cards_accuracy_is_its_float32_recheck_when_it_has_one():
 
 
 def test_a_warm_restarts_epochs_include_its_parents():
-    from cnnviz.model import card_epochs
+    from cnnviz.cards import card_epochs
 
     grandparent = {"epochs": 39}
     parent = {"epochs": 12, "started_from": grandparent}
@@ -201,7 +199,7 @@ def test_a_warm_restarts_epochs_include_its_parents():
 
 
 def test_a_card_lists_what_its_weights_trained_on_or_says_nothing():
-    from cnnviz.model import card_trained_on
+    from cnnviz.cards import card_trained_on
 
     assert card_trained_on({"trained_on": ["cat.1.jpg", "dog.2.jpg"]}) == {"cat.1.jpg", "dog.2.jpg"}
     assert card_trained_on({"trained_on": []}) == frozenset()
@@ -209,7 +207,7 @@ def test_a_card_lists_what_its_weights_trained_on_or_says_nothing():
 
 
 def test_a_warm_restarts_history_goes_on_from_its_parents():
-    from cnnviz.model import card_history
+    from cnnviz.cards import card_history
 
     parent = {"epochs": 2, "history": [{"epoch": 1, "val_accuracy": 0.6}, {"epoch": 2, "val_accuracy": 0.7}]}
     child = {"epochs": 2, "history": [{"epoch": 1, "val_accuracy": 0.72}, {"epoch": 2, "val_accuracy": 0.75}], "started_from": parent}

@@ -24,7 +24,8 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.backend import keras
 from cnnviz.checkpoint import MODEL_FILE, STATE_FILE, load_checkpoint
 from cnnviz.errors import CnnvizError
-from cnnviz.model import build_model, card_path, list_weight_files, load_weights, save_weights
+from cnnviz.model import build_model, list_weight_files, load_weights, save_weights
+from cnnviz.cards import card_path
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cnnviz.model import WEIGHTS_DIR, default_weights_path, read_card, sha256_of
+from cnnviz.model import WEIGHTS_DIR, default_weights_path
+
+from cnnviz.cards import read_card, sha256_of
 from tests.test_cli import REPO, cnnviz
 
 pytestmark = pytest.mark.slow

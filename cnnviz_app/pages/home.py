@@ -24,7 +24,9 @@ for number, (path, text) in enumerate(descriptions.items(), start=1):
     left.page_link(path, label=f"{number}. {PAGES[path]}")
     right.markdown(text)
 
-from cnnviz.model import default_weights_path, verified_card  # noqa: E402  (no TensorFlow: Home answers at once)
+from cnnviz.model import default_weights_path  # noqa: E402  (no TensorFlow: Home answers at once)
+
+from cnnviz.cards import verified_card
 
 shipped_path = default_weights_path()
 if shipped_path is None:

@@ -94,7 +94,7 @@ def _replace_model(model, info: str, card: dict | None = None, *, own: bool) -> 
     `card` None means fresh random weights; a loaded file's card says what they were trained on.
     """
     from cnnviz.jobs import History
-    from cnnviz.model import card_epochs, card_trained_on
+    from cnnviz.cards import card_epochs, card_trained_on
 
     st.session_state[SESSION_MODEL] = model
     st.session_state[SESSION_MODEL_SEEN] = frozenset() if card is None else card_trained_on(card)
@@ -269,7 +269,8 @@ def save_current() -> None:
 
 def load_into_session(path: Path, label: str) -> None:
     """Load a weight file into a fresh compiled network; on any error the current model stays."""
-    from cnnviz.model import card_accuracy, card_path, load_weights
+    from cnnviz.model import load_weights
+    from cnnviz.cards import card_accuracy, card_path
 
     if training_in_progress():
         st.session_state[FLASH] = ("error", "An epoch is running: stop it or wait for it to end, then load.")
@@ -441,7 +442,8 @@ def _outcome(job, status) -> None:
 
 
 def weights_panel(running: bool) -> None:
-    from cnnviz.model import WEIGHTS_DIR, card_path, list_weight_files
+    from cnnviz.model import WEIGHTS_DIR, list_weight_files
+    from cnnviz.cards import card_path
 
     save_col, load_col = st.columns(2, gap="large")
     with save_col:
@@ -517,7 +519,7 @@ def weights_panel(running: bool) -> None:
 
 def shipped_run_summary() -> str | None:
     """How the shipped weights' own training went, read from their card: a yardstick, not a promise."""
-    from cnnviz.model import card_history
+    from cnnviz.cards import card_history
 
     _model, card = shipped_model()
     history = [h for h in card_history(card) if h.get("val_accuracy") is not None]
