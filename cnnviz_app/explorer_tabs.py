@@ -12,11 +12,12 @@ import streamlit as st
 from cnnviz import figures
 from cnnviz.export import image_figures, zip_bytes
 from cnnviz.mosaic import to_png
+from cnnviz.report import PhotoReport
 from cnnviz.stepthrough import conv_step, next_position, pool_step
 from cnnviz_app import common
 
 
-def where_it_looked(report) -> None:
+def where_it_looked(report: PhotoReport) -> None:
     result = report.explanation
     p = result.dog_probability
     st.markdown(
@@ -73,7 +74,7 @@ def _move(height: int, width: int, step: int) -> None:
     st.session_state["step_row"], st.session_state["step_col"] = next_position(row, col, height, width, step)
 
 
-def step_through(report) -> None:
+def step_through(report: PhotoReport) -> None:
     """A first-layer filter's window at one position: the 27 products, the sum, the bias, the ReLU."""
     st.markdown(
         "A convolution is one small computation repeated at every position. Pick a filter of the first layer and a "
@@ -87,7 +88,7 @@ def step_through(report) -> None:
     _pool_panel(report.activations)
 
 
-def _conv_panel(report, playing: bool) -> None:
+def _conv_panel(report: PhotoReport, playing: bool) -> None:
     photo = report.photo
     kernel, bias = next(iter(report.filters.values()))
     after, feature_maps = report.first_conv
@@ -171,7 +172,7 @@ def _pool_panel(acts: dict) -> None:
 # --- export -----------------------------------------------------------------------------------------
 
 
-def export_panel(report, fingerprint: str, description: str, photo_name: str) -> None:
+def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_name: str) -> None:
     """Every figure of this tab set as a PNG, and all of them in one zip: the workshop pack."""
     st.markdown(
         "Every figure of the tabs above for this photo and these weights, as PNG files: download one, or all of "

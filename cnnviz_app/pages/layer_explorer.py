@@ -8,7 +8,7 @@ import streamlit as st
 from cnnviz import CLASS_NAMES, CnnvizError, figures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.mosaic import grid_columns
-from cnnviz.report import photo_report
+from cnnviz.report import PhotoReport, photo_report
 from cnnviz_app import common, explorer_tabs
 
 st.title("Layer Explorer")
@@ -190,7 +190,7 @@ def caption(name: str) -> str:
 
 
 @st.fragment
-def closer_look(report, names: list[str]):
+def closer_look(report: PhotoReport, names: list[str]):
     c1, c2 = st.columns([1, 2])
     name = c1.selectbox("Layer", names, index=0, key="closer_layer")
     channels = report.activations[name].shape[-1]
@@ -232,7 +232,7 @@ with tab_maps:
 
 
 @st.fragment
-def deeper_filters(report):
+def deeper_filters(report: PhotoReport):
     deeper = [name for name, (kernel, _bias) in report.filters.items() if kernel.shape[2] != 3]
     c1, c2 = st.columns([1, 2])
     name = c1.selectbox("Layer", deeper, key="filter_layer")
@@ -287,7 +287,7 @@ with tab_dense:
 
 
 @st.fragment
-def convolution_panel(report, n_filters: int):
+def convolution_panel(report: PhotoReport, n_filters: int):
     k = st.slider("First-layer filter", 0, n_filters - 1, 0, key="check_filter")
     diffs = list(report.convolution_check(k).max_abs_difference.values())
     titles = [
