@@ -3,11 +3,11 @@ and the filters, all as PNG bytes, in-process, after warm-up.
 
     .venv/bin/python benchmarks/explorer_latency.py [--runs 50]
 
-cnnviz's path is what pages/layer_explorer.py computes for a new photo: `load_photo`,
-`inspect.activations` (one pass for every layer), the verdict, `feature_mosaic_png` of every
-convolution, ReLU and pooling output (palette PNGs, two at a time, as the page does), and
-`filter_mosaic` of the first layer (RGB and its three channels) and of each deeper layer's
-first input channel, then `to_png` of each.
+cnnviz's path is what pages/layer_explorer.py computes for a new photo, by the same calls:
+`load_photo`, then `report.photo_report` (one pass for every layer, the verdict, and a palette
+PNG of every convolution, ReLU and pooling output, two at a time), then the report's
+`filter_png` of the first layer (RGB and its three channels) and of each deeper layer's
+first input channel.
 The peer, run alternately in the same process on the same photos, is the tutorial's way:
 an activation model called with `Model.predict`, per-map mosaics coloured one map at a time,
 PNGs by Pillow at its default compression, one after another. Targets (issue 5): p50 <= 150 ms, p95 <= 300 ms.
@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,36 +33,27 @@ from cnnviz import inspect  # noqa: E402
 from cnnviz.backend import keras  # noqa: E402
 from cnnviz.images import load_photo  # noqa: E402
 from cnnviz.model import layer_table, load_default_model  # noqa: E402
-from cnnviz.mosaic import feature_mosaic_png, filter_mosaic, to_pngs  # noqa: E402
+from cnnviz.report import MAP_KINDS, photo_report  # noqa: E402
 
-MAP_LAYERS = ("convolution", "relu", "max pooling")  # as pages/layer_explorer.py
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
 
 
-def cnnviz_path(model, kinds, data: bytes, stages: dict) -> dict:
+def cnnviz_path(model, data: bytes, stages: dict) -> dict:
     t0 = time.perf_counter()
     photo = load_photo(data)
     t1 = time.perf_counter()
-    acts = inspect.activations(model, photo.network_input)
-    verdict = inspect.verdict(float(acts[model.layers[-1].name].ravel()[0]))
+    report = photo_report(model, photo)
     t2 = time.perf_counter()
-    names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_LAYERS]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        maps = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=8), names)))
-    t3 = time.perf_counter()
-    images = {}
-    kernels = inspect.conv_filters(model)
-    (first, (k1, _)), *deeper = kernels.items()
-    images[f"{first} rgb"] = filter_mosaic(k1, scale=12)
+    (first, _), *deeper = report.filters.items()
+    pngs = {**report.mosaics, f"{first} rgb": report.filter_png(first)}
     for c in range(3):
-        images[f"{first} {c}"] = filter_mosaic(k1, channel=c, scale=12)
-    for name, (k, _) in deeper:
-        images[f"{name} 0"] = filter_mosaic(k, channel=0, scale=12)
-    pngs = {**maps, **to_pngs(images)}
-    t4 = time.perf_counter()
-    for key, dt in (("decode photo", t1 - t0), ("network", t2 - t1), ("feature-map PNGs", t3 - t2), ("filter PNGs", t4 - t3)):
+        pngs[f"{first} {c}"] = report.filter_png(first, c)
+    for name, _ in deeper:
+        pngs[f"{name} 0"] = report.filter_png(name, 0)
+    t3 = time.perf_counter()
+    for key, dt in (("decode photo", t1 - t0), ("report: network and feature-map PNGs", t2 - t1), ("filter PNGs", t3 - t2)):
         stages.setdefault(key, []).append(dt)
-    return {"verdict": verdict, "pngs": pngs}
+    return {"verdict": report.verdict, "pngs": pngs}
 
 
 # --- the peer: the tutorial's way -------------------------------------------------------------
@@ -107,7 +97,7 @@ def peer_path(model, activation_model, kinds, data: bytes) -> dict:
     verdict = inspect.verdict(float(acts[model.layers[-1].name].ravel()[0]))
     images = {}
     for name, a in acts.items():
-        if a.ndim == 3 and kinds[name] in MAP_LAYERS:
+        if a.ndim == 3 and kinds[name] in MAP_KINDS:
             images[name] = _peer_grid(np.stack([_peer_colourise(_peer_normalise(a[:, :, i])) for i in range(a.shape[-1])]), 8)
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
@@ -141,7 +131,7 @@ def main(argv=None) -> None:
     ours, peer, ours_cpu, peer_cpu = [], [], [], []
     for i, data in enumerate(blobs):
         t, c = time.perf_counter(), time.process_time()
-        a = cnnviz_path(model, kinds, data, stages)
+        a = cnnviz_path(model, data, stages)
         dt_ours, dc_ours = time.perf_counter() - t, time.process_time() - c
         t, c = time.perf_counter(), time.process_time()
         b = peer_path(model, activation_model, kinds, data)

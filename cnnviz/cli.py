@@ -483,22 +483,16 @@ def _photo_or_chelsea(path):
 
 
 def cmd_inspect(args) -> None:
-    from cnnviz.inspect import activations, classify, conv_filters
-    from cnnviz.mosaic import feature_mosaic, filter_mosaic, to_png, upscale
+    from cnnviz.report import photo_report
 
     photo = _photo_or_chelsea(args.image)
     model, _ = _load_model(args)
+    report = photo_report(model, photo)
     args.out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, (kernel, _bias) in conv_filters(model).items():
-        written.append(_write(args.out / f"filters_{name}.png", to_png(filter_mosaic(kernel))))
-    for i, (name, output) in enumerate(activations(model, photo.network_input).items(), start=1):
-        maps = output if output.ndim == 3 else output[None, :, None]  # a 1-D layer as one strip
-        image = feature_mosaic(maps)
-        if output.ndim == 1:
-            image = upscale(image, 12)
-        written.append(_write(args.out / f"activations_{i:02d}_{name}.png", to_png(image)))
-    v = classify(model, photo.network_input)
+    written = [_write(args.out / f"filters_{name}.png", report.filter_png(name)) for name in report.filters]
+    for i, name in report.numbered_layers():
+        written.append(_write(args.out / f"activations_{i:02d}_{name}.png", report.layer_png(name)))
+    v = report.verdict
     print(f"{args.image}: {v.label} {v.probability:.2f}")
     print(f"wrote {len(written)} PNGs to {args.out}")
 

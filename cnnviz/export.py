@@ -15,63 +15,53 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnviz import figures
-from cnnviz.mosaic import feature_mosaic, filter_mosaic, to_png, upscale
+from cnnviz.mosaic import to_png
+from cnnviz.report import PhotoReport
 
-MAP_KINDS = ("convolution", "relu", "max pooling")  # layers whose output is a stack of maps
 
+def image_figures(report: PhotoReport, description: str = "", on_step: Callable[[str], None] | None = None) -> dict[str, bytes]:
+    """File name -> PNG (or text) bytes of every figure of one photo's report (cnnviz.report).
 
-def image_figures(model, photo, description: str = "", on_step: Callable[[str], None] | None = None) -> dict[str, bytes]:
-    """File name -> PNG (or text) bytes of every figure for one photo (a cnnviz.images.Photo).
-
+    Built from what the report holds, so an Explorer that has the report computes nothing
+    twice; what it has not computed yet (Grad-CAM, say) it computes once, for both.
     `description` says which weights these are, for the verdict's text; `on_step` hears the
-    name of each part as it is computed (a progress line).
+    name of each part as it is put together (a progress line).
     """
-    from cnnviz.explain import explain, overlay
-    from cnnviz.inspect import activations, conv_filters, convolution_check, verdict
-    from cnnviz.model import layer_table
 
     def step(name: str) -> None:
         if on_step:
             on_step(name)
 
-    x = photo.network_input
     files: dict[str, bytes] = {}
     step("the photo")
-    files["01-photo.png"] = to_png(photo.original)
-    files["02-network-input.png"] = to_png(figures.network_view(x, 2))
+    files["01-photo.png"] = to_png(report.photo.original)
+    files["02-network-input.png"] = to_png(figures.network_view(report.photo.network_input, 2))
 
     step("every layer's feature maps")
-    acts = activations(model, x)
-    last = model.layers[-1].name
-    v = verdict(float(acts[last].ravel()[0]))
-    files["03-verdict.txt"] = _verdict_text(v, description).encode()
-    kinds = {row.name: row.kind for row in layer_table(model)}
-    for i, (name, a) in enumerate(acts.items(), start=1):
-        if a.ndim == 3 and kinds[name] in MAP_KINDS:
-            files[f"04-feature-maps/{i:02d}-{name}.png"] = to_png(feature_mosaic(a, cols=8))
+    files["03-verdict.txt"] = _verdict_text(report.verdict, description).encode()
+    for i, name in report.numbered_layers():
+        if name in report.mosaics:
+            files[f"04-feature-maps/{i:02d}-{name}.png"] = report.mosaics[name]
 
     step("the filters")
-    for name, (kernel, _bias) in conv_filters(model).items():
+    for name, (kernel, _bias) in report.filters.items():
         if kernel.shape[2] == 3:
-            files[f"05-filters/{name}-rgb.png"] = to_png(filter_mosaic(kernel, scale=12))
+            files[f"05-filters/{name}-rgb.png"] = report.filter_png(name)
             for c, colour in enumerate(("red", "green", "blue")):
-                files[f"05-filters/{name}-{colour}.png"] = to_png(filter_mosaic(kernel, channel=c, scale=12))
+                files[f"05-filters/{name}-{colour}.png"] = report.filter_png(name, c)
         else:
-            files[f"05-filters/{name}-input-channel-0.png"] = to_png(filter_mosaic(kernel, channel=0, scale=12))
+            files[f"05-filters/{name}-input-channel-0.png"] = report.filter_png(name, 0)
 
     step("where the network looked")
-    found = explain(model, x)
-    view = figures.network_view(x, 2)
-    files["06-where-it-looked/grad-cam-dog.png"] = to_png(overlay(view, found.grad_cams["dog"].heatmap))
-    files["06-where-it-looked/grad-cam-cat.png"] = to_png(overlay(view, found.grad_cams["cat"].heatmap))
-    files["06-where-it-looked/saliency.png"] = to_png(overlay(view, found.saliency, alpha=0.8, cmap="hot", lift=1.0))
+    files["06-where-it-looked/grad-cam-dog.png"] = to_png(report.looked["gradcam-dog"])
+    files["06-where-it-looked/grad-cam-cat.png"] = to_png(report.looked["gradcam-cat"])
+    files["06-where-it-looked/saliency.png"] = to_png(report.looked["saliency"])
 
     step("the convolution check")
-    check = convolution_check(model, x, 0)
-    maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
-    strip = np.concatenate([np.pad(upscale(m, 2), ((0, 0), (0, 8), (0, 0)), constant_values=255) for m in figures.shared_scale(maps, check.network)], axis=1)
+    gap = ((0, 0), (0, 8), (0, 0))  # a white band between the four maps
+    strip = np.concatenate([np.pad(m, gap, constant_values=255) for m in report.convolution_pictures(0)], axis=1)
     files["07-convolution-check.png"] = to_png(strip)
-    files["07-convolution-check.txt"] = _check_text(check).encode()
+    files["07-convolution-check.txt"] = _check_text(report.convolution_check(0)).encode()
     files["README.txt"] = _readme(files).encode()
     return files
 

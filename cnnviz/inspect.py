@@ -96,11 +96,15 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
-def convolution_check(model: keras.Model, image: np.ndarray, filter_index: int = 0) -> ConvCheck:
+def convolution_check(
+    model: keras.Model, image: np.ndarray, filter_index: int = 0, feature_maps: np.ndarray | None = None
+) -> ConvCheck:
     """Recompute one first-layer feature map by hand three ways and compare with the network's.
 
     `image` is the scaled network input (150, 150, 3) in [0, 1]; scaling matters, since the
     network was trained on scaled pixels (the tutorial forgot this for its test images).
+    `feature_maps` is the first convolution's output after its ReLU for this image, as
+    `first_conv_maps` reads it from `activations`: a caller that has them saves a forward pass.
     """
     layer = first_conv_layer(model)
     kernel, bias = (keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights)
@@ -111,7 +115,9 @@ def convolution_check(model: keras.Model, image: np.ndarray, filter_index: int =
     k, b = kernel[:, :, :, filter_index], bias[filter_index]
     channels = range(x.shape[-1])
 
-    network = _network_feature_map(model, layer, image)[:, :, filter_index]
+    if feature_maps is None:
+        feature_maps = first_conv_maps(model, activations(model, image))[1]
+    network = np.asarray(feature_maps[:, :, filter_index], dtype="float64")
     correlate = _relu(sum(signal.correlate2d(x[:, :, c], k[:, :, c], mode="valid") for c in channels) + b)
     flipped = _relu(sum(signal.convolve2d(x[:, :, c], k[::-1, ::-1, c], mode="valid") for c in channels) + b)
     # The tutorial's version: one grey channel against the first channel's kernel, unflipped.
@@ -129,11 +135,15 @@ def convolution_check(model: keras.Model, image: np.ndarray, filter_index: int =
     )
 
 
-def _network_feature_map(model: keras.Model, conv_layer, image: np.ndarray) -> np.ndarray:
-    """The first convolution's output after its ReLU, as the network computes it."""
-    outputs = activations(model, image)
+def first_conv_maps(model: keras.Model, outputs: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+    """(layer name, maps): the first convolution's output after its ReLU, read from `activations`.
+
+    The name is the ReLU layer's when the convolution has one after it, else the
+    convolution's own (whose ReLU is then applied here).
+    """
+    conv_layer = first_conv_layer(model)
     names = [layer.name for layer in model.layers]
     after = names[names.index(conv_layer.name) + 1]
     if isinstance(model.get_layer(after), keras.layers.Activation):
-        return outputs[after].astype("float64")
-    return _relu(outputs[conv_layer.name].astype("float64"))
+        return after, outputs[after]
+    return conv_layer.name, _relu(outputs[conv_layer.name])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import struct
 import zlib
 
@@ -58,11 +57,16 @@ def grid(tiles: np.ndarray, cols: int | None = None, border: int = 1) -> np.ndar
     return _layout(np.asarray(tiles, dtype="uint8"), cols, border, BORDER_COLOUR)
 
 
+def grid_columns(n: int) -> int:
+    """How many columns `grid` lays n tiles out in when not told: as near a square as it gets."""
+    return math.ceil(math.sqrt(n))
+
+
 def _layout(tiles: np.ndarray, cols: int | None, border: int, fill) -> np.ndarray:
     """`grid` for tiles (n, h, w, ...) of any dtype, borders and empty cells set to `fill`."""
     n, h, w = tiles.shape[:3]
     rest = tiles.shape[3:]
-    cols = cols or math.ceil(math.sqrt(n))
+    cols = cols or grid_columns(n)
     rows = math.ceil(n / cols)
     # Every tile with its border to the right and below, as one (rows, h+b, cols, w+b) block.
     cells = np.empty((rows, h + border, cols, w + border, *rest), dtype=tiles.dtype)
@@ -150,7 +154,7 @@ def to_png(image: np.ndarray, compress_level: int = 1, palette: np.ndarray | Non
     that time: Pillow's adaptive row filters at its default level 6 took several times longer
     than zlib's level 1 for files little smaller, and ISA-L's level 1 makes files the size of
     zlib's level 1 about 10x faster (benchmarks/explorer_latency.py). Deflate releases the
-    GIL, so `to_pngs` encodes several at once.
+    GIL, so several encode at once (cnnviz.report makes a photo's mosaics two at a time).
     """
     image = np.ascontiguousarray(image, dtype="uint8")
     if image.ndim == 3 and image.shape[2] == 1:
@@ -178,11 +182,3 @@ def to_png(image: np.ndarray, compress_level: int = 1, palette: np.ndarray | Non
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
-
-def to_pngs(images: dict, compress_level: int = 1) -> dict:
-    """`to_png` of every array in a dict, encoded on all cores."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(images)))) as pool:
-        encoded = pool.map(lambda image: to_png(image, compress_level), images.values())
-        return dict(zip(images, encoded))

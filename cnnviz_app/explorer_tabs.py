@@ -1,47 +1,46 @@
 """The Layer Explorer's tabs beyond the tutorial: where the network looked, and a convolution
 stepped through one position at a time. Not a page itself: layer_explorer.py calls these
-inside its tabs, so that file stays a list of tabs. Every number comes from cnnviz."""
+inside its tabs, so that file stays a list of tabs. Every number comes from the page's
+cnnviz.report.PhotoReport, so each is computed once for the photo."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from cnnviz import figures
+from cnnviz.export import image_figures, zip_bytes
+from cnnviz.mosaic import to_png
+from cnnviz.report import PhotoReport
+from cnnviz.stepthrough import conv_step, next_position, pool_step
 from cnnviz_app import common
 
-VIEW_SCALE = 2  # the 150x150 network input shown at 300x300, its pixels kept square
 
-
-def where_it_looked(model, photo, fingerprint: str) -> None:
-    from cnnviz.explain import explain, overlay
-    from cnnviz.mosaic import to_png, upscale
-
-    result = common.memo(
-        (fingerprint, common.photo_key(photo)), lambda: explain(model, photo.network_input), slot="_explain_memo", keep=2
-    )
+def where_it_looked(report: PhotoReport) -> None:
+    result = report.explanation
     p = result.dog_probability
     st.markdown(
         "Which parts of the photo made the network say what it said? Both maps are worked out from the gradients "
         "of the current weights, for the photo as the network gets it (150 × 150). Red: mattered most; "
         "untinted: did not matter."
     )
-    view = figures.network_view(photo.network_input, 1)
     panels = [
         (
-            overlay(upscale(view, VIEW_SCALE), result.grad_cams["dog"].heatmap),
+            report.looked["gradcam-dog"],
             f"Grad-CAM for **dog** (P(dog) = {p:.3f})",
             "Regions whose features raised P(dog).",
             "gradcam-dog",
         ),
         (
-            overlay(upscale(view, VIEW_SCALE), result.grad_cams["cat"].heatmap),
+            report.looked["gradcam-cat"],
             f"Grad-CAM for **cat** (1 − P(dog) = {1 - p:.3f})",
             "Regions whose features raised P(cat). Where one Grad-CAM is hot the other is blank: "
             "they are the two signs of one weighted sum.",
             "gradcam-cat",
         ),
         (
-            overlay(upscale(view, VIEW_SCALE), result.saliency, alpha=0.8, cmap="hot", lift=1.0),
+            report.looked["saliency"],
             "Saliency, for dog and for cat alike",
             "|d score / d pixel|: the pixels a small change would move the score most. The cat score is "
             "1 − P(dog), so its gradient is the dog's with the sign flipped: one map serves both.",
@@ -71,13 +70,11 @@ PLAY_SECONDS = 1.0
 
 def _move(height: int, width: int, step: int) -> None:
     """Previous / Next / Play: move the window `step` positions along its row-by-row sweep."""
-    from cnnviz.stepthrough import next_position
-
     row, col = st.session_state.get("step_row", 0), st.session_state.get("step_col", 0)
     st.session_state["step_row"], st.session_state["step_col"] = next_position(row, col, height, width, step)
 
 
-def step_through(model, photo, acts: dict) -> None:
+def step_through(report: PhotoReport) -> None:
     """A first-layer filter's window at one position: the 27 products, the sum, the bias, the ReLU."""
     st.markdown(
         "A convolution is one small computation repeated at every position. Pick a filter of the first layer and a "
@@ -86,19 +83,15 @@ def step_through(model, photo, acts: dict) -> None:
         "is positive. That one number is one pixel of the feature map. Press **Play** to sweep the window along."
     )
     playing = st.toggle("Play", key="step_play", help="Moves the window one position every second.")
-    st.fragment(run_every=PLAY_SECONDS if playing else None)(_conv_panel)(model, photo, acts, playing)
+    st.fragment(run_every=PLAY_SECONDS if playing else None)(_conv_panel)(report, playing)
     st.subheader("Then max pooling")
-    _pool_panel(acts)
+    _pool_panel(report.activations)
 
 
-def _conv_panel(model, photo, acts: dict, playing: bool) -> None:
-    from cnnviz.inspect import conv_filters
-    from cnnviz.stepthrough import conv_step
-
-    name, (kernel, bias) = next(iter(conv_filters(model).items()))
-    names = [layer.name for layer in model.layers]
-    after = names[names.index(name) + 1]
-    feature_maps = acts[after]
+def _conv_panel(report: PhotoReport, playing: bool) -> None:
+    photo = report.photo
+    kernel, bias = next(iter(report.filters.values()))
+    after, feature_maps = report.first_conv
     height, width = feature_maps.shape[:2]
     # Start mid-photo, so the map already shows the rows swept so far.
     st.session_state.setdefault("step_row", height // 2)
@@ -147,8 +140,6 @@ def _conv_panel(model, photo, acts: dict, playing: bool) -> None:
 
 @st.fragment
 def _pool_panel(acts: dict) -> None:
-    from cnnviz.stepthrough import pool_step
-
     names = list(acts)
     pool = next(name for name in names if name.startswith("max_pooling"))
     source = names[names.index(pool) - 1]
@@ -181,18 +172,14 @@ def _pool_panel(acts: dict) -> None:
 # --- export -----------------------------------------------------------------------------------------
 
 
-def export_panel(model, photo, fingerprint: str, description: str, photo_name: str) -> None:
+def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_name: str) -> None:
     """Every figure of this tab set as a PNG, and all of them in one zip: the workshop pack."""
-    from pathlib import Path
-
-    from cnnviz.export import image_figures, zip_bytes
-
     st.markdown(
         "Every figure of the tabs above for this photo and these weights, as PNG files: download one, or all of "
         "them in one zip (the **workshop pack**: the photo, the verdict, every layer's feature maps, the filters, "
         "where the network looked, and the convolution check with its numbers)."
     )
-    key = (fingerprint, common.photo_key(photo))
+    key = (fingerprint, common.photo_key(report.photo))
     ready = key in st.session_state.get("_export_memo", {})
     if not ready and not st.button("Prepare the figures", key="export_prepare", icon=":material/photo_library:"):
         return
@@ -204,7 +191,7 @@ def export_panel(model, photo, fingerprint: str, description: str, photo_name: s
         def on_step(name: str) -> None:
             bar.progress(parts.index(name) / len(parts), text=f"Drawing {name}…")
 
-        files = image_figures(model, photo, description, on_step=on_step)
+        files = image_figures(report, description, on_step=on_step)
         bar.empty()
         return files
 

@@ -24,7 +24,7 @@ def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys
     assert f"Grad-CAM for **dog** (P(dog) = {p:.3f})" in body
     assert f"Grad-CAM for **cat** (1 − P(dog) = {1 - p:.3f})" in body
     assert "Saliency, for dog and for cat alike" in body
-    shown = next(iter(at.session_state["_explain_memo"].values()))
+    shown = next(iter(at.session_state["_memo"].values())).explanation
     assert np.array_equal(shown.grad_cams["dog"].heatmap, expected.grad_cams["dog"].heatmap)
     names = [b.proto.label for b in at.get("download_button")]
     assert names.count("PNG") >= 3
@@ -121,6 +121,7 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
 
 def test_export_tab_offers_every_figure_and_the_workshop_pack():
     from cnnviz.export import image_figures
+    from cnnviz.report import photo_report
     from cnnviz_app.common import chelsea, describe_card
 
     model, card = shipped()
@@ -128,7 +129,7 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
     assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
     at.button(key="export_prepare").click().run()
     assert_no_exception(at)
-    expected = image_figures(model, chelsea(), describe_card(card))
+    expected = image_figures(photo_report(model, chelsea()), describe_card(card))
     figure = at.selectbox(key="export_figure")
     assert figure.options == [name for name in expected if name.endswith(".png")]
     assert "04-feature-maps/07-relu_3.png" in figure.options

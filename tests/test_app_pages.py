@@ -245,7 +245,7 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
 
     # The verdict is the library's, for the shipped (or untrained) weights; the 0.5 rule is stated.
     p = at.session_state["_memo"]
-    verdict = next(iter(p.values()))["verdict"]
+    verdict = next(iter(p.values())).verdict
     expected = classify(model, photo.network_input)
     assert verdict.label == expected.label and verdict.dog_probability == pytest.approx(expected.dog_probability, abs=1e-5)
     assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "≥ 0.5" in body

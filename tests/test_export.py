@@ -18,11 +18,12 @@ def pack():
     from cnnviz.images import load_photo
     from cnnviz.model import build_model
     from cnnviz.mosaic import to_png
+    from cnnviz.report import photo_report
 
     model = build_model()
     photo = load_photo(to_png(data.chelsea()), name="chelsea.png")
     steps = []
-    files = image_figures(model, photo, "random weights", on_step=steps.append)
+    files = image_figures(photo_report(model, photo), "random weights", on_step=steps.append)
     return model, photo, files, steps
 
 
@@ -43,7 +44,7 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
         "conv2d_1.png", "relu_1.png", "conv2d_2.png", "relu_2.png", "max_pooling2d_1.png",
         "conv2d_3.png", "relu_3.png", "max_pooling2d_2.png",
     ]
-    relu_3 = np.asarray(Image.open(io.BytesIO(contents[maps[6]])))
+    relu_3 = np.asarray(Image.open(io.BytesIO(contents[maps[6]])).convert("RGB"))  # a palette PNG
     assert np.array_equal(relu_3, feature_mosaic(activations(model, photo.network_input)["relu_3"], cols=8))
     for name in ("05-filters/conv2d_1-rgb.png", "05-filters/conv2d_3-input-channel-0.png", "06-where-it-looked/grad-cam-dog.png",
                  "06-where-it-looked/grad-cam-cat.png", "06-where-it-looked/saliency.png", "07-convolution-check.png"):

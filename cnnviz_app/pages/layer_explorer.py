@@ -3,19 +3,18 @@
 import random
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, figures
 from cnnviz.images import IMAGE_SIZE
-from cnnviz.model import layer_table
+from cnnviz.mosaic import grid_columns
+from cnnviz.report import PhotoReport, photo_report
 from cnnviz_app import common, explorer_tabs
 
 st.title("Layer Explorer")
 st.markdown("Give the network a photo and follow it through every layer: what it sees, what each layer makes of it, and its verdict.")
 
 NO_BAR = {"displayModeBar": False}
-MAP_LAYERS = ("convolution", "relu", "max pooling")  # layer kinds with feature maps to show
 
 
 # --- the photo --------------------------------------------------------------------------------
@@ -95,29 +94,8 @@ if common.session_model_in_use():
 choice = common.current_model(prefer)
 model = choice.model
 fingerprint = common.model_fingerprint(model)
-layer_rows = {layer.name: layer for layer in model.layers}
-kinds = {row.name: row.kind for row in layer_table(model)}
-
-
-def compute_all():
-    """Every layer's output, the verdict and a mosaic of every layer with feature maps."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cnnviz import inspect
-    from cnnviz.mosaic import feature_mosaic_png
-
-    acts = inspect.activations(model, photo.network_input)
-    last = model.layers[-1].name
-    names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_LAYERS]
-    # PNG bytes made here go to the browser as they are (st.image would re-encode an array
-    # with Pillow, several times slower); numpy and ISA-L's deflate release the GIL, so two at once.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        mosaics = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=8), names)))
-    return {"acts": acts, "verdict": inspect.verdict(float(acts[last].ravel()[0])), "mosaics": mosaics}
-
-
-result = common.memo((fingerprint, common.photo_key(photo)), compute_all, keep=2)
-acts, verdict = result["acts"], result["verdict"]
+report = common.memo((fingerprint, common.photo_key(photo)), lambda: photo_report(model, photo), keep=2)
+verdict, kinds = report.verdict, report.kinds
 
 # --- photo, network input, verdict -------------------------------------------------------------
 
@@ -208,16 +186,16 @@ with tab_pixels:
 
 
 def caption(name: str) -> str:
-    return f"{name} · {kinds[name]} · {figures.format_shape(acts[name].shape)}"
+    return f"{name} · {kinds[name]} · {figures.format_shape(report.activations[name].shape)}"
 
 
 @st.fragment
-def closer_look(acts: dict, names: list[str]):
+def closer_look(report: PhotoReport, names: list[str]):
     c1, c2 = st.columns([1, 2])
     name = c1.selectbox("Layer", names, index=0, key="closer_layer")
-    channels = acts[name].shape[-1]
+    channels = report.activations[name].shape[-1]
     channel = c2.slider("Feature map (channel)", 0, channels - 1, 0, key=f"closer_channel_{name}")
-    m = acts[name][:, :, channel]
+    m = report.feature_map(name, channel)
     left, right = st.columns([3, 1], gap="large")
     left.plotly_chart(
         figures.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
@@ -243,82 +221,63 @@ with tab_maps:
         "(yellow: that map's largest value, dark blue: its smallest). Early maps respond to edges and colours; "
         "after each pooling the maps are smaller and respond to larger parts of the photo."
     )
-    names = list(result["mosaics"])
-    stages, current = [], []
-    for name in names:  # a stage: a convolution, its ReLU and the pooling after it
-        if kinds[name] == "convolution" and current:
-            stages.append(current)
-            current = []
-        current.append(name)
-    stages.append(current)
-    for stage in stages:
+    for stage in report.stages():
         cols = st.columns(3)
         for col, name in zip(cols, stage):
-            col.image(result["mosaics"][name], caption=caption(name), width="stretch", output_format="PNG")
+            col.image(report.mosaics[name], caption=caption(name), width="stretch", output_format="PNG")
     st.subheader("A closer look at one map")
-    closer_look(acts, names)
+    closer_look(report, list(report.mosaics))
 
 # --- filters ---------------------------------------------------------------------------------------
 
 
 @st.fragment
-def deeper_filters(kernels: dict):
-    from cnnviz.mosaic import filter_mosaic
-
-    deeper = [name for name in kernels if kernels[name][0].shape[2] != 3]
+def deeper_filters(report: PhotoReport):
+    deeper = [name for name, (kernel, _bias) in report.filters.items() if kernel.shape[2] != 3]
     c1, c2 = st.columns([1, 2])
     name = c1.selectbox("Layer", deeper, key="filter_layer")
-    kernel = kernels[name][0]
+    kernel = report.filters[name][0]
     channel = c2.slider("Input channel", 0, kernel.shape[2] - 1, 0, key=f"filter_channel_{name}")
     st.image(
-        filter_mosaic(kernel, channel=channel, scale=12),
+        report.filter_png(name, channel),
         caption=f"{name}: the 3 × 3 weights each of its {kernel.shape[-1]} filters applies to input channel {channel} "
         f"(one of {kernel.shape[2]}; red positive, blue negative)",
-        width=min(640, 60 * int(np.ceil(np.sqrt(kernel.shape[-1])))),
+        width=min(640, 60 * grid_columns(kernel.shape[-1])),
         output_format="PNG",
     )
 
 
 with tab_filters:
-    from cnnviz.inspect import conv_filters
-    from cnnviz.mosaic import filter_mosaic
-
-    kernels = common.memo((fingerprint, "filters"), lambda: conv_filters(model), slot="_filter_memo", keep=2)
-    first_name = next(iter(kernels))
-    k1 = kernels[first_name][0]
+    first_name = next(iter(report.filters))
+    k1 = report.filters[first_name][0]
     st.markdown(
         f"The {k1.shape[-1]} filters of **{first_name}**, each 3 × 3 × 3: first as colours (each filter's red, green "
         "and blue weights together), then one colour channel at a time (red: positive weight, blue: negative). "
         "Trained filters look like small edges and colour blobs; untrained ones are noise."
     )
     cols = st.columns(4)
-    cols[0].image(filter_mosaic(k1, scale=12), caption=f"{first_name} in RGB", width="stretch", output_format="PNG")
+    cols[0].image(report.filter_png(first_name), caption=f"{first_name} in RGB", width="stretch", output_format="PNG")
     for c, channel_name in enumerate(("red", "green", "blue")):
         cols[c + 1].image(
-            filter_mosaic(k1, channel=c, scale=12), caption=f"{first_name}, {channel_name} channel", width="stretch", output_format="PNG"
+            report.filter_png(first_name, c), caption=f"{first_name}, {channel_name} channel", width="stretch", output_format="PNG"
         )
     st.subheader("Deeper layers")
     st.markdown("A deeper filter has one 3 × 3 slice for every feature map of the layer before it; pick which one to see.")
-    deeper_filters(kernels)
+    deeper_filters(report)
 
 # --- dense ---------------------------------------------------------------------------------------
 
 with tab_dense:
-    dense_names = [layer.name for layer in model.layers if type(layer).__name__ == "Dense"]
-    hidden, output = dense_names[0], dense_names[-1]
-    after_hidden = model.layers[[layer.name for layer in model.layers].index(hidden) + 1].name
-    w_out, b_out = (np.asarray(w) for w in layer_rows[output].get_weights())
-    values = acts[after_hidden].ravel()
-    z = float(acts[output].ravel()[0])
+    dense = report.dense
     st.markdown(
-        f"The {values.size} units of **{hidden}** after ReLU: each one weighs all "
-        f"{layer_rows[hidden].input.shape[-1]:,} flattened values. Orange bars feed the last layer "
+        f"The {dense.values.size} units of **{dense.hidden}** after ReLU: each one weighs all "
+        f"{dense.inputs:,} flattened values. Orange bars feed the last layer "
         "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
     )
-    st.plotly_chart(figures.dense_activations(values, w_out[:, 0]), width="stretch", config=NO_BAR)
+    st.plotly_chart(figures.dense_activations(dense.values, dense.weights), width="stretch", config=NO_BAR)
     st.markdown(
-        f"**{output}** adds them up: z = Σ activation × weight + bias = {float(values @ w_out[:, 0]):.4f} "
-        f"+ ({float(b_out[0]):.4f}) = **{z:.4f}**. The sigmoid turns z into a probability: "
+        f"**{dense.output}** adds them up: z = Σ activation × weight + bias = {dense.weighted_sum:.4f} "
+        f"+ ({dense.bias:.4f}) = **{dense.z:.4f}**. The sigmoid turns z into a probability: "
         f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict.label}**. "
         "Dropout does nothing here: it only acts during training.",
         unsafe_allow_html=True,
@@ -328,16 +287,9 @@ with tab_dense:
 
 
 @st.fragment
-def convolution_panel(model, photo, fingerprint: str, n_filters: int):
-    from cnnviz.inspect import convolution_check
-    from cnnviz.mosaic import upscale
-
+def convolution_panel(report: PhotoReport, n_filters: int):
     k = st.slider("First-layer filter", 0, n_filters - 1, 0, key="check_filter")
-    check = common.memo(
-        (fingerprint, common.photo_key(photo), k), lambda: convolution_check(model, photo.network_input, k), slot="_check_memo"
-    )
-    diffs = list(check.max_abs_difference.values())
-    maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
+    diffs = list(report.convolution_check(k).max_abs_difference.values())
     titles = [
         "The network's own feature map (after ReLU)",
         "correlate2d per colour channel, summed, + bias, ReLU",
@@ -346,8 +298,8 @@ def convolution_panel(model, photo, fingerprint: str, n_filters: int):
     ]
     notes = ["the reference"] + [f"max |difference| = {d:.2g}" for d in diffs]
     cols = st.columns(4)
-    for col, image, title, note in zip(cols, figures.shared_scale(maps, check.network), titles, notes):
-        col.image(upscale(image, 2), width="stretch")
+    for col, image, title, note in zip(cols, report.convolution_pictures(k), titles, notes):
+        col.image(image, width="stretch")
         col.markdown(f"**{title}**  \n{note}")
     st.caption("All four are coloured on the network map's value range, so equal colours mean equal numbers.")
     st.markdown(
@@ -366,13 +318,13 @@ with tab_check:
         "Does the first layer compute what the textbook says? Pick one of its filters; its feature map is recomputed "
         "by hand with SciPy three ways and compared, number by number, with the network's own."
     )
-    convolution_panel(model, photo, fingerprint, int(layer_rows[first_name].get_config()["filters"]))
+    convolution_panel(report, k1.shape[-1])
 
 with tab_looked:
-    explorer_tabs.where_it_looked(model, photo, fingerprint)
+    explorer_tabs.where_it_looked(report)
 
 with tab_step:
-    explorer_tabs.step_through(model, photo, acts)
+    explorer_tabs.step_through(report)
 
 with tab_export:
-    explorer_tabs.export_panel(model, photo, fingerprint, choice.description, photo_name)
+    explorer_tabs.export_panel(report, fingerprint, choice.description, photo_name)

@@ -1,0 +1,175 @@
+"""Everything cnnviz shows for one photo, computed once: `photo_report(model, photo)`.
+
+The Layer Explorer, its Export tab, `python -m cnnviz inspect` and
+benchmarks/explorer_latency.py all draw from one PhotoReport, so the numbers a person
+sees, downloads and prints come from one forward pass. What every view shows at once
+(every layer's output, the verdict, the feature-map mosaics) is computed when the report
+is made; the rest (filters, Grad-CAM and saliency, the convolution check, the dense
+layer's arithmetic) when first asked for and then kept, so the Explorer's first paint
+waits for nothing it does not draw.
+
+A report reads the model's weights as they are when each part is computed: callers that
+keep one (the Explorer's per-session memo) key it by the weights' fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from cnnviz import figures
+from cnnviz.backend import keras
+from cnnviz.explain import Explanation, explain, overlay
+from cnnviz.images import Photo
+from cnnviz.inspect import ConvCheck, Verdict, activations, conv_filters, convolution_check, first_conv_maps, verdict
+from cnnviz.model import layer_table
+from cnnviz.mosaic import feature_mosaic, feature_mosaic_png, filter_mosaic, to_png, upscale
+
+MAP_KINDS = ("convolution", "relu", "max pooling")  # layers whose output is a stack of maps to show
+MOSAIC_COLUMNS = 8
+FILTER_SCALE = 12  # each 3x3 weight drawn as a 12x12 square
+VIEW_SCALE = 2  # the 150x150 network input shown at 300x300 under Grad-CAM and in the convolution check
+
+
+@dataclass(frozen=True)
+class DenseReadout:
+    """The last two dense layers' arithmetic, from the hidden units to z, the sigmoid's input."""
+
+    hidden: str  # the hidden dense layer
+    output: str  # the output dense layer
+    inputs: int  # how many flattened values each hidden unit weighs
+    values: np.ndarray  # (units,): the hidden units after their ReLU
+    weights: np.ndarray  # (units,): the output layer's weight for each unit
+    bias: float  # the output layer's bias
+    weighted_sum: float  # values @ weights
+    z: float  # the output layer's value as the network computed it: weighted_sum + bias
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: compared and hashed by identity, as a memo holds it
+class PhotoReport:
+    model: keras.Model
+    photo: Photo
+    kinds: dict[str, str]  # layer name -> kind, as in cnnviz.model.layer_table
+    activations: dict[str, np.ndarray]  # every layer's output, batch axis removed, in layer order
+    verdict: Verdict
+    mosaics: dict[str, bytes]  # each convolution, ReLU and pooling layer's maps, as palette PNG bytes
+    _checks: dict[int, ConvCheck] = field(default_factory=dict, repr=False)
+    _filter_pngs: dict[tuple[str, int | None], bytes] = field(default_factory=dict, repr=False)
+
+    # --- feature maps ----------------------------------------------------------------------
+
+    def stages(self) -> list[list[str]]:
+        """The mosaics' layers in stages: a convolution, its ReLU and the pooling after it."""
+        stages: list[list[str]] = []
+        for name in self.mosaics:
+            if self.kinds[name] == "convolution" or not stages:
+                stages.append([])
+            stages[-1].append(name)
+        return stages
+
+    def feature_map(self, layer: str, channel: int) -> np.ndarray:
+        return self.activations[layer][:, :, channel]
+
+    def numbered_layers(self) -> Iterator[tuple[int, str]]:
+        """(1-based position, name) of every layer: the numbers in exported and written file names."""
+        return enumerate(self.activations, start=1)
+
+    def layer_png(self, layer: str) -> bytes:
+        """Any layer's output as a PNG: its mosaic, or a 1-D output as one strip of squares."""
+        if layer in self.mosaics:
+            return self.mosaics[layer]
+        output = self.activations[layer]
+        if output.ndim == 3:
+            return feature_mosaic_png(output, cols=MOSAIC_COLUMNS)
+        return to_png(upscale(feature_mosaic(output[None, :, None]), FILTER_SCALE))
+
+    @cached_property
+    def first_conv(self) -> tuple[str, np.ndarray]:
+        """(layer name, maps) of the first convolution after its ReLU, from the one forward pass."""
+        return first_conv_maps(self.model, self.activations)
+
+    # --- filters ------------------------------------------------------------------------------
+
+    @cached_property
+    def filters(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each convolution layer's (kernel (kh, kw, in, out), bias (out,))."""
+        return conv_filters(self.model)
+
+    def filter_png(self, layer: str, channel: int | None = None) -> bytes:
+        """A convolution's filters as a PNG: in colour (channel None, first layer), else one input channel's slice."""
+        key = (layer, channel)
+        if key not in self._filter_pngs:
+            self._filter_pngs[key] = to_png(filter_mosaic(self.filters[layer][0], channel=channel, scale=FILTER_SCALE))
+        return self._filter_pngs[key]
+
+    # --- the verdict's arithmetic ---------------------------------------------------------------
+
+    @cached_property
+    def dense(self) -> DenseReadout:
+        layers = self.model.layers
+        dense = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
+        hidden, output = layers[dense[0]], layers[dense[-1]]
+        values = self.activations[layers[dense[0] + 1].name].ravel()  # after the hidden layer's ReLU
+        kernel, bias = (keras.ops.convert_to_numpy(w) for w in output.weights)
+        weights = kernel[:, 0]
+        return DenseReadout(
+            hidden=hidden.name,
+            output=output.name,
+            inputs=int(hidden.input.shape[-1]),
+            values=values,
+            weights=weights,
+            bias=float(bias[0]),
+            weighted_sum=float(values @ weights),
+            z=float(self.activations[output.name].ravel()[0]),
+        )
+
+    # --- where it looked --------------------------------------------------------------------------
+
+    @cached_property
+    def explanation(self) -> Explanation:
+        """Both Grad-CAMs and the saliency map: gradients, so computed only when asked for."""
+        return explain(self.model, self.photo.network_input)
+
+    @cached_property
+    def looked(self) -> dict[str, np.ndarray]:
+        """"gradcam-dog", "gradcam-cat", "saliency": each map over the network input at VIEW_SCALE."""
+        view = figures.network_view(self.photo.network_input, VIEW_SCALE)
+        found = self.explanation
+        return {
+            "gradcam-dog": overlay(view, found.grad_cams["dog"].heatmap),
+            "gradcam-cat": overlay(view, found.grad_cams["cat"].heatmap),
+            "saliency": overlay(view, found.saliency, alpha=0.8, cmap="hot", lift=1.0),
+        }
+
+    # --- is it really convolving? --------------------------------------------------------------
+
+    def convolution_check(self, filter_index: int = 0) -> ConvCheck:
+        """The check for one first-layer filter, against this report's own feature map: no second pass."""
+        if filter_index not in self._checks:
+            self._checks[filter_index] = convolution_check(
+                self.model, self.photo.network_input, filter_index, feature_maps=self.first_conv[1]
+            )
+        return self._checks[filter_index]
+
+    def convolution_pictures(self, filter_index: int = 0) -> list[np.ndarray]:
+        """The network's map and the three hand computations, coloured on the network map's range, at VIEW_SCALE."""
+        check = self.convolution_check(filter_index)
+        maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
+        return [upscale(image, VIEW_SCALE) for image in figures.shared_scale(maps, check.network)]
+
+
+def photo_report(model: keras.Model, photo: Photo) -> PhotoReport:
+    """One photo through `model`: every layer's output in one pass, the verdict and every mosaic."""
+    acts = activations(model, photo.network_input)
+    kinds = {row.name: row.kind for row in layer_table(model)}
+    names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_KINDS]
+    # PNG bytes made here go to the browser as they are (st.image would re-encode an array
+    # with Pillow, several times slower); numpy and ISA-L's deflate release the GIL, so two at once.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        mosaics = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=MOSAIC_COLUMNS), names)))
+    last = model.layers[-1].name
+    return PhotoReport(model, photo, kinds, acts, verdict(float(acts[last].ravel()[0])), mosaics)

@@ -1,0 +1,133 @@
+"""One photo's report: everything the Explorer, the export and `cnnviz inspect` show, computed once."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz import inspect
+from cnnviz.report import photo_report
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    from cnnviz.model import build_model
+
+    keras.utils.set_random_seed(7)  # fixed weights: a random filter can be dead on a photo
+    return build_model()
+
+
+@pytest.fixture(scope="module")
+def photo(cat_photo):
+    from cnnviz.images import load_photo
+
+    return load_photo(cat_photo)
+
+
+@pytest.fixture
+def passes(monkeypatch):
+    """Counts forward passes through the every-layer extractor that `inspect.activations` runs."""
+    calls = []
+    real = inspect._extractor
+
+    def counting(model):
+        run = real(model)
+
+        def counted(x):
+            calls.append(x.shape)
+            return run(x)
+
+        return counted
+
+    monkeypatch.setattr(inspect, "_extractor", counting)
+    return calls
+
+
+def test_the_verdict_is_the_networks_and_every_map_layer_has_its_mosaic(model, photo):
+    from cnnviz.model import predict_dog_probability
+    from cnnviz.mosaic import feature_mosaic
+
+    report = photo_report(model, photo)
+    p = float(predict_dog_probability(model, photo.network_input)[0])
+    assert report.verdict.dog_probability == pytest.approx(p, abs=1e-5)
+    assert report.verdict == inspect.verdict(report.verdict.dog_probability)
+    assert report.stages() == [
+        ["conv2d_1", "relu_1"], ["conv2d_2", "relu_2", "max_pooling2d_1"], ["conv2d_3", "relu_3", "max_pooling2d_2"]
+    ]
+    shown = np.asarray(Image.open(io.BytesIO(report.mosaics["relu_2"])).convert("RGB"))
+    assert np.array_equal(shown, feature_mosaic(report.activations["relu_2"], cols=8))
+    assert list(report.activations) == [layer.name for layer in model.layers]
+
+
+def test_gradients_wait_until_asked_for_and_match_explain(model, photo):
+    from cnnviz.explain import explain
+
+    report = photo_report(model, photo)
+    assert "explanation" not in vars(report)  # the first paint does not wait for Grad-CAM
+    expected = explain(model, photo.network_input)
+    assert report.explanation.dog_probability == pytest.approx(expected.dog_probability, abs=1e-6)
+    assert np.allclose(report.explanation.grad_cams["cat"].heatmap, expected.grad_cams["cat"].heatmap, atol=1e-5)
+    assert report.explanation is report.explanation
+    assert {name: image.shape for name, image in report.looked.items()} == {
+        "gradcam-dog": (300, 300, 3), "gradcam-cat": (300, 300, 3), "saliency": (300, 300, 3)
+    }
+
+
+@pytest.mark.parametrize("k", [0, 7, 31])
+def test_the_convolution_check_reads_the_reports_own_map_without_a_second_pass(model, photo, passes, k):
+    report = photo_report(model, photo)
+    assert len(passes) == 1
+    check = report.convolution_check(k)
+    assert len(passes) == 1, "the check ran the network again"
+    name, maps = report.first_conv
+    assert name == "relu_1"
+    assert np.array_equal(check.network, maps[:, :, k].astype("float64"))
+    d = check.max_abs_difference
+    assert check.network.max() > 0
+    assert d["correlate2d"] < 1e-5 and d["flipped convolve2d"] < 1e-5 and d["tutorial's grayscale convolve2d"] > 1e-3
+    # Without the maps, the check runs its own pass and finds the same numbers.
+    alone = inspect.convolution_check(model, photo.network_input, k)
+    assert len(passes) == 2
+    assert alone.max_abs_difference == pytest.approx(d, abs=1e-6)
+    assert report.convolution_check(k) is check
+    assert [image.shape for image in report.convolution_pictures(k)] == [(296, 296, 3)] * 4
+
+
+def test_the_dense_arithmetic_adds_up_to_the_networks_z(model, photo):
+    report = photo_report(model, photo)
+    dense = report.dense
+    assert (dense.hidden, dense.output, dense.inputs) == ("dense_1", "dense_2", 78400)
+    assert dense.values.shape == dense.weights.shape == (64,)
+    assert dense.weighted_sum == pytest.approx(float(dense.values @ dense.weights))
+    assert dense.z == pytest.approx(dense.weighted_sum + dense.bias, abs=1e-4)
+    assert 1 / (1 + np.exp(-dense.z)) == pytest.approx(report.verdict.dog_probability, abs=1e-5)
+
+
+def test_export_builds_its_files_from_the_report_and_runs_nothing_again(model, photo, monkeypatch):
+    from cnnviz import explain, report as report_module
+    from cnnviz.export import image_figures
+
+    report = photo_report(model, photo)
+    report.explanation, report.convolution_check(0)  # what the Explorer's tabs have computed by then
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("export ran the network again")
+
+    for module, name in ((inspect, "_extractor"), (report_module, "explain"), (report_module, "convolution_check"),
+                         (explain, "grad_cam"), (explain, "saliency")):
+        monkeypatch.setattr(module, name, refuse)
+    files = image_figures(report, "seed 7")
+    assert files["04-feature-maps/04-relu_2.png"] is report.mosaics["relu_2"]
+    assert files["05-filters/conv2d_1-rgb.png"] is report.filter_png("conv2d_1")
+    assert f"Verdict: {report.verdict.label}, {report.verdict.probability:.1%} sure" in files["03-verdict.txt"].decode()
+
+
+def test_layer_png_covers_every_layer(model, photo):
+    report = photo_report(model, photo)
+    for _, name in report.numbered_layers():
+        png = report.layer_png(name)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Image.open(io.BytesIO(report.layer_png("dense_1"))).size == ((64 + 2) * 12, (1 + 2) * 12)  # one bordered strip
