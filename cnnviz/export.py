@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cnnviz import figures
+from cnnviz import pictures
 from cnnviz.mosaic import feature_mosaic, filter_mosaic, to_png, upscale
 
 MAP_KINDS = ("convolution", "relu", "max pooling")  # layers whose output is a stack of maps
@@ -38,7 +38,7 @@ def image_figures(model, photo, description: str = "", on_step: Callable[[str], 
     files: dict[str, bytes] = {}
     step("the photo")
     files["01-photo.png"] = to_png(photo.original)
-    files["02-network-input.png"] = to_png(figures.network_view(x, 2))
+    files["02-network-input.png"] = to_png(pictures.network_view(x, 2))
 
     step("every layer's feature maps")
     acts = activations(model, x)
@@ -61,7 +61,7 @@ def image_figures(model, photo, description: str = "", on_step: Callable[[str], 
 
     step("where the network looked")
     found = explain(model, x)
-    view = figures.network_view(x, 2)
+    view = pictures.network_view(x, 2)
     files["06-where-it-looked/grad-cam-dog.png"] = to_png(overlay(view, found.grad_cams["dog"].heatmap))
     files["06-where-it-looked/grad-cam-cat.png"] = to_png(overlay(view, found.grad_cams["cat"].heatmap))
     files["06-where-it-looked/saliency.png"] = to_png(overlay(view, found.saliency, alpha=0.8, cmap="hot", lift=1.0))
@@ -69,7 +69,7 @@ def image_figures(model, photo, description: str = "", on_step: Callable[[str], 
     step("the convolution check")
     check = convolution_check(model, x, 0)
     maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
-    strip = np.concatenate([np.pad(upscale(m, 2), ((0, 0), (0, 8), (0, 0)), constant_values=255) for m in figures.shared_scale(maps, check.network)], axis=1)
+    strip = np.concatenate([np.pad(upscale(m, 2), ((0, 0), (0, 8), (0, 0)), constant_values=255) for m in pictures.shared_scale(maps, check.network)], axis=1)
     files["07-convolution-check.png"] = to_png(strip)
     files["07-convolution-check.txt"] = _check_text(check).encode()
     files["README.txt"] = _readme(files).encode()

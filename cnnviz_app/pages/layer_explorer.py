@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, figures
+from cnnviz import CLASS_NAMES, CnnvizError, charts, mosaic, pictures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.model import layer_table
 from cnnviz_app import common, explorer_tabs
@@ -125,9 +125,9 @@ for warning in photo.warnings:
     st.warning(warning)
 col_photo, col_input, col_verdict = st.columns([2, 2, 3], gap="large")
 h, w = photo.original.shape[:2]
-col_photo.image(figures.thumbnail(photo.original, 600), caption=f"{photo_name}: {w} × {h} pixels, {photo.format}", width="stretch")
+col_photo.image(pictures.thumbnail(photo.original, 600), caption=f"{photo_name}: {w} × {h} pixels, {photo.format}", width="stretch")
 col_input.image(
-    figures.network_view(photo.network_input, 3),  # enlarged without smoothing: its pixels stay visible
+    pictures.network_view(photo.network_input, 3),  # enlarged without smoothing: its pixels stay visible
     caption=f"What the network gets: squashed to {IMAGE_SIZE} × {IMAGE_SIZE}, each number divided by 255",
     width="stretch",
     output_format="PNG",
@@ -185,12 +185,12 @@ def pixel_view(photo):
     row = c1.slider("Row (from the top)", 0, h - size, min(h - size, h // 3), key=f"pixel_row_{network}")
     col = c2.slider("Column (from the left)", 0, w - size, min(w - size, w // 2), key=f"pixel_col_{network}")
     left, right = st.columns([2, 3], gap="large")
-    shown = figures.network_view(image, 1) if network else image
-    small = figures.thumbnail(shown, 480)
+    shown = pictures.network_view(image, 1) if network else image
+    small = pictures.thumbnail(shown, 480)
     scale = small.shape[1] / w
     frame_size = max(int(round(size * scale)), 6)
     left.image(
-        figures.patch_outline(small, int(row * scale), int(col * scale), frame_size, width=2),
+        pictures.patch_outline(small, int(row * scale), int(col * scale), frame_size, width=2),
         caption=f"The red square: {size} × {size} pixels at row {row}, column {col}",
         width="stretch",
     )
@@ -198,7 +198,7 @@ def pixel_view(photo):
         "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
         f"This one is {h} × {w} pixels × 3 colours = {h * w * 3:,} numbers."
     )
-    right.plotly_chart(figures.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
+    right.plotly_chart(charts.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
 
 
 with tab_pixels:
@@ -208,7 +208,7 @@ with tab_pixels:
 
 
 def caption(name: str) -> str:
-    return f"{name} · {kinds[name]} · {figures.format_shape(acts[name].shape)}"
+    return f"{name} · {kinds[name]} · {charts.format_shape(acts[name].shape)}"
 
 
 @st.fragment
@@ -220,11 +220,11 @@ def closer_look(acts: dict, names: list[str]):
     m = acts[name][:, :, channel]
     left, right = st.columns([3, 1], gap="large")
     left.plotly_chart(
-        figures.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
+        charts.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
         width="content",
         config=NO_BAR,
     )
-    summary = figures.map_summary(m)
+    summary = mosaic.map_summary(m)
     right.markdown(
         f"**smallest** {summary['min']:.4f}  \n**largest** {summary['max']:.4f}  \n**mean** {summary['mean']:.4f}  \n"
         f"**exactly zero** {summary['zero_share']:.0%} of the values"
@@ -315,7 +315,7 @@ with tab_dense:
         f"{layer_rows[hidden].input.shape[-1]:,} flattened values. Orange bars feed the last layer "
         "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
     )
-    st.plotly_chart(figures.dense_activations(values, w_out[:, 0]), width="stretch", config=NO_BAR)
+    st.plotly_chart(charts.dense_activations(values, w_out[:, 0]), width="stretch", config=NO_BAR)
     st.markdown(
         f"**{output}** adds them up: z = Σ activation × weight + bias = {float(values @ w_out[:, 0]):.4f} "
         f"+ ({float(b_out[0]):.4f}) = **{z:.4f}**. The sigmoid turns z into a probability: "
@@ -346,7 +346,7 @@ def convolution_panel(model, photo, fingerprint: str, n_filters: int):
     ]
     notes = ["the reference"] + [f"max |difference| = {d:.2g}" for d in diffs]
     cols = st.columns(4)
-    for col, image, title, note in zip(cols, figures.shared_scale(maps, check.network), titles, notes):
+    for col, image, title, note in zip(cols, pictures.shared_scale(maps, check.network), titles, notes):
         col.image(upscale(image, 2), width="stretch")
         col.markdown(f"**{title}**  \n{note}")
     st.caption("All four are coloured on the network map's value range, so equal colours mean equal numbers.")
