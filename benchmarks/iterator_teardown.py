@@ -34,7 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnviz.backend import keras, tf  # noqa: E402
-from cnnviz.data import cached_pipeline, decoded_images, find_dataset, split_dataset  # noqa: E402
+from cnnviz.dataset import find_dataset  # noqa: E402
+from cnnviz.pipeline import cached_pipeline, decoded_images  # noqa: E402
+from cnnviz.split import split_dataset  # noqa: E402
 from cnnviz.model import build_model, compile_model  # noqa: E402
 
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))

@@ -99,7 +99,8 @@ def main(argv=None) -> None:
     peer_app = in_fresh_process(PEER.format(root=str(ROOT), photo=photo))
 
     from cnnviz.backend import keras  # noqa: F401
-    from cnnviz.data import find_dataset, split_dataset
+    from cnnviz.dataset import find_dataset
+    from cnnviz.split import split_dataset
     from cnnviz.jobs import TrainingJob
     from cnnviz.model import compile_model, copy_model, load_default_model
 

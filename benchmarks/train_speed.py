@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from cnnviz.backend import keras, tf  # noqa: E402
-from cnnviz.data import find_dataset, split_dataset  # noqa: E402
+from cnnviz.dataset import find_dataset  # noqa: E402
+from cnnviz.split import split_dataset  # noqa: E402
 from cnnviz.model import build_model, compile_model  # noqa: E402
 from cnnviz.training import train  # noqa: E402
 from benchmarks.iterator_teardown import Marks  # noqa: E402

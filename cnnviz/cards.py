@@ -48,7 +48,7 @@ def make_card(
 ) -> dict:
     """What a weight file's card says, before `save_weights` adds architecture, date and sha256.
 
-    `dataset` and `split` are the cnnviz.data objects of the last epoch; `history` holds one
+    `dataset` and `split` are the cnnviz.dataset.Dataset and cnnviz.split.Split of the last epoch; `history` holds one
     `EpochResult.as_dict()` a row (with its `learning_rate`); `trained_on` names every photo
     the weights learned from, relative to the dataset's root (None when a parent's card did
     not say); `held_out` names the photos kept out of both sides (`--exclude`); `recipe` comes

@@ -160,7 +160,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_evaluate(args) -> None:
-    from cnnviz.data import unseen
+    from cnnviz.dataset import unseen
     from cnnviz.evaluation import evaluate_items, sample_items
     from cnnviz.cards import card_trained_on
 
@@ -186,7 +186,7 @@ def cmd_evaluate(args) -> None:
 
 def cmd_train(args) -> None:
     from cnnviz.checkpoint import save_checkpoint
-    from cnnviz.data import split_dataset
+    from cnnviz.split import split_dataset
     from cnnviz.model import learning_rate, load_weights, save_weights
     from cnnviz.training import Plateau, set_learning_rate, train
 
@@ -306,7 +306,7 @@ class _EpochBar:
 
 def _hold_out(dataset, folder: Path):
     """`dataset` without the photos named like one in `folder`, and the names left out."""
-    from cnnviz.data import hold_out
+    from cnnviz.dataset import hold_out
 
     if not folder.is_dir():
         raise CnnvizError(f"--exclude needs a folder, and {folder} is not one.")
@@ -318,7 +318,8 @@ def _hold_out(dataset, folder: Path):
 def _validation_of(dataset, weights_path: Path):
     """The validation photos a weight file was chosen on, rebuilt from its card: the same
     held-out names, sizes and seed give the same split, so the card's figures can be checked."""
-    from cnnviz.data import hold_out, split_dataset
+    from cnnviz.dataset import hold_out
+    from cnnviz.split import split_dataset
     from cnnviz.cards import verified_card
 
     card = verified_card(weights_path)
@@ -340,7 +341,7 @@ def _trained_on(weights_path: Path | None, split, dataset) -> list[str] | None:
     and, for a warm restart, what the file it starts from had been (None when that file's card
     does not say). Refuses a split whose validation photos that file was trained on: a
     val_accuracy over photos the weights have learned would flatter them."""
-    from cnnviz.data import photo_names, unseen
+    from cnnviz.dataset import photo_names, unseen
     from cnnviz.cards import card_trained_on, verified_card
 
     mine = set(photo_names(split.train, dataset.root))
@@ -522,7 +523,7 @@ def _bar(total: int, desc: str, unit: str):
 
 
 def _scan(folder: Path):
-    from cnnviz.data import find_dataset
+    from cnnviz.dataset import find_dataset
 
     bar = None
 

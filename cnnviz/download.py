@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cnnviz.data import Dataset, default_cache_dir, find_dataset
+from cnnviz.dataset import Dataset, default_cache_dir, find_dataset
 from cnnviz.errors import CnnvizError
 
 ARCHIVE_URL = (

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnnviz.data import make_pipeline
+from cnnviz.pipeline import make_pipeline
 from cnnviz.inspect import verdict
 from cnnviz.model import predict_dog_probability
 

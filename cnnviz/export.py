@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cnnviz import figures
+from cnnviz import pictures
 from cnnviz.mosaic import to_png
 from cnnviz.report import PhotoReport
 
@@ -35,7 +35,7 @@ def image_figures(report: PhotoReport, description: str = "", on_step: Callable[
     files: dict[str, bytes] = {}
     step("the photo")
     files["01-photo.png"] = to_png(report.photo.original)
-    files["02-network-input.png"] = to_png(figures.network_view(report.photo.network_input, 2))
+    files["02-network-input.png"] = to_png(pictures.network_view(report.photo.network_input, 2))
 
     step("every layer's feature maps")
     files["03-verdict.txt"] = _verdict_text(report.verdict, description).encode()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from cnnviz.backend import keras
 import numpy as np
 
-from cnnviz.data import Split
+from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
 from cnnviz.training import BatchProgress, EpochResult, require_both_classes, train
 

@@ -1,4 +1,4 @@
-"""Mosaics of feature maps and filters, as RGB arrays and as PNG bytes.
+"""Mosaics of feature maps and filters, as RGB arrays and as PNG bytes; a map's range and summary.
 
 Each map is normalised on its own (a map's pattern matters, not its scale next to its
 neighbours), coloured with a matplotlib colour map and laid out in a grid with borders.
@@ -23,6 +23,12 @@ def normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype="float32")
     lo, hi = float(x.min()), float(x.max())
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+def map_summary(feature_map: np.ndarray) -> dict[str, float]:
+    """Smallest, largest and mean value of a map, and the share of values that are exactly 0."""
+    m = np.asarray(feature_map, dtype="float64")
+    return {"min": float(m.min()), "max": float(m.max()), "mean": float(m.mean()), "zero_share": float(np.mean(m == 0))}
 
 
 def colourise(x01: np.ndarray, cmap: str = "viridis") -> np.ndarray:

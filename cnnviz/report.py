@@ -21,7 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
-from cnnviz import figures
+from cnnviz import pictures
 from cnnviz.backend import keras
 from cnnviz.explain import Explanation, explain, overlay
 from cnnviz.images import Photo
@@ -137,7 +137,7 @@ class PhotoReport:
     @cached_property
     def looked(self) -> dict[str, np.ndarray]:
         """"gradcam-dog", "gradcam-cat", "saliency": each map over the network input at VIEW_SCALE."""
-        view = figures.network_view(self.photo.network_input, VIEW_SCALE)
+        view = pictures.network_view(self.photo.network_input, VIEW_SCALE)
         found = self.explanation
         return {
             "gradcam-dog": overlay(view, found.grad_cams["dog"].heatmap),
@@ -159,7 +159,7 @@ class PhotoReport:
         """The network's map and the three hand computations, coloured on the network map's range, at VIEW_SCALE."""
         check = self.convolution_check(filter_index)
         maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
-        return [upscale(image, VIEW_SCALE) for image in figures.shared_scale(maps, check.network)]
+        return [upscale(image, VIEW_SCALE) for image in pictures.shared_scale(maps, check.network)]
 
 
 def photo_report(model: keras.Model, photo: Photo) -> PhotoReport:

@@ -19,7 +19,8 @@ from typing import Callable
 from cnnviz.backend import keras
 
 from cnnviz import CLASS_NAMES
-from cnnviz.data import Split, _fits_in_memory, decoded_images, make_pipeline, releasable_pipeline
+from cnnviz.pipeline import _fits_in_memory, decoded_images, make_pipeline, releasable_pipeline
+from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
 
 # Keras warns when an epoch ends by exhausting a finite tf.data pipeline, which is exactly

@@ -19,9 +19,9 @@ Session state keys (st.session_state), the contract between the pages
 `TRAINING_JOB`     "training_job": optional cnnviz.jobs.TrainingJob training SESSION_MODEL now;
                    the Layer Explorer says the weights are changing while it is alive.
 `DATA_FOLDER`      "data_folder": str, the folder the session's dataset was scanned from.
-`DATASET`          "dataset": cnnviz.data.Dataset of DATA_FOLDER (set by the Data page, or by
+`DATASET`          "dataset": cnnviz.dataset.Dataset of DATA_FOLDER (set by the Data page, or by
                    `current_dataset()` from $CNNVIZ_DATA on whichever page asks first).
-`SPLIT`            "split": cnnviz.data.Split chosen on the Data page (defaults 16,000 / 6,400,
+`SPLIT`            "split": cnnviz.split.Split chosen on the Data page (defaults 16,000 / 6,400,
                    seed 13, scaled down for small folders; `split.note` says so).
 
 Helpers: `shipped_model()`, `session_model_in_use()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
@@ -132,7 +132,7 @@ def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
 
 def trained_on_photo(choice: ModelChoice, path: str) -> bool:
     """Whether the chosen weights are known to have been trained on this photo of the dataset."""
-    from cnnviz.data import photo_names
+    from cnnviz.dataset import photo_names
 
     seen, dataset = photos_seen_by(choice), current_dataset()
     return bool(seen) and dataset is not None and photo_names([(path, 0)], dataset.root)[0] in seen
@@ -145,7 +145,7 @@ def never_trained_on(items: list, seen: frozenset[str] | None) -> tuple[list, in
     in the default split of the folder they came from; a model trained on one split is
     validated on another) would make every accuracy on the pages flatter it.
     """
-    from cnnviz.data import unseen
+    from cnnviz.dataset import unseen
 
     dataset = current_dataset()
     if seen is None or dataset is None:
@@ -184,7 +184,7 @@ def env_data_folder() -> str | None:
 
 def scan_folder(folder: str, progress: Callable[[int, int], None] | None = None):
     """find_dataset, remembered in this session; rescans only for another folder."""
-    from cnnviz.data import find_dataset
+    from cnnviz.dataset import find_dataset
 
     dataset = st.session_state.get(DATASET)
     if dataset is not None and st.session_state.get(DATA_FOLDER) == folder:
@@ -226,7 +226,7 @@ def current_split():
     dataset = current_dataset()
     if dataset is None:
         return None
-    from cnnviz.data import split_dataset
+    from cnnviz.split import split_dataset
 
     try:
         split = split_dataset(dataset, DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import figures
+from cnnviz import charts, pictures
 from cnnviz.export import image_figures, zip_bytes
 from cnnviz.mosaic import to_png
 from cnnviz.report import PhotoReport
@@ -111,12 +111,12 @@ def _conv_panel(report: PhotoReport, playing: bool) -> None:
     scale = 3
     left, zoom, middle, right = st.columns([3, 3, 4, 3], gap="medium")
     left.image(
-        figures.patch_outline(figures.network_view(photo.network_input, scale), row * scale, col * scale, 3 * scale, width=4),
+        pictures.patch_outline(pictures.network_view(photo.network_input, scale), row * scale, col * scale, 3 * scale, width=4),
         caption="The window on the network's 150 × 150 input",
         width="stretch",
     )
     zoom.image(
-        figures.window_zoom(photo.network_input, row, col),
+        pictures.window_zoom(photo.network_input, row, col),
         caption=f"Close up: rows {row}–{row + 2}, columns {col}–{col + 2}",
         width="stretch",
     )
@@ -130,11 +130,11 @@ def _conv_panel(report: PhotoReport, playing: bool) -> None:
         f"The network's own value there: **{network_value:.4f}** (difference {abs(step.output - network_value):.1e})."
     )
     right.image(
-        figures.map_with_pixel(feature_maps[:, :, k], row, col, scale=2),
+        pictures.map_with_pixel(feature_maps[:, :, k], row, col, scale=2),
         caption=f"{after}, map {k}: pixel ({row}, {col}) lit in red; grey: not reached yet",
         width="stretch",
     )
-    st.plotly_chart(figures.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
+    st.plotly_chart(charts.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
     st.caption("The 27 products, one 3 × 3 grid per colour channel: pixel value × weight. Red adds to the sum, blue takes away.")
 
 
@@ -151,7 +151,7 @@ def _pool_panel(acts: dict) -> None:
     step = pool_step(maps[:, :, channel], int(row), int(col))
     left, middle, right = st.columns([3, 5, 3], gap="medium")
     left.image(
-        figures.map_with_pixel(maps[:, :, channel], step.top, step.left, scale=2, sweep=False, size=2),
+        pictures.map_with_pixel(maps[:, :, channel], step.top, step.left, scale=2, sweep=False, size=2),
         caption=f"{source}, map {channel} ({maps.shape[0]} × {maps.shape[1]}): the 2 × 2 window at rows {step.top}–{step.top + 1}, "
         f"columns {step.left}–{step.left + 1}",
         width="stretch",
@@ -163,7 +163,7 @@ def _pool_panel(acts: dict) -> None:
         f"column {step.argmax[1]}."
     )
     right.image(
-        figures.map_with_pixel(pooled[:, :, channel], row, col, scale=4, sweep=False),
+        pictures.map_with_pixel(pooled[:, :, channel], row, col, scale=4, sweep=False),
         caption=f"{pool}, map {channel}: pixel ({row}, {col}) = {float(pooled[row, col, channel]):.4f} as the network computed it",
         width="stretch",
     )

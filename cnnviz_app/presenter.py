@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, figures
+from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
 from cnnviz_app import common
 
 STEP = "presenter_step"
@@ -73,7 +73,7 @@ def data_screen(talk: Talk) -> None:
     picks = [photo for pair in zip(rng.sample(cats, min(3, len(cats))), rng.sample(dogs, min(3, len(dogs)))) for photo in pair]
     for col, (path, label) in zip(st.columns(6), picks):
         try:
-            col.image(figures.square_thumbnail(common.photo_from_path(path).original, 220), caption=CLASS_NAMES[label], width="stretch")
+            col.image(pictures.square_thumbnail(common.photo_from_path(path).original, 220), caption=CLASS_NAMES[label], width="stretch")
         except CnnvizError:  # a photo removed since the scan: leave its place empty rather than stop the talk
             col.caption(CLASS_NAMES[label])
 
@@ -83,9 +83,9 @@ def pixels_screen(talk: Talk) -> None:
     h, w = talk.photo.original.shape[:2]
     left, right = st.columns([2, 3], gap="large")
     row, col = h // 3, w // 2
-    left.image(figures.patch_outline(figures.thumbnail(talk.photo.original, 480), *_scaled(row, col, w, 480)), width="stretch")
+    left.image(pictures.patch_outline(pictures.thumbnail(talk.photo.original, 480), *_scaled(row, col, w, 480)), width="stretch")
     left.markdown(f"{h} × {w} pixels × 3 colours = **{h * w * 3:,}** numbers.")
-    patch = figures.pixel_patch(talk.photo.original, row, col, 6).update_layout(height=440)  # Next stays on screen at 720
+    patch = charts.pixel_patch(talk.photo.original, row, col, 6).update_layout(height=440)  # Next stays on screen at 720
     right.plotly_chart(patch, width="stretch", config=NO_BAR, key="presenter_patch")
 
 
@@ -102,7 +102,7 @@ def parts_screen(talk: Talk) -> None:
         "**Convolution**: small learned filters, a dot product at every position. **ReLU**: max(0, x). "
         "**Pooling**: keep the largest of each 2 × 2. **Dense**: every value feeds every output."
     )
-    st.plotly_chart(figures.shape_flow(layer_table(talk.model), INPUT_SHAPE), width="stretch", config=NO_BAR, key="presenter_flow")
+    st.plotly_chart(charts.shape_flow(layer_table(talk.model), INPUT_SHAPE), width="stretch", config=NO_BAR, key="presenter_flow")
 
 
 def build_screen(talk: Talk) -> None:
@@ -114,9 +114,9 @@ def build_screen(talk: Talk) -> None:
     left, right = st.columns([2, 3], gap="large")
     left.markdown(
         f"**{talk.model.count_params():,}** parameters in all.  \n\n**{biggest.name}** alone holds "
-        f"**{figures.format_share(biggest.share)}**: {biggest.formula}."
+        f"**{charts.format_share(biggest.share)}**: {biggest.formula}."
     )
-    right.plotly_chart(figures.parameter_share(rows), width="stretch", config=NO_BAR, key="presenter_share")
+    right.plotly_chart(charts.parameter_share(rows), width="stretch", config=NO_BAR, key="presenter_share")
 
 
 def train_screen(talk: Talk) -> None:
@@ -130,7 +130,7 @@ def train_screen(talk: Talk) -> None:
     )
     with right:
         if kept:
-            from cnnviz.figures import epoch_history
+            from cnnviz.charts import epoch_history
 
             st.plotly_chart(epoch_history(kept), width="stretch", config=NO_BAR, key="presenter_history")
         else:
@@ -145,7 +145,7 @@ def test_screen(talk: Talk) -> None:
     v = verdict(float(acts[talk.model.layers[-1].name].ravel()[0]))
     st.title("6. Test: one photo in, one probability out")
     left, right = st.columns([2, 3], gap="large")
-    left.image(figures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
+    left.image(pictures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
     right.markdown(f"P(dog) = **{v.dog_probability:.3f}**")
     right.progress(v.dog_probability)
     right.markdown(f"dog if P(dog) ≥ 0.5, else cat: **{v.label}**, {v.probability:.1%} sure.")
@@ -184,7 +184,7 @@ def convolving_screen(talk: Talk) -> None:
     maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
     titles = ["the network", "correlate2d", "flipped convolve2d", "the tutorial's check"]
     notes = ["reference"] + [f"max difference {d:.1g}" for d in diffs.values()]
-    for col, image, title, note in zip(st.columns(4), figures.shared_scale(maps, check.network), titles, notes):
+    for col, image, title, note in zip(st.columns(4), pictures.shared_scale(maps, check.network), titles, notes):
         col.image(upscale(image, 2), width="stretch")
         col.markdown(f"**{title}**  \n{note}")
     st.markdown("Keras slides the kernel **without flipping** it: a cross-correlation.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz import figures
+from cnnviz import charts
 from cnnviz_app import common
 
 SHOWN = 6  # snapshots side by side at most: the start and the latest epochs
@@ -37,7 +37,7 @@ def learning_over_time(history) -> None:
         col.image(colourise(normalise(m)), caption=f"filter {k} on Chelsea, largest {m.max():.3f}", width="stretch")
     moves = movement(shots)
     st.plotly_chart(
-        figures.filter_movement(moves, [s.label for s in shots[1:]]), width="stretch", config={"displayModeBar": False},
+        charts.filter_movement(moves, [s.label for s in shots[1:]]), width="stretch", config={"displayModeBar": False},
         key="timeline_movement",
     )
     top = int(moves[-1].argmax())

@@ -159,7 +159,8 @@ def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monk
 
 
 def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkeypatch, tmp_path, tiny_kaggle):
-    from cnnviz.data import find_dataset, split_dataset
+    from cnnviz.dataset import find_dataset
+    from cnnviz.split import split_dataset
     from cnnviz.jobs import History, start_epoch
     from cnnviz.model import build_model, compile_model
     from cnnviz.timeline import movement, snapshots

@@ -13,7 +13,8 @@ import pytest
 from tests.appserver import copy_photos
 from tests.test_app_pages import _isolated, assert_no_exception, open_page, shipped, texts  # noqa: F401
 
-from cnnviz.data import find_dataset, split_dataset, unseen
+from cnnviz.dataset import find_dataset, unseen
+from cnnviz.split import split_dataset
 from cnnviz.cards import card_trained_on
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cnnviz.data as data_module
-from cnnviz.data import Dataset, find_dataset, make_pipeline, split_dataset
+from cnnviz import dataset as dataset_module
+from cnnviz.dataset import Dataset, find_dataset
+from cnnviz.pipeline import make_pipeline
+from cnnviz.split import split_dataset
 from cnnviz.errors import CnnvizError
 
 
@@ -208,13 +210,13 @@ def test_only_broken_dogs_says_dogs_are_missing(tmp_path, photo_bytes, cache):
 @pytest.fixture()
 def count_checks(monkeypatch) -> list[str]:
     checked = []
-    check = data_module._check_file
+    check = dataset_module._check_file
 
     def counting(path):
         checked.append(path)
         return check(path)
 
-    monkeypatch.setattr(data_module, "_check_file", counting)
+    monkeypatch.setattr(dataset_module, "_check_file", counting)
     return checked
 
 
@@ -263,15 +265,15 @@ def test_progress_counts_up_to_the_total(tiny_kaggle, cache):
 
 
 def test_many_files_are_checked_in_worker_processes(tiny_kaggle, cache, monkeypatch):
-    monkeypatch.setattr(data_module, "_PARALLEL_FROM", 10)
-    monkeypatch.setattr(data_module, "_CHUNK", 5)
+    monkeypatch.setattr(dataset_module, "_PARALLEL_FROM", 10)
+    monkeypatch.setattr(dataset_module, "_CHUNK", 5)
     parallel = find_dataset(tiny_kaggle, cache_dir=cache / "a")
-    monkeypatch.setattr(data_module, "_PARALLEL_FROM", 10**9)
+    monkeypatch.setattr(dataset_module, "_PARALLEL_FROM", 10**9)
     assert parallel == find_dataset(tiny_kaggle, cache_dir=cache / "b")
 
 
 def test_scanning_does_not_import_tensorflow():
-    code = "import sys, cnnviz.data; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = "import sys, cnnviz.dataset, cnnviz.split; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -429,7 +431,7 @@ def test_pipeline_pixels_match_the_single_photo_path(cat_photo):
 
 
 def test_photos_are_named_relative_to_their_root_and_the_seen_ones_left_out(tmp_path):
-    from cnnviz.data import photo_names, unseen
+    from cnnviz.dataset import photo_names, unseen
 
     root = tmp_path / "PetImages"
     items = [(str(root / "Cat" / "1.jpg"), 0), (str(root / "Dog" / "1.jpg"), 1), (str(root / "Dog" / "2.jpg"), 1)]

@@ -8,8 +8,10 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from cnnviz import data as cnnviz_data
-from cnnviz.data import DecodedImages, cached_pipeline, decoded_images, find_dataset, make_pipeline, split_dataset
+from cnnviz import pipeline
+from cnnviz.dataset import find_dataset
+from cnnviz.pipeline import DecodedImages, cached_pipeline, decoded_images, make_pipeline
+from cnnviz.split import split_dataset
 from cnnviz.model import build_model, compile_model
 from cnnviz.training import train
 
@@ -49,14 +51,14 @@ def test_a_training_order_is_a_permutation_that_changes_with_its_seed(items):
 def test_each_photo_is_decoded_once_across_epochs_and_calls(tiny_kaggle, tmp_path):
     split = split_dataset(find_dataset(tiny_kaggle, cache_dir=tmp_path), train_size=16, val_size=8)
     decoded_paths = []
-    real = cnnviz_data._decode_stream
+    real = pipeline._decode_stream
 
     def counting(paths, indices):
         decoded_paths.extend(paths)
         yield from real(paths, indices)
 
     model = compile_model(build_model())
-    with mock.patch.object(cnnviz_data, "_decode_stream", counting):
+    with mock.patch.object(pipeline, "_decode_stream", counting):
         train(model, split, epochs=2, batch_size=8)
         train(model, split, epochs=1, batch_size=8, first_epoch=3)  # the app's next "Train one epoch"
     assert sorted(decoded_paths) == sorted(path for path, _ in split.train + split.val)
@@ -80,11 +82,11 @@ def test_same_photos_share_pixels_and_nothing_else(tiny_kaggle, tmp_path):
 def test_the_pixels_are_freed_when_no_split_holds_them(tiny_kaggle, tmp_path):
     split = split_dataset(find_dataset(shutil.copytree(tiny_kaggle, tmp_path / "own"), cache_dir=tmp_path), 16, 8)
     train(compile_model(build_model()), split, epochs=1, batch_size=8)
-    key_count = len(cnnviz_data._decoded_shared)
+    key_count = len(pipeline._decoded_shared)
     assert split.decoded["train"].ready.all()
     del split
     gc.collect()
-    assert len(cnnviz_data._decoded_shared) == key_count - 2  # the training and validation sides
+    assert len(pipeline._decoded_shared) == key_count - 2  # the training and validation sides
 
 
 def test_a_photo_gone_before_decoding_is_dropped_like_the_pipeline_does(items, tmp_path):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnviz import figures
+from cnnviz import charts
 from cnnviz.evaluation import Evaluation, confidently_wrong
 
 
@@ -21,10 +21,10 @@ def test_confidently_wrong_lists_only_wrong_verdicts_surest_first():
 def test_confusion_figure_and_histogram_carry_the_evaluations_numbers():
     e = evaluation([0, 0, 0, 1, 1], [0.9, 0.2, 0.4, 0.7, 0.1])
     assert e.confusion.tolist() == [[2, 1], [1, 1]]
-    heat = figures.confusion_heatmap(e.confusion).data[0]
+    heat = charts.confusion_heatmap(e.confusion).data[0]
     assert np.asarray(heat.customdata).tolist() == [[2, 1], [1, 1]]
     assert heat.text[0][0] == "<b>2</b><br>67%"
-    hist = figures.probability_histogram(e.dog_probabilities, e.labels)
+    hist = charts.probability_histogram(e.dog_probabilities, e.labels)
     assert [trace.name for trace in hist.data] == ["true cats", "true dogs"]
     assert sorted(hist.data[0].x) == [0.2, 0.4, 0.9] and sorted(hist.data[1].x) == [0.1, 0.7]
     # the threshold's "cat | dog" label sits above the plot area: the top margin must hold it

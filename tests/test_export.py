@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import figures
+from cnnviz import charts
 from cnnviz.export import image_figures, zip_bytes
 
 
@@ -63,7 +63,7 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
 
 
 def test_evaluation_figures_render_as_pngs():
-    confusion = Image.open(io.BytesIO(figures.confusion_png(np.array([[3, 1], [2, 4]]))))
-    histogram = Image.open(io.BytesIO(figures.histogram_png(np.array([0.1, 0.7, 0.4, 0.9]), np.array([0, 0, 1, 1]))))
+    confusion = Image.open(io.BytesIO(charts.confusion_png(np.array([[3, 1], [2, 4]]))))
+    histogram = Image.open(io.BytesIO(charts.histogram_png(np.array([0.1, 0.7, 0.4, 0.9]), np.array([0, 0, 1, 1]))))
     assert confusion.format == histogram.format == "PNG"
     assert confusion.size[0] > 300 and histogram.size[0] > 600

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from cnnviz.data import Split, find_dataset, split_dataset
+from cnnviz.dataset import find_dataset
+from cnnviz.split import Split, split_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.jobs import History, TrainingJob, start_epoch
 from cnnviz.model import build_model, compile_model

@@ -22,7 +22,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.data import Split, find_dataset, make_pipeline, split_dataset
+from cnnviz.dataset import find_dataset
+from cnnviz.pipeline import make_pipeline
+from cnnviz.split import Split, split_dataset
 from cnnviz.errors import CnnvizError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,7 +93,7 @@ def test_dangling_and_self_looping_links_are_skipped_with_reasons(tmp_path, jpeg
 _SCAN = """
 import json, os, sys
 from PIL import Image
-from cnnviz.data import find_dataset
+from cnnviz.dataset import find_dataset
 from cnnviz.errors import CnnvizError
 Image.init()  # load Pillow's plugins while still able to read anything
 if os.geteuid() == 0:

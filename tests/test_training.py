@@ -6,7 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from cnnviz.data import find_dataset, split_dataset
+from cnnviz.dataset import find_dataset
+from cnnviz.split import split_dataset
 from cnnviz.model import build_model, compile_model
 from cnnviz.training import train
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from cnnviz import figures
+from cnnviz import charts
 from cnnviz.model import INPUT_SHAPE, layer_table
 from cnnviz_app.common import shipped_model
 
@@ -16,7 +16,7 @@ by_name = {r.name: r for r in rows}
 biggest = max(rows, key=lambda r: r.params)
 
 st.markdown(
-    f"The network reads a **{figures.format_shape(INPUT_SHAPE)}** photo (width × height × red, green, blue, "
+    f"The network reads a **{charts.format_shape(INPUT_SHAPE)}** photo (width × height × red, green, blue, "
     f"each scaled to [0, 1]) and ends in **one number**, P(dog). In between are {len(rows)} layers with "
     f"**{total:,}** learned parameters in all, and **{biggest.name}** alone holds "
     f"**{100 * biggest.share:.1f}%** of them."
@@ -24,7 +24,7 @@ st.markdown(
 
 st.subheader("The shape of the data, layer by layer")
 st.caption("Each block is the tensor a layer hands on: taller for larger feature maps, wider for more channels. Hover a block for its numbers.")
-st.plotly_chart(figures.shape_flow(rows, INPUT_SHAPE), width="stretch", config={"displayModeBar": False})
+st.plotly_chart(charts.shape_flow(rows, INPUT_SHAPE), width="stretch", config={"displayModeBar": False})
 
 st.subheader("The layer table")
 frame = pd.DataFrame(
@@ -32,10 +32,10 @@ frame = pd.DataFrame(
         {
             "layer": r.name,
             "kind": r.kind,
-            "output shape": figures.format_shape(r.output_shape),
+            "output shape": charts.format_shape(r.output_shape),
             "formula": r.formula if r.params else "–",
             "parameters": f"{r.params:,}",
-            "share": figures.format_share(r.share) if r.params else "",
+            "share": charts.format_share(r.share) if r.params else "",
         }
         for r in rows
     ]
@@ -49,7 +49,7 @@ st.caption(
 chart_col, text_col = st.columns([1, 1], gap="large")
 with chart_col:
     st.subheader("Who holds the parameters")
-    st.plotly_chart(figures.parameter_share(rows), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(charts.parameter_share(rows), width="stretch", config={"displayModeBar": False})
     flat = by_name.get("flatten_1")
     if flat is not None and biggest.kind == "fully connected":
         st.caption(
@@ -67,7 +67,7 @@ with text_col:
         f"""
 **Convolution** (conv2d): a small learned kernel, 3 × 3 × C for C input channels, slides over its input; at every
 position it takes the dot product of the kernel with the patch under it and adds a bias. Each filter gives one
-feature map, so {first.name}'s {first.output_shape[-1]} filters make {figures.format_shape(first.output_shape)}
+feature map, so {first.name}'s {first.output_shape[-1]} filters make {charts.format_shape(first.output_shape)}
 (a 3 × 3 kernel fits 148 times across 150 pixels). Keras does not flip the kernel, so strictly this is a
 *cross-correlation*; the Layer Explorer checks it with numbers.
 
@@ -76,7 +76,7 @@ feature map, so {first.name}'s {first.output_shape[-1]} filters make {figures.fo
 **Max pooling** (2 × 2): each 2 × 2 block becomes its largest value. Maps halve in width and height, keeping
 *whether* a pattern occurred nearby rather than exactly where.
 
-**Flatten**: lays the last {figures.format_shape(by_name['max_pooling2d_2'].output_shape) if 'max_pooling2d_2' in by_name else ''}
+**Flatten**: lays the last {charts.format_shape(by_name['max_pooling2d_2'].output_shape) if 'max_pooling2d_2' in by_name else ''}
 maps out as one long vector. No arithmetic, no parameters.
 
 **Dense** (fully connected): every input value feeds every unit, each with its own weight, plus a bias per unit.

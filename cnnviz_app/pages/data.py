@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, figures
+from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
 from cnnviz_app import common
 
 st.title("Data")
@@ -118,7 +118,7 @@ train_size = c1.number_input("Training images", min_value=2, value=common.DEFAUL
 val_size = c2.number_input("Validation images", min_value=2, value=common.DEFAULT_VAL, step=400, key="val_size")
 seed = c3.number_input("Seed", min_value=0, value=common.DEFAULT_SEED, step=1, key="split_seed",
                        help="The same seed always gives the same split.")
-from cnnviz.data import split_dataset  # noqa: E402
+from cnnviz.split import split_dataset  # noqa: E402
 
 try:
     key = (str(dataset.root), len(dataset.items), int(train_size), int(val_size), int(seed))
@@ -141,7 +141,7 @@ chart_col, grid_col = st.columns([2, 3], gap="large")
 with chart_col:
     st.markdown("**Class balance**")
     st.plotly_chart(
-        figures.class_balance({"whole folder": counts, "training": train_counts, "validation": val_counts}),
+        charts.class_balance({"whole folder": counts, "training": train_counts, "validation": val_counts}),
         width="stretch",
         config={"displayModeBar": False},
     )
@@ -164,5 +164,5 @@ with grid_col:
             except CnnvizError:
                 cell.caption(f"{Path(path).name}: unreadable now")
                 continue
-            cell.image(figures.square_thumbnail(photo.original, 200), caption=CLASS_NAMES[label], width="stretch")
+            cell.image(pictures.square_thumbnail(photo.original, 200), caption=CLASS_NAMES[label], width="stretch")
     st.caption("Shown cropped to squares; the network squashes each whole photo to 150 × 150 instead.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, figures
+from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
 from cnnviz_app import common
 
 NO_BAR = {"displayModeBar": False}
@@ -93,8 +93,8 @@ index_in_val = {path: i for i, (path, _) in enumerate(split.val)}
 pngs = common.memo(  # drawn once per evaluation, not on every rerun of the page
     (fingerprint, id(split), len(val), int(n), "png"),
     lambda: {
-        "confusion": figures.confusion_png(evaluation.confusion),
-        "histogram": figures.histogram_png(evaluation.dog_probabilities, evaluation.labels),
+        "confusion": charts.confusion_png(evaluation.confusion),
+        "histogram": charts.histogram_png(evaluation.dog_probabilities, evaluation.labels),
     },
     slot="_eval_png_memo",
     keep=1,
@@ -106,7 +106,7 @@ with left:
     right_count = int(cm[0, 0] + cm[1, 1])
     st.metric("accuracy", f"{evaluation.accuracy:.1%}", help="Share of the judged photos whose verdict matches the label.")
     st.markdown(f"**{right_count:,}** of **{evaluation.n:,}** validation photos judged right.")
-    st.plotly_chart(figures.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion")
+    st.plotly_chart(charts.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion")
     st.caption("Rows: what the photo is. Columns: what the network said. The diagonal is right.")
     st.download_button(
         "PNG", pngs["confusion"], file_name="confusion-matrix.png", mime="image/png",
@@ -114,7 +114,7 @@ with left:
     )
 with right:
     st.plotly_chart(
-        figures.probability_histogram(evaluation.dog_probabilities, evaluation.labels),
+        charts.probability_histogram(evaluation.dog_probabilities, evaluation.labels),
         width="stretch",
         config=NO_BAR,
         key="eval_histogram",
@@ -151,7 +151,7 @@ else:
             path, label = evaluation.items[i]
             v = verdict(float(evaluation.dog_probabilities[i]))
             try:
-                col.image(figures.square_thumbnail(common.photo_from_path(path).original, 240), width="stretch")
+                col.image(pictures.square_thumbnail(common.photo_from_path(path).original, 240), width="stretch")
             except CnnvizError as exc:  # the file changed since the folder was scanned
                 col.caption(str(exc))
             col.markdown(

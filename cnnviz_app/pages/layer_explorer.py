@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, figures
+from cnnviz import CLASS_NAMES, CnnvizError, charts, mosaic, pictures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.mosaic import grid_columns
 from cnnviz.report import PhotoReport, photo_report
@@ -103,9 +103,9 @@ for warning in photo.warnings:
     st.warning(warning)
 col_photo, col_input, col_verdict = st.columns([2, 2, 3], gap="large")
 h, w = photo.original.shape[:2]
-col_photo.image(figures.thumbnail(photo.original, 600), caption=f"{photo_name}: {w} × {h} pixels, {photo.format}", width="stretch")
+col_photo.image(pictures.thumbnail(photo.original, 600), caption=f"{photo_name}: {w} × {h} pixels, {photo.format}", width="stretch")
 col_input.image(
-    figures.network_view(photo.network_input, 3),  # enlarged without smoothing: its pixels stay visible
+    pictures.network_view(photo.network_input, 3),  # enlarged without smoothing: its pixels stay visible
     caption=f"What the network gets: squashed to {IMAGE_SIZE} × {IMAGE_SIZE}, each number divided by 255",
     width="stretch",
     output_format="PNG",
@@ -163,12 +163,12 @@ def pixel_view(photo):
     row = c1.slider("Row (from the top)", 0, h - size, min(h - size, h // 3), key=f"pixel_row_{network}")
     col = c2.slider("Column (from the left)", 0, w - size, min(w - size, w // 2), key=f"pixel_col_{network}")
     left, right = st.columns([2, 3], gap="large")
-    shown = figures.network_view(image, 1) if network else image
-    small = figures.thumbnail(shown, 480)
+    shown = pictures.network_view(image, 1) if network else image
+    small = pictures.thumbnail(shown, 480)
     scale = small.shape[1] / w
     frame_size = max(int(round(size * scale)), 6)
     left.image(
-        figures.patch_outline(small, int(row * scale), int(col * scale), frame_size, width=2),
+        pictures.patch_outline(small, int(row * scale), int(col * scale), frame_size, width=2),
         caption=f"The red square: {size} × {size} pixels at row {row}, column {col}",
         width="stretch",
     )
@@ -176,7 +176,7 @@ def pixel_view(photo):
         "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
         f"This one is {h} × {w} pixels × 3 colours = {h * w * 3:,} numbers."
     )
-    right.plotly_chart(figures.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
+    right.plotly_chart(charts.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
 
 
 with tab_pixels:
@@ -186,7 +186,7 @@ with tab_pixels:
 
 
 def caption(name: str) -> str:
-    return f"{name} · {kinds[name]} · {figures.format_shape(report.activations[name].shape)}"
+    return f"{name} · {kinds[name]} · {charts.format_shape(report.activations[name].shape)}"
 
 
 @st.fragment
@@ -198,11 +198,11 @@ def closer_look(report: PhotoReport, names: list[str]):
     m = report.feature_map(name, channel)
     left, right = st.columns([3, 1], gap="large")
     left.plotly_chart(
-        figures.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
+        charts.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
         width="content",
         config=NO_BAR,
     )
-    summary = figures.map_summary(m)
+    summary = mosaic.map_summary(m)
     right.markdown(
         f"**smallest** {summary['min']:.4f}  \n**largest** {summary['max']:.4f}  \n**mean** {summary['mean']:.4f}  \n"
         f"**exactly zero** {summary['zero_share']:.0%} of the values"
@@ -274,7 +274,7 @@ with tab_dense:
         f"{dense.inputs:,} flattened values. Orange bars feed the last layer "
         "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
     )
-    st.plotly_chart(figures.dense_activations(dense.values, dense.weights), width="stretch", config=NO_BAR)
+    st.plotly_chart(charts.dense_activations(dense.values, dense.weights), width="stretch", config=NO_BAR)
     st.markdown(
         f"**{dense.output}** adds them up: z = Σ activation × weight + bias = {dense.weighted_sum:.4f} "
         f"+ ({dense.bias:.4f}) = **{dense.z:.4f}**. The sigmoid turns z into a probability: "

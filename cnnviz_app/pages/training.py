@@ -113,7 +113,7 @@ def chosen_split(choice: str):
     The dataset and the seed come from the Data page (pages.common); the sizes from `choice`.
     Splits are remembered per (dataset, choice, seed), so reruns do not recompute them.
     """
-    from cnnviz.data import split_dataset
+    from cnnviz.split import split_dataset
 
     dataset = current_dataset()
     base = current_split()
@@ -137,7 +137,7 @@ def epoch_split(split):
     was loaded from, or by epochs on another split (the workshop split's validation photos
     are training photos in the tutorial's). The training side is the split's own.
     """
-    from cnnviz.data import Split
+    from cnnviz.split import Split
 
     val, left_out = never_trained_on(split.val, st.session_state.get(SESSION_MODEL_SEEN, frozenset()))
     if not left_out:
@@ -160,7 +160,7 @@ def count_options() -> tuple[list[str], dict[str, str]]:
 
 
 def start_training() -> None:
-    from cnnviz.data import photo_names
+    from cnnviz.dataset import photo_names
     from cnnviz.jobs import start_epoch
 
     if training_in_progress():
@@ -349,7 +349,7 @@ def _short_duration(seconds: float) -> str:
 
 def live_panel() -> None:
     """The running epoch, or the last one's outcome. Polled every second while an epoch runs."""
-    from cnnviz.figures import batch_curves
+    from cnnviz.charts import batch_curves
 
     job = st.session_state.get(TRAINING_JOB)
     if job is None:
@@ -642,7 +642,7 @@ st.subheader("History")
 if history.rows:
     import pandas as pd
 
-    from cnnviz.figures import epoch_history
+    from cnnviz.charts import epoch_history
 
     table = pd.DataFrame(history.table())
     table["kept"] = table["kept"].map({True: "kept", False: "rolled back"})

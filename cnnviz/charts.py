@@ -1,18 +1,20 @@
-"""Figures for the app's pages, built from the arrays and tables the rest of cnnviz computes.
+"""Charts for the app's pages and the workshop pack: plotly figures to hover over and zoom
+into, and PNG twins of the evaluation charts drawn with matplotlib.
 
-Plotly figures for anything a person should hover over or zoom into, small numpy helpers for
-pictures shown as plain images. Nothing here imports streamlit, and nothing here computes a
-number about the network: each function draws what it is given, so a test can check the
-numbers in a figure against the library's own.
+A chart draws the arrays and tables the rest of cnnviz computes. The only numbers it works
+out are the ones it labels (a confusion row's shares, a channel's sum of products, a block's
+size), from what it was given, so a test can check a chart against the library's own numbers.
+Nothing here imports streamlit.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
+from plotly.subplots import make_subplots
 
 from cnnviz import CLASS_NAMES
 
@@ -78,22 +80,6 @@ def class_balance(parts: Mapping[str, Mapping[str, int]]) -> go.Figure:
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.12, x=0), yaxis_title="photos")
     fig.update_yaxes(gridcolor="#eee")
     return _layout(fig, height=340)
-
-
-def thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
-    """A photo shrunk so its longer side is `side` pixels (aspect kept), for sample grids."""
-    image = Image.fromarray(np.asarray(rgb, dtype="uint8"))
-    image.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return np.asarray(image)
-
-
-def square_thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
-    """A centre crop to a square, then `side` x `side`: a grid of these lines up."""
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = np.ascontiguousarray(rgb[top : top + s, left : left + s])
-    return np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.BILINEAR))
 
 
 # --- architecture --------------------------------------------------------------------------
@@ -184,12 +170,6 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
 # --- layer explorer ------------------------------------------------------------------------
 
 
-def network_view(network_input: np.ndarray, factor: int = 2) -> np.ndarray:
-    """The 150x150 [0, 1] input as uint8 RGB, enlarged without smoothing: what the network sees."""
-    rgb = np.clip(np.rint(np.asarray(network_input) * 255), 0, 255).astype("uint8")
-    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
-
-
 def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 480) -> go.Figure:
     """One feature map large, with its own value scale (a colour bar), hover for each value."""
     m = np.asarray(feature_map, dtype="float32")
@@ -206,12 +186,6 @@ def feature_map_heatmap(feature_map: np.ndarray, title: str, height: int = 480) 
     # A fixed width just wider than the square map keeps the colour bar beside it.
     fig.update_layout(width=height + 110)
     return _layout(fig, title, height)
-
-
-def map_summary(feature_map: np.ndarray) -> dict[str, float]:
-    """Smallest, largest and mean value of a map, and the share of values that are exactly 0."""
-    m = np.asarray(feature_map, dtype="float64")
-    return {"min": float(m.min()), "max": float(m.max()), "mean": float(m.mean()), "zero_share": float(np.mean(m == 0))}
 
 
 def dense_activations(values: np.ndarray, output_weights: np.ndarray | None = None) -> go.Figure:
@@ -237,15 +211,6 @@ def dense_activations(values: np.ndarray, output_weights: np.ndarray | None = No
     fig.update_xaxes(title="unit of the 64-unit dense layer (after ReLU)", dtick=4)
     fig.update_yaxes(title="activation", gridcolor="#eee")
     return _layout(fig, height=320)
-
-
-def shared_scale(maps: Sequence[np.ndarray], reference: np.ndarray, cmap: str = "viridis") -> list[np.ndarray]:
-    """Colour several maps on the reference map's value range, so equal pictures mean equal numbers."""
-    from cnnviz.mosaic import colourise
-
-    lo, hi = float(np.min(reference)), float(np.max(reference))
-    span = hi - lo if hi > lo else 1.0
-    return [colourise(np.clip((np.asarray(m, dtype="float64") - lo) / span, 0, 1), cmap) for m in maps]
 
 
 def pixel_patch(rgb: np.ndarray, top: int, left: int, size: int, unit_range: bool = False) -> go.Figure:
@@ -286,20 +251,6 @@ def pixel_patch(rgb: np.ndarray, top: int, left: int, size: int, unit_range: boo
     return _layout(fig, height=560)
 
 
-def patch_outline(rgb: np.ndarray, top: int, left: int, size: int, width: int = 3) -> np.ndarray:
-    """The photo with a red frame around the patch shown by `pixel_patch`."""
-    out = np.array(rgb, dtype="uint8", copy=True)
-    h, w = out.shape[:2]
-    t0, t1 = max(top - width, 0), min(top + size + width, h)
-    l0, l1 = max(left - width, 0), min(left + size + width, w)
-    red = np.array([230, 20, 20], dtype="uint8")
-    out[t0 : top, l0:l1] = red
-    out[min(top + size, h) : t1, l0:l1] = red
-    out[t0:t1, l0:left] = red
-    out[t0:t1, min(left + size, w) : l1] = red
-    return out
-
-
 # --- training figures ---------------------------------------------------------------------
 # (owned by the Training page's author; the sections above belong to the other pages)
 
@@ -312,8 +263,6 @@ def batch_curves(progress: Sequence, batches: int, title: str | None = None) -> 
     The x axis spans the whole epoch from the first batch on, so the curves grow across a
     fixed frame instead of the axis rescaling under the presenter's pointer.
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -359,8 +308,6 @@ def epoch_history(rows: Sequence[Mapping]) -> go.Figure:
     `rows` are cnnviz.jobs.History rows: epoch, loss, accuracy, val_loss, val_accuracy; a
     stopped epoch has no validation numbers and shows as a gap in the dashed line.
     """
-    from plotly.subplots import make_subplots
-
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.09)
     epochs = [int(r["epoch"]) for r in rows]
     for col, key in ((1, "loss"), (2, "accuracy")):
@@ -450,8 +397,6 @@ def conv_products(step) -> go.Figure:
     """The 27 products of one convolution step (a cnnviz.stepthrough.ConvStep), as three 3x3
     grids, one per colour channel: each cell says pixel x weight = product, coloured by the
     product (red adds to the sum, blue takes away)."""
-    from plotly.subplots import make_subplots
-
     products = np.asarray(step.products)
     top = float(np.abs(products).max()) or 1.0
     channels = ("red", "green", "blue")
@@ -482,43 +427,12 @@ def conv_products(step) -> go.Figure:
     return _layout(fig, height=230).update_layout(margin=dict(l=5, r=5, t=40, b=5))
 
 
-def map_with_pixel(feature_map: np.ndarray, row: int, col: int, scale: int = 3, sweep: bool = True, size: int = 1) -> np.ndarray:
-    """A feature map coloured on its own range, enlarged, with the size x size block of pixels
-    whose top-left is (row, col) framed in red.
-
-    With `sweep`, the pixels a row-by-row sweep has not reached yet are greyed out, so the
-    map fills in as the window moves: the framed pixel is the one being written.
-    """
-    from cnnviz.mosaic import colourise, normalise, upscale
-
-    m = np.asarray(feature_map)
-    rgb = colourise(normalise(m)).astype("float32")
-    if sweep:
-        index = np.arange(m.size).reshape(m.shape)
-        later = index > row * m.shape[1] + col
-        rgb[later] = 0.25 * rgb[later] + 0.75 * 235
-    big = upscale(np.rint(rgb).astype("uint8"), scale)
-    frame = max(1, scale // 2)
-    return patch_outline(big, row * scale, col * scale, size * scale, width=frame)
-
-
-def window_zoom(network_input: np.ndarray, row: int, col: int, size: int = 3, around: int = 6, scale: int = 16) -> np.ndarray:
-    """The pixels around a size x size window, enlarged so each is a square, the window framed
-    in red: the window moving over the photo's pixels, where the whole photo would show a dot."""
-    rgb = network_view(network_input, 1)
-    h, w = rgb.shape[:2]
-    top, left = max(0, row - around), max(0, col - around)
-    bottom, right = min(h, row + size + around), min(w, col + size + around)
-    crop = np.repeat(np.repeat(rgb[top:bottom, left:right], scale, axis=0), scale, axis=1)
-    return patch_outline(crop, (row - top) * scale, (col - left) * scale, size * scale, width=max(2, scale // 4))
-
-
 # --- PNG versions of the evaluation figures (matplotlib: kaleido, plotly's exporter, needs a browser) ---
+# matplotlib is imported in these functions, not above: it costs most of a second, which every
+# page drawing a chart would pay for PNGs that only the Evaluation page and the pack make.
 
 
 def _png_of(fig) -> bytes:
-    import io
-
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()

@@ -1,17 +1,18 @@
-"""Find, validate and split a cats-and-dogs folder; feed it to the network with tf.data.
+"""Find and check the labelled cat and dog photos in a folder, and name them.
 
 A dataset is a list of (path, label), never a copy of the photos: people arrive with the
 Kaggle `train/` folder, Microsoft's `PetImages/Cat` + `PetImages/Dog`, or folders they made
 themselves, and all of these are read where they lie. Every file is opened once by Pillow
 during the scan, because the public archives hold empty, truncated and mislabelled files,
 and a broken file found halfway through an epoch would cost the person their training run.
-The scan only accepts what TensorFlow's decoder will also read, so the pipeline can trust it.
+The scan only accepts what TensorFlow's decoder will also read, so cnnviz.pipeline can trust it.
 
 Scanning 20,000 photos takes seconds, so the result is cached on disk per folder, and a
 file is checked again only when its size or modification time changes.
 
-The scan and the split never import TensorFlow (the CLI and the app must start fast);
-`make_pipeline` imports it when called.
+Photos are named relative to their folder, as a weight card lists them, so the photos a
+network was trained on can be left out of a test wherever the folder lives. Nothing here
+imports TensorFlow: the CLI and the app must start fast.
 """
 
 from __future__ import annotations
@@ -22,25 +23,20 @@ import json
 import logging
 import multiprocessing
 import os
-import random
 import stat
 import struct
 import tempfile
-import threading
 import warnings
-import weakref
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from cnnviz import CLASS_NAMES
 from cnnviz.errors import CnnvizError
-from cnnviz.images import IMAGE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +61,6 @@ class Dataset:
     def counts(self) -> dict[str, int]:
         per_label = Counter(label for _, label in self.items)
         return {name: per_label[label] for label, name in enumerate(CLASS_NAMES)}
-
-
-@dataclass
-class Split:
-    train: list[tuple[str, int]]
-    val: list[tuple[str, int]]
-    seed: int
-    note: str | None = None  # set when the sizes asked for were not what was used
-    # Decoded pixels of each side, kept for as long as this split is (see `decoded_images`):
-    # the app trains one epoch per call, and each call would otherwise decode every JPEG again.
-    decoded: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 # --- finding the photos -------------------------------------------------------------------
@@ -377,7 +362,7 @@ def _save_cache(cache_file: Path, root: Path, checks: dict[str, Check]) -> None:
         log.warning("could not write the scan cache %s: %s", cache_file, exc)
 
 
-# --- splitting ----------------------------------------------------------------------------
+# --- leaving out photos by name -----------------------------------------------------------
 
 
 def hold_out(dataset: Dataset, names: set[str]) -> tuple[Dataset, list[str]]:
@@ -408,310 +393,3 @@ def unseen(items: list[tuple[str, int]], root: str | os.PathLike, seen: frozense
     kept = [item for item, name in zip(items, photo_names(items, root)) if name not in seen]
     return kept, len(items) - len(kept)
 
-
-def split_dataset(dataset: Dataset, train_size: int = 16_000, val_size: int = 6_400, seed: int = 13) -> Split:
-    """A seeded, class-balanced train/validation split; copies of one photo stay on one side.
-
-    The defaults are the tutorial's 16,000 and 6,400. A folder too small for them gets both
-    sizes scaled down in proportion, and `note` says what was used.
-    """
-    if train_size < 2 or val_size < 2:
-        raise CnnvizError(
-            f"Asked for {train_size} training and {val_size} validation images: "
-            "each needs at least 2 (one cat and one dog)."
-        )
-    counts = dataset.counts()
-    for name, n in counts.items():
-        if n == 0:
-            raise CnnvizError(f"The dataset has no {name} photos, so it cannot be split: add some and scan again.")
-    per_train, per_val = _fit(train_size // 2, val_size // 2, min(counts.values()))
-    groups = _duplicate_groups(dataset)
-    random.Random(seed).shuffle(groups)
-    train, val = _assign(groups, per_train, per_val)
-    note = None
-    if (len(train), len(val)) != (train_size, val_size):
-        note = (
-            f"The folder holds {counts['cat']:,} cats and {counts['dog']:,} dogs; using {len(train):,} train "
-            f"and {len(val):,} validation images (asked for {train_size:,} and {val_size:,})."
-        )
-    return Split(sorted(train), sorted(val), seed, note)
-
-
-def _fit(per_train: int, per_val: int, available: int) -> tuple[int, int]:
-    """Per-class sizes that fit in `available` photos per class, keeping their ratio."""
-    if per_train + per_val <= available:
-        return per_train, per_val
-    if available < 2:
-        raise CnnvizError(
-            f"A class has only {available} photo, too few to split: each class needs at least 2 "
-            "(one for training, one for validation)."
-        )
-    scale = available / (per_train + per_val)
-    fitted_train = min(max(1, int(per_train * scale)), available - 1)
-    return fitted_train, max(1, int(per_val * scale))
-
-
-def _duplicate_groups(dataset: Dataset) -> list[list[tuple[str, int]]]:
-    """Items grouped by their bytes' digest, in a fixed order so a seed means one split."""
-    by_digest = defaultdict(list)
-    for path, label in dataset.items:
-        by_digest[dataset.digests.get(path, path)].append((path, label))
-    return sorted(by_digest.values())
-
-
-def _assign(groups: list[list[tuple[str, int]]], per_train: int, per_val: int) -> tuple[list, list]:
-    """Fill each side to its per-class size, whole groups at a time, then even out the classes."""
-    sides = [([], Counter(), per_train), ([], Counter(), per_val)]
-    for group in groups:
-        need = Counter(label for _, label in group)
-        for items, have, size in sides:
-            if all(have[label] + n <= size for label, n in need.items()):
-                items.extend(group)
-                have.update(need)
-                break
-    return _balanced(sides[0][0]), _balanced(sides[1][0])
-
-
-def _balanced(side: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    # Duplicates that did not fit can leave a class short; drop the other's last additions.
-    counts = Counter(label for _, label in side)
-    keep = {label: min(counts[0], counts[1]) for label in (0, 1)}
-    kept = []
-    for path, label in side:
-        if keep[label] > 0:
-            keep[label] -= 1
-            kept.append((path, label))
-    return kept
-
-
-# --- the input pipeline -------------------------------------------------------------------
-
-_CACHE_BUDGET = 4 * 2**30  # bytes of decoded uint8 pixels held in memory at most
-_SHUFFLE_AFTER_CACHE = 2048  # reshuffles the cached order each epoch without a long first wait
-_PREFETCH = 2  # elements (batches, or photos while decoding) ready ahead of their consumer
-
-
-def make_pipeline(
-    items: Iterable[tuple[str, int]],
-    batch_size: int = 32,
-    training: bool = False,
-    augment: bool = False,
-    seed: int = 13,
-    cache: bool = True,
-):
-    """A tf.data.Dataset of (images (b, 150, 150, 3) float32 in [0, 1], labels (b,) float32).
-
-    Photos are squashed to 150x150 (no aspect kept, as in the tutorial and cnnviz.images).
-    `training` shuffles with `seed`; `augment` adds flips, rotations and zooms, and only
-    ever applies with `training`, so validation batches are never altered. Decoded pixels
-    are kept in memory as uint8 (a quarter of float32) when they fit, so later epochs skip
-    the JPEG decoding.
-
-    The scan has already rejected every file TensorFlow cannot decode. A file changed or
-    removed since then is dropped by `ignore_errors`, which logs a warning for each one,
-    rather than ending the epoch.
-    """
-    import tensorflow as tf
-
-    items = list(items)
-    if not items:
-        raise CnnvizError("There are no images to feed the network: choose a folder with cat and dog photos.")
-    # As bytes: a file name that is not UTF-8 (copied from an old Windows zip, say) is a
-    # valid Linux path, but a str tensor cannot hold it.
-    paths = tf.constant([os.fsencode(path) for path, _ in items])
-    labels = tf.constant([float(label) for _, label in items], dtype=tf.float32)
-    in_memory = cache and _fits_in_memory(len(items))
-    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-    if training:
-        # A cache replays its first order, so with one the file order is shuffled once here
-        # and reshuffled after the cache; without one, every epoch gets a fresh order here.
-        ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=not in_memory)
-    ds = ds.map(_decode_resized, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
-    if in_memory:
-        ds = ds.cache()
-        if training:
-            ds = ds.shuffle(min(len(items), _SHUFFLE_AFTER_CACHE), seed=seed + 1)
-    ds = ds.batch(batch_size).map(_to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and augment:
-        augmenter = _augmenter(seed)
-        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return without_autotune(ds.prefetch(_PREFETCH))
-
-
-# --- decoded images shared across epochs, calls and sessions ---------------------------------
-
-
-class DecodedImages:
-    """The decoded, resized uint8 pixels of one list of photos, filled as epochs read them.
-
-    Only pixels, labels and paths: never a model, so sessions that split the same folder the
-    same way share one copy (see `decoded_images`) without seeing each other's training.
-    A slot is written once, by the first epoch that reads its photo, and read-only after;
-    two sessions decoding the same photo at once write the same bytes.
-    """
-
-    def __init__(self, items: list[tuple[str, int]]):
-        self.paths = [path for path, _ in items]
-        self.labels = np.array([float(label) for _, label in items], dtype="float32")
-        self.images = np.empty((len(items), IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8")  # pages committed on write
-        self.ready = np.zeros(len(items), dtype=bool)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.ready.sum()) * IMAGE_SIZE * IMAGE_SIZE * 3
-
-    def batches(self, order: Iterable[int], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(uint8 images, float32 labels) in `order`, decoding the photos not yet decoded.
-
-        Photos that cannot be read are left out, as `make_pipeline`'s `ignore_errors` does,
-        so an epoch ends early exactly when it would without the cache.
-        """
-        order = np.asarray(list(order), dtype="int64")
-        missing = order[~self.ready[order]]
-        fresh = iter(_decode_stream([self.paths[i] for i in missing], missing)) if len(missing) else iter(())
-        pending = next(fresh, None)
-        chosen: list[int] = []
-        for i in order:
-            if not self.ready[i]:
-                if pending is not None and pending[0] == i:
-                    self.images[i] = pending[1]
-                    self.ready[i] = True
-                    pending = next(fresh, None)
-                else:
-                    continue  # could not be read: dropped from this epoch
-            chosen.append(int(i))
-            if len(chosen) == batch_size:
-                yield self.images[chosen], self.labels[chosen]
-                chosen = []
-        if chosen:
-            yield self.images[chosen], self.labels[chosen]
-
-
-def _decode_stream(paths: list[str], indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, uint8 image) for each readable path, in order, decoded in parallel by tf.data."""
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((tf.constant([os.fsencode(p) for p in paths]), tf.constant(indices)))
-    ds = ds.map(_decode_resized, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
-    for image, index in without_autotune(ds.prefetch(_PREFETCH)).as_numpy_iterator():
-        yield int(index), image
-
-
-_decoded_lock = threading.Lock()
-_decoded_shared: "weakref.WeakValueDictionary[str, DecodedImages]" = weakref.WeakValueDictionary()
-
-
-def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
-    """The one `DecodedImages` for this exact list of (path, label), shared while anyone holds it.
-
-    Keyed by the list itself (paths, labels, order), so two sessions that split the same
-    folder with the same seed share one copy of the pixels; when the last holder lets go
-    (a Split's `decoded` holds it for as long as the split lives), the memory is freed.
-    """
-    items = list(items)
-    digest = hashlib.sha256()
-    for path, label in items:
-        digest.update(os.fsencode(path) + b"\0" + str(int(label)).encode() + b"\n")
-    key = digest.hexdigest()
-    with _decoded_lock:
-        found = _decoded_shared.get(key)
-        if found is None:
-            found = DecodedImages(items)
-            _decoded_shared[key] = found
-        return found
-
-
-def cached_pipeline(decoded: DecodedImages, batch_size: int, order_seed: int | None = None, augment: bool = False, seed: int = 13):
-    """A one-epoch tf.data.Dataset over `decoded`, the same batches `make_pipeline` makes.
-
-    `order_seed` None keeps the list's order (validation); otherwise the photos are
-    permuted by it (pass something that changes every epoch, e.g. (seed, epoch)).
-    """
-    return releasable_pipeline(decoded, batch_size, order_seed, augment, seed)[0]
-
-
-def releasable_pipeline(decoded: DecodedImages, batch_size: int, order_seed=None, augment: bool = False, seed: int = 13):
-    """(`cached_pipeline`'s dataset, release): after release() the dataset no longer holds the pixels.
-
-    TensorFlow keeps a from_generator's generator alive after the dataset is gone, and with
-    it whatever the generator refers to; release() lets the pixels go when the last split does.
-    """
-    import tensorflow as tf
-
-    n = len(decoded)
-    order = np.arange(n) if order_seed is None else np.random.default_rng(order_seed).permutation(n)
-    source = [decoded]
-
-    def generate():
-        held = source[0]
-        if held is None:
-            raise CnnvizError("This epoch's pipeline was released; make a new one.")
-        yield from held.batches(order, batch_size)
-
-    ds = tf.data.Dataset.from_generator(
-        generate,
-        output_signature=(
-            tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE, 3), tf.uint8),
-            tf.TensorSpec((None,), tf.float32),
-        ),
-    )
-    ds = ds.map(_to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
-    if augment:
-        augmenter = _augmenter(seed)
-        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return without_autotune(ds.prefetch(_PREFETCH)), lambda: source.__setitem__(0, None)
-
-
-def without_autotune(ds):
-    """`ds` with tf.data's autotuner off; its parallel maps then keep one call per core.
-
-    The autotuner's thread sleeps in doubling periods (10 ms, 20 ms, ... 5.12 s, ...), and
-    deleting an iterator sometimes waits for the current period to end instead of cutting
-    it short: up to seconds with both cores idle, after every epoch's training pass, its
-    validation pass and its decoding. `benchmarks/iterator_teardown.py` measures that wait.
-    For these pipelines (a decode per photo, a cast, an augmentation), one call per core
-    and a fixed prefetch are what the autotuner would settle on anyway.
-    """
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return ds.with_options(options)
-
-
-def _fits_in_memory(n: int) -> bool:
-    import psutil
-
-    needed = n * IMAGE_SIZE * IMAGE_SIZE * 3
-    return needed <= min(_CACHE_BUDGET, psutil.virtual_memory().available // 2)
-
-
-def _decode_resized(path, label):
-    import tensorflow as tf
-
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    # antialias=True widens the kernel when shrinking, as Pillow's BILINEAR in cnnviz.images does.
-    resized = tf.image.resize(image, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear", antialias=True)
-    return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8), label
-
-
-def _to_unit_range(images, labels):
-    import tensorflow as tf
-
-    return tf.cast(images, tf.float32) / 255.0, labels
-
-
-def _augmenter(seed: int):
-    import keras
-
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(0.08, seed=seed + 1),
-            keras.layers.RandomZoom(0.1, seed=seed + 2),
-        ],
-        name="augmentation",
-    )

@@ -1,0 +1,85 @@
+"""Pictures made from numpy arrays and shown as plain images: photos shrunk for grids, the
+network's input enlarged pixel for pixel, feature maps coloured on their own range or on a
+shared one, and red frames around the pixels a step works on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from cnnviz.mosaic import colourise, normalise, upscale
+
+
+def thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
+    """A photo shrunk so its longer side is `side` pixels (aspect kept), for sample grids."""
+    image = Image.fromarray(np.asarray(rgb, dtype="uint8"))
+    image.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(image)
+
+
+def square_thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
+    """A centre crop to a square, then `side` x `side`: a grid of these lines up."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = np.ascontiguousarray(rgb[top : top + s, left : left + s])
+    return np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.BILINEAR))
+
+
+def network_view(network_input: np.ndarray, factor: int = 2) -> np.ndarray:
+    """The 150x150 [0, 1] input as uint8 RGB, enlarged without smoothing: what the network sees."""
+    rgb = np.clip(np.rint(np.asarray(network_input) * 255), 0, 255).astype("uint8")
+    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+
+
+def shared_scale(maps: Sequence[np.ndarray], reference: np.ndarray, cmap: str = "viridis") -> list[np.ndarray]:
+    """Colour several maps on the reference map's value range, so equal pictures mean equal numbers."""
+    lo, hi = float(np.min(reference)), float(np.max(reference))
+    span = hi - lo if hi > lo else 1.0
+    return [colourise(np.clip((np.asarray(m, dtype="float64") - lo) / span, 0, 1), cmap) for m in maps]
+
+
+def patch_outline(rgb: np.ndarray, top: int, left: int, size: int, width: int = 3) -> np.ndarray:
+    """The photo with a red frame around the patch shown by cnnviz.charts.pixel_patch."""
+    out = np.array(rgb, dtype="uint8", copy=True)
+    h, w = out.shape[:2]
+    t0, t1 = max(top - width, 0), min(top + size + width, h)
+    l0, l1 = max(left - width, 0), min(left + size + width, w)
+    red = np.array([230, 20, 20], dtype="uint8")
+    out[t0 : top, l0:l1] = red
+    out[min(top + size, h) : t1, l0:l1] = red
+    out[t0:t1, l0:left] = red
+    out[t0:t1, min(left + size, w) : l1] = red
+    return out
+
+
+def map_with_pixel(feature_map: np.ndarray, row: int, col: int, scale: int = 3, sweep: bool = True, size: int = 1) -> np.ndarray:
+    """A feature map coloured on its own range, enlarged, with the size x size block of pixels
+    whose top-left is (row, col) framed in red.
+
+    With `sweep`, the pixels a row-by-row sweep has not reached yet are greyed out, so the
+    map fills in as the window moves: the framed pixel is the one being written.
+    """
+    m = np.asarray(feature_map)
+    rgb = colourise(normalise(m)).astype("float32")
+    if sweep:
+        index = np.arange(m.size).reshape(m.shape)
+        later = index > row * m.shape[1] + col
+        rgb[later] = 0.25 * rgb[later] + 0.75 * 235
+    big = upscale(np.rint(rgb).astype("uint8"), scale)
+    frame = max(1, scale // 2)
+    return patch_outline(big, row * scale, col * scale, size * scale, width=frame)
+
+
+def window_zoom(network_input: np.ndarray, row: int, col: int, size: int = 3, around: int = 6, scale: int = 16) -> np.ndarray:
+    """The pixels around a size x size window, enlarged so each is a square, the window framed
+    in red: the window moving over the photo's pixels, where the whole photo would show a dot."""
+    rgb = network_view(network_input, 1)
+    h, w = rgb.shape[:2]
+    top, left = max(0, row - around), max(0, col - around)
+    bottom, right = min(h, row + size + around), min(w, col + size + around)
+    crop = np.repeat(np.repeat(rgb[top:bottom, left:right], scale, axis=0), scale, axis=1)
+    return patch_outline(crop, (row - top) * scale, (col - left) * scale, size * scale, width=max(2, scale // 4))
