@@ -15,8 +15,8 @@ weights or uploaded file names, samples the server's memory (RSS of the process 
 during the load and after every session has closed, and prints a table. Only loopback
 traffic; every wait has a time limit and the whole run a deadline, so it ends by itself.
 
-    .venv/bin/python benchmarks/attendees.py                      # 20 explorers + 2 trainers
-    .venv/bin/python benchmarks/attendees.py --explorers 4 --trainers 1 --linger 0
+    .venv/bin/python -m benchmarks.attendees                      # 20 explorers + 2 trainers
+    .venv/bin/python -m benchmarks.attendees --explorers 4 --trainers 1 --linger 0
 
 tests/test_robustness_attendees.py runs a small version (4 + 1) for its checks, not its times.
 """
@@ -37,9 +37,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.appserver import copy_photos, healthy, running_app
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from tests.appserver import copy_photos, healthy, running_app  # noqa: E402
 
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", REPO.parent / "shared" / "data" / "dogs-vs-cats"))
 CHROMIUM = "/usr/bin/chromium"

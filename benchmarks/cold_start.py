@@ -1,6 +1,6 @@
 """Cold start: from `streamlit run streamlit_app.py` to the first page served and drawn.
 
-    .venv/bin/python benchmarks/cold_start.py [--runs 3]
+    .venv/bin/python -m benchmarks.cold_start [--runs 3]
 
 Each run starts a fresh server (headless, a free port on 127.0.0.1) and times
   - health: `/_stcore/health` answering 200,
@@ -24,9 +24,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.appserver import free_port, stop
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests.appserver import free_port, stop  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 

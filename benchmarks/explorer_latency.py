@@ -1,7 +1,7 @@
 """Layer Explorer latency: an uploaded photo's bytes to the verdict, every activation mosaic
 and the filters, all as PNG bytes, in-process, after warm-up.
 
-    .venv/bin/python benchmarks/explorer_latency.py [--runs 50]
+    .venv/bin/python -m benchmarks.explorer_latency [--runs 50]
 
 cnnviz's path is what pages/layer_explorer.py computes for a new photo, by the same calls:
 `load_photo`, then `report.photo_report` (one pass for every layer, the verdict, and a palette
@@ -20,20 +20,18 @@ import io
 import math
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+from PIL import Image
 
-from cnnviz import inspect  # noqa: E402
-from cnnviz.backend import keras  # noqa: E402
-from cnnviz.images import load_photo  # noqa: E402
-from cnnviz.model import layer_table, load_default_model  # noqa: E402
-from cnnviz.report import MAP_KINDS, photo_report  # noqa: E402
+from cnnviz import inspect
+from cnnviz.backend import keras
+from cnnviz.images import load_photo
+from cnnviz.model import layer_table, load_default_model
+from cnnviz.report import MAP_KINDS, photo_report
 
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
 

@@ -1,7 +1,7 @@
 """End-of-epoch wait: how long `model.fit` goes on after its last batch, with and without
 tf.data's autotuner, in one run, epochs alternating.
 
-    .venv/bin/python benchmarks/iterator_teardown.py [--n 512] [--epochs 12]
+    .venv/bin/python -m benchmarks.iterator_teardown [--n 512] [--epochs 12]
 
 Every arm trains its own copy of the network (cnnviz.model.build_model, same starting
 weights) on the same N photos, decoded once into memory, fed by one of two sources:
@@ -27,17 +27,15 @@ import argparse
 import logging
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cnnviz.backend import keras, tf  # noqa: E402
-from cnnviz.dataset import find_dataset  # noqa: E402
-from cnnviz.pipeline import cached_pipeline, decoded_images  # noqa: E402
-from cnnviz.split import split_dataset  # noqa: E402
-from cnnviz.model import build_model, compile_model  # noqa: E402
+from cnnviz.backend import keras, tf
+from cnnviz.dataset import find_dataset
+from cnnviz.pipeline import cached_pipeline, decoded_images
+from cnnviz.split import split_dataset
+from cnnviz.model import build_model, compile_model
 
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
 

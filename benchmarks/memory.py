@@ -1,6 +1,6 @@
 """Memory: the app with the shipped model loaded, and what each extra training session adds.
 
-    .venv/bin/python benchmarks/memory.py [--sessions 3] [--n 512]
+    .venv/bin/python -m benchmarks.memory [--sessions 3] [--n 512]
 
 1. App: a fresh process that holds what the server holds once a page has shown the
    shipped network: cnnviz imported, `load_default_model()`, and one Layer Explorer pass
@@ -31,13 +31,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", ROOT.parent / "shared/data/dogs-vs-cats"))
 MB = 2**20
 
 APP = """
 import json, psutil, sys
-sys.path.insert(0, {root!r})
 from cnnviz import inspect
 from cnnviz.images import load_photo
 from cnnviz.model import load_default_model, layer_table
@@ -52,7 +50,6 @@ print(json.dumps({{"rss": psutil.Process().memory_info().rss, "shipped": card is
 
 PEER = """
 import json, psutil, sys, numpy as np
-sys.path.insert(0, {root!r})
 import tensorflow as tf, keras
 from PIL import Image
 from cnnviz.model import build_model, default_weights_path
@@ -95,8 +92,8 @@ def main(argv=None) -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
     photo = str(sorted(args.data.glob("*.jpg"))[0])
-    app = in_fresh_process(APP.format(root=str(ROOT), photo=photo))
-    peer_app = in_fresh_process(PEER.format(root=str(ROOT), photo=photo))
+    app = in_fresh_process(APP.format(photo=photo))
+    peer_app = in_fresh_process(PEER.format(photo=photo))
 
     from cnnviz.backend import keras  # noqa: F401
     from cnnviz.dataset import find_dataset

@@ -1,6 +1,6 @@
 """Training speed: cnnviz against the plain Keras pipeline, in one run, epochs interleaved.
 
-    .venv/bin/python benchmarks/train_speed.py [--n 1024] [--epochs 3]
+    .venv/bin/python -m benchmarks.train_speed [--n 1024] [--epochs 3]
 
 (a) the peer: `keras.utils.image_dataset_from_directory` on a class-folder tree of
     symlinks to N photos, a `Rescaling(1/255)` map, `model.fit` one epoch at a time;
@@ -28,21 +28,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from cnnviz.backend import keras, tf  # noqa: E402
-from cnnviz.dataset import find_dataset  # noqa: E402
-from cnnviz.split import split_dataset  # noqa: E402
-from cnnviz.model import build_model, compile_model  # noqa: E402
-from cnnviz.training import train  # noqa: E402
-from benchmarks.iterator_teardown import Marks  # noqa: E402
+from cnnviz.backend import keras, tf
+from cnnviz.dataset import find_dataset
+from cnnviz.split import split_dataset
+from cnnviz.model import build_model, compile_model
+from cnnviz.training import train
+from benchmarks.iterator_teardown import Marks
 
 GFLOP_PER_IMAGE = 1.84  # forward + backward of the tutorial network, one 150x150x3 image
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))

@@ -1,4 +1,4 @@
-"""Issue 6, many attendees, small: 4 Chromium sessions explore with uploads while 1 trains,
+"""Many attendees, small: 4 Chromium sessions explore with uploads while 1 trains,
 all on one app process (benchmarks/attendees.py, whose full run is 20 + 2 and prints times).
 
 What must hold, checked here without timing anything: every explorer gets its verdict, no
@@ -7,28 +7,14 @@ says "this session's own model (after epoch 1 ...)", nobody else's does), no exc
 any page or traceback in the server's log, and the server stays healthy.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from benchmarks import attendees
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "attendees.py"
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("attendees", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.timeout(900)
 def test_four_explorers_and_a_trainer_share_one_app_without_seeing_each_other(data_root):
-    attendees = load_benchmark()
     result = attendees.run(explorers=4, trainers=1, per_class=16, linger=0, deadline=780, timeout_s=300)
     attendees.print_table(result)
     assert result["problems"] == []
