@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pooch
+import requests
+from tqdm import tqdm
+
 from cnnviz.dataset import Dataset, default_cache_dir, find_dataset
 from cnnviz.errors import CnnvizError
 
@@ -63,8 +67,6 @@ def download_dataset(
 
 
 def _fetch(url: str, dest: Path, progress: bool | Callable[[int, int], None]) -> Path:
-    import pooch
-    import requests
 
     name = os.path.basename(urlparse(url).path) or "petimages.zip"
     bar = progress if isinstance(progress, bool) else _PoochProgress(progress)
@@ -79,7 +81,6 @@ def _fetch(url: str, dest: Path, progress: bool | Callable[[int, int], None]) ->
 
 
 def _why(exc: Exception) -> str:
-    import requests
 
     if exc.response is not None:
         return f"the server answered {exc.response.status_code} {exc.response.reason}"
@@ -195,8 +196,6 @@ def _scan_progress(progress: bool | Callable[[int, int], None]) -> Callable[[int
         return progress
     if not progress:
         return None
-    from tqdm import tqdm
-
     bar = None
 
     def update(done: int, total: int) -> None:

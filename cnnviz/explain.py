@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from cnnviz.backend import keras, tf
+from cnnviz.mosaic import colourise
 
 CLASSES = ("dog", "cat")
 
@@ -107,7 +108,6 @@ def overlay(rgb: np.ndarray, heat01: np.ndarray, alpha: float = 0.5, cmap: str =
     Where the map is 0 the photo shows through untouched, so a map that is zero somewhere
     (a cat Grad-CAM on a dog) leaves those parts of the photo plain rather than tinted blue.
     """
-    from cnnviz.mosaic import colourise
 
     photo = np.asarray(rgb, dtype="float32")
     heat = np.asarray(heat01, dtype="float32")

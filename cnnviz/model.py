@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from cnnviz.cards import WEIGHTS_SUFFIX, card_path, read_card, sha256_of, verified_card, write_json_atomically
@@ -241,7 +242,6 @@ def _expected_weight_shapes() -> dict[str, tuple[int, ...]]:
 
 def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """The arrays in a Keras 3 `.weights.h5` file, keyed `layer/index`, without loading them."""
-    import h5py
 
     try:
         with h5py.File(path, "r") as f:

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
+from cnnviz.download import download_dataset
+from cnnviz.split import split_dataset
 from cnnviz_app import common
 
 st.title("Data")
@@ -70,8 +72,6 @@ else:
     if st.button("Download the dataset", icon=":material/download:", type="primary"):
         bar = st.progress(0.0, text="Starting the download…")
         try:
-            from cnnviz.download import download_dataset
-
             result = download_dataset(progress=progress_reporter(bar, "download"))
         except CnnvizError as exc:
             st.error(str(exc), icon=":material/error:")
@@ -118,7 +118,6 @@ train_size = c1.number_input("Training images", min_value=2, value=common.DEFAUL
 val_size = c2.number_input("Validation images", min_value=2, value=common.DEFAULT_VAL, step=400, key="val_size")
 seed = c3.number_input("Seed", min_value=0, value=common.DEFAULT_SEED, step=1, key="split_seed",
                        help="The same seed always gives the same split.")
-from cnnviz.split import split_dataset  # noqa: E402
 
 try:
     key = (str(dataset.root), len(dataset.items), int(train_size), int(val_size), int(seed))
