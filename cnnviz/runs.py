@@ -121,6 +121,7 @@ def validation_of(dataset: Dataset, weights_path: Path) -> tuple[Split, int]:
         )
     held_out, train_size, val_size, seed = recorded
     split = split_dataset(hold_out(dataset, set(held_out))[0], train_size, val_size, seed=seed)
+    # A card that does not list trained_on comes from a run that validated on its whole split.
     return unseen_validation(split, dataset.root, card_trained_on(card) or frozenset())
 
 
@@ -129,7 +130,7 @@ class Run:
 
     def __init__(self, dataset: Dataset, options: RunOptions, *, held_out=(), say: Callable[[str], None] = _silent):
         self.dataset, self.options, self.held_out, self.say = dataset, options, list(held_out), say
-        # Read before training: `out` may replace the file a later restart names.
+        # Read before any epoch: the card describes the starting file as the run found it.
         self.parent = parent_summary(options.weights) if options.weights else None
         self.split = split_dataset(dataset, options.train_samples, options.val_samples, seed=options.seed)
         if self.split.note:
