@@ -160,9 +160,9 @@ def cmd_predict(args) -> int:
 
 
 def cmd_evaluate(args) -> None:
+    from cnnviz.cards import card_trained_on
     from cnnviz.dataset import unseen
     from cnnviz.evaluation import evaluate_items, sample_items
-    from cnnviz.cards import card_trained_on
 
     dataset = _scan(args.data)
     items = _validation_of(dataset, args.validation_of) if args.validation_of else dataset.items
@@ -184,95 +184,51 @@ def cmd_evaluate(args) -> None:
     print(f"accuracy: {result.accuracy:.4f} (n={result.n})")
 
 
+def _validation_of(dataset, weights_path: Path):
+    """The validation photos a weight file was chosen on (cnnviz.runs.validation_of), said."""
+    from cnnviz.runs import validation_of
+
+    split, left_out = validation_of(dataset, weights_path)
+    print(f"the validation side of {weights_path.name}'s split: {len(split.val) + left_out:,} photos (seed {split.seed})")
+    if left_out:
+        print(f"left out {left_out:,} of them: {weights_path.name} was trained on them (its card lists them)")
+    return split.val
+
+
 def cmd_train(args) -> None:
-    from cnnviz.checkpoint import save_checkpoint
-    from cnnviz.split import split_dataset
-    from cnnviz.model import learning_rate, load_weights, save_weights
-    from cnnviz.training import Plateau, set_learning_rate, train
+    from cnnviz.runs import Run, RunOptions, check_out, exclude
 
-    if args.out and not args.out.name.endswith(".weights.h5"):
-        raise CnnvizError(f"--out must name a .weights.h5 file, got {args.out.name!r}.")
-    if args.weights and args.out and args.weights.resolve() == args.out.resolve():
-        raise CnnvizError(
-            "--out must name another file than --weights: the run's card records the file it started from, "
-            "and a resumed run must find that file unchanged."
-        )
-    parent = _parent(args.weights) if args.weights else None
-    dataset = _scan(args.data)
-    dataset, held_out = _hold_out(dataset, args.exclude) if args.exclude else (dataset, [])
-    split = split_dataset(dataset, args.train_samples, args.val_samples, seed=args.seed)
-    if split.note:
-        print(split.note)
-    print(f"training on {len(split.train):,} images, validating on {len(split.val):,} (seed {split.seed})")
-    trained_on = _trained_on(args.weights, split, dataset)
-    from cnnviz.backend import keras
-
-    keras.utils.set_random_seed(args.seed)  # the same command gives the same starting weights and order
-    batch_size, lr, scope = _distribution(args)
-    with scope:
-        model, history = _starting_point(args, lr)
-        if args.weights and not history:
-            load_weights(model, args.weights)
-    plateau = Plateau(patience=args.patience, halve_after=args.halve_after)
-    for past in history:
-        plateau.update(past["val_accuracy"], past["epoch"])
-    bar = _EpochBar()
-    for epoch in range(len(history) + 1, args.epochs + 1):
-        started_lr = learning_rate(model)
-        (result,) = train(
-            model, split, 1, batch_size=batch_size, augment=args.augment, first_epoch=epoch, on_batch=bar.update
-        )
-        bar.close()
-        history.append({**result.as_dict(), "learning_rate": started_lr})
-        print(_epoch_line(result, started_lr))
-        verdict = plateau.update(result.val_accuracy, epoch)
-        if args.out and (verdict == "best" or args.keep_last):
-            card = _card(args, dataset, split, history, held_out, plateau, parent, trained_on)
-            save_weights(model, args.out, {**card, "validation": _validate_in_float32(model, split)})
-            print(f"saved {args.out} (epoch {epoch})")
-        if args.checkpoint:
-            save_checkpoint(model, args.checkpoint, history)
-        if verdict == "halve":
-            set_learning_rate(model, started_lr / 2)
-            print(f"no better val_accuracy for {plateau.waited} epochs: learning rate halved to {started_lr / 2:.2e}")
-        if verdict == "stop":
-            print(f"no better val_accuracy for {plateau.waited} epochs: stopping (best: epoch {plateau.best_epoch})")
-            break
-
-
-def _distribution(args):
-    """(global batch size, learning rate, the scope to build the model in) for --distribute."""
-    from contextlib import nullcontext
-
-    if not args.distribute:
-        return args.batch_size, args.learning_rate, nullcontext()
-    from cnnviz import distribute
-
-    if args.logical_cpus:
-        distribute.split_cpu(args.logical_cpus)
-    strategy = distribute.choose_strategy()
-    replicas = strategy.num_replicas_in_sync
-    batch_size, lr = distribute.scaled(args.batch_size, args.learning_rate, replicas, not args.no_scale_lr)
-    print(
-        f"distributed: {type(strategy).__name__} over {replicas} replicas; "
-        f"global batch {batch_size} ({args.batch_size} per replica), learning rate {lr:.1e}"
+    options = RunOptions(
+        train_samples=args.train_samples,
+        val_samples=args.val_samples,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        precision=args.precision,
+        augment=args.augment,
+        weights=args.weights,
+        out=args.out,
+        keep_last=args.keep_last,
+        checkpoint=args.checkpoint,
+        patience=args.patience,
+        halve_after=args.halve_after,
+        distribute=args.distribute,
+        logical_cpus=args.logical_cpus,
+        scale_lr=not args.no_scale_lr,
     )
-    return batch_size, lr, strategy.scope()
+    check_out(options)
+    dataset, held_out = _scan(args.data), []
+    if args.exclude:
+        dataset, held_out = exclude(dataset, args.exclude)
+        print(f"held out {len(held_out):,} photos named as in {args.exclude}")
+    bar = _EpochBar()
 
+    def epoch_done(result, rate) -> None:
+        bar.close()
+        print(_epoch_line(result, rate))
 
-def _starting_point(args, learning_rate: float):
-    """A fresh compiled network, or the one in --checkpoint with its history when resuming."""
-    from cnnviz.model import build_model, compile_model
-
-    if args.checkpoint:
-        from cnnviz.checkpoint import load_checkpoint
-
-        resumed = load_checkpoint(args.checkpoint)
-        if resumed:
-            model, history = resumed
-            print(f"resuming from {args.checkpoint} after epoch {len(history)}")
-            return model, history
-    return compile_model(build_model(args.precision), learning_rate), []
+    Run(dataset, options, held_out=held_out, say=print).train(on_batch=bar.update, on_epoch=epoch_done)
 
 
 def _epoch_line(r, lr) -> str:
@@ -302,158 +258,6 @@ class _EpochBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def _hold_out(dataset, folder: Path):
-    """`dataset` without the photos named like one in `folder`, and the names left out."""
-    from cnnviz.dataset import hold_out
-
-    if not folder.is_dir():
-        raise CnnvizError(f"--exclude needs a folder, and {folder} is not one.")
-    dataset, held_out = hold_out(dataset, {p.name for p in folder.iterdir()})
-    print(f"held out {len(held_out):,} photos named as in {folder}")
-    return dataset, held_out
-
-
-def _validation_of(dataset, weights_path: Path):
-    """The validation photos a weight file was chosen on, rebuilt from its card: the same
-    held-out names, sizes and seed give the same split, so the card's figures can be checked."""
-    from cnnviz.dataset import hold_out
-    from cnnviz.split import split_dataset
-    from cnnviz.cards import verified_card
-
-    card = verified_card(weights_path)
-    try:
-        held_out, seed = set(card["data"]["held_out"]), card["data"]["seed"]
-        sizes = card["split"]["train"], card["split"]["val"]
-    except (KeyError, TypeError):
-        raise CnnvizError(
-            f"{weights_path.name} has no card with its split (data.seed, data.held_out, split): "
-            "only weights saved by `cnnviz train --out` can be checked this way."
-        ) from None
-    split = split_dataset(hold_out(dataset, held_out)[0], *sizes, seed=seed)
-    print(f"the validation side of {weights_path.name}'s split: {len(split.val):,} photos (seed {seed})")
-    return split.val
-
-
-def _trained_on(weights_path: Path | None, split, dataset) -> list[str] | None:
-    """Every photo the weights this run saves will have been trained on: its own training side
-    and, for a warm restart, what the file it starts from had been (None when that file's card
-    does not say). Refuses a split whose validation photos that file was trained on: a
-    val_accuracy over photos the weights have learned would flatter them."""
-    from cnnviz.dataset import photo_names, unseen
-    from cnnviz.cards import card_trained_on, verified_card
-
-    mine = set(photo_names(split.train, dataset.root))
-    if weights_path is None:
-        return sorted(mine)
-    card = verified_card(weights_path)
-    seen = card_trained_on(card)
-    if seen is None:
-        print(f"note: {weights_path.name}'s card does not list the photos it was trained on, so this run's card cannot either")
-        return None
-    _, overlap = unseen(split.val, dataset.root, seen)
-    if overlap:
-        seed, sizes = (card.get("data") or {}).get("seed"), card.get("split") or {}
-        raise CnnvizError(
-            f"{overlap:,} of this run's {len(split.val):,} validation photos are among those {weights_path.name} "
-            f"was trained on, so its val_accuracy would flatter it. Split as that file was: --seed {seed} "
-            f"--train-samples {sizes.get('train')} --val-samples {sizes.get('val')}, with the same --exclude."
-        )
-    return sorted(mine | seen)
-
-
-def _parent(weights_path: Path) -> dict:
-    """What a `--weights` run starts from, read before training, since `--out` may replace that file.
-
-    Its card's figures describe this run only; the parent's epochs and time are part of the
-    final weights' cost, so the card keeps them here.
-    """
-    from cnnviz.cards import card_accuracy, sha256_of, verified_card
-
-    if not weights_path.is_file():
-        raise CnnvizError(f"--weights {weights_path} is not a file.")
-    card = verified_card(weights_path)
-    return {
-        "file": weights_path.name,
-        "sha256": sha256_of(weights_path),
-        "epochs": card.get("epochs"),
-        "training_seconds": card.get("training_seconds"),
-        "val_accuracy": card_accuracy(card),
-        "history": card.get("history"),
-        "started_from": card.get("started_from"),
-    }
-
-
-def _card(args, dataset, split, history, held_out, plateau, parent=None, trained_on=None) -> dict:
-    return {
-        "data": {
-            "root": str(dataset.root),
-            "layout": dataset.layout,
-            "counts": dataset.counts(),
-            "seed": split.seed,
-            "held_out": held_out,
-        },
-        "split": {"train": len(split.train), "val": len(split.val)},
-        "recipe": {
-            "optimizer": "RMSprop",
-            "learning_rate": args.learning_rate,
-            "batch_size": args.batch_size,
-            "distributed": args.distribute,
-            "augment": args.augment,
-            "precision": args.precision,
-            "halve_after": args.halve_after,
-            "patience": args.patience,
-            "loss": "binary_crossentropy",
-        },
-        "epochs": len(history),
-        "training_seconds": round(sum(h["seconds"] for h in history)),
-        "machine": _machine(),
-        "epoch": history[-1]["epoch"],
-        "val_accuracy": history[-1]["val_accuracy"],
-        "best_epoch": plateau.best_epoch,
-        "history": history,
-        **({"started_from": parent} if parent else {}),
-        **({"trained_on": trained_on} if trained_on is not None else {}),
-    }
-
-
-def _validate_in_float32(model, split) -> dict:
-    """The validation photos scored the way every viewer of the file scores them: in float32
-    (training under mixed_bfloat16 reports a bfloat16 val_accuracy), with the confusion matrix."""
-    from cnnviz.evaluation import evaluate_items
-    from cnnviz.model import build_model
-
-    viewer = build_model()
-    viewer.set_weights(model.get_weights())
-    result = evaluate_items(viewer, split.val, batch_size=64)
-    return {
-        "n": result.n,
-        "accuracy": result.accuracy,
-        "confusion": result.confusion.tolist(),
-        "confusion_layout": "rows: true cat, true dog; columns: predicted cat, predicted dog",
-    }
-
-
-def _machine() -> dict:
-    import os
-    import platform
-
-    from cnnviz.backend import tf
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "system": platform.platform(),
-        "tensorflow": tf.__version__,
-    }
 
 
 def cmd_convcheck(args) -> None:

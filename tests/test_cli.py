@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert last.startswith("accuracy: ") and last.endswith("(n=16)")
 
     # A warm restart from those weights: its card names the parent file and keeps its cost.
-    assert "started_from" not in card
+    assert card["started_from"] is None  # a fresh start: make_card keeps the key, unknown or absent values as None
     child = tmp_path / "child.weights.h5"
     r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
                "--weights", out, "--out", child, "--keep-last", "--epochs", 1, env_extra=cache)
@@ -132,10 +133,23 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert parent["val_accuracy"] == validation["accuracy"] and parent["history"] == card["history"]
     assert json.loads(child.with_name("child.card.json").read_text())["trained_on"] == card["trained_on"]
 
-    # Split another way, the restart's validation photos would include ones its start had learned.
-    r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--seed", 99,
-               "--weights", out, "--out", tmp_path / "leaky.weights.h5", env_extra=cache)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "validation photos are among those tiny.weights.h5 was trained on" in r.stderr
-    assert "--seed 13 --train-samples 32 --val-samples 16" in r.stderr
-    assert not (tmp_path / "leaky.weights.h5").exists()
+    # Split another way, the restart's validation side leaves out the photos its start had learned,
+    # says how many, and `evaluate --validation-of` rebuilds exactly those photos from the card.
+    leaky = tmp_path / "leaky.weights.h5"
+    r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--seed", 99, "--batch-size", 8,
+               "--weights", out, "--out", leaky, env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    note = re.search(r"left out (\d+) of the split's 16 validation photos: tiny.weights.h5 was trained on them", r.stdout)
+    assert note, r.stdout
+    left_out = int(note.group(1))
+    assert 0 < left_out < 16
+    assert f"validating on {16 - left_out}" in r.stdout
+    leaky_card = json.loads(leaky.with_name("leaky.card.json").read_text())
+    assert leaky_card["split"] == {"train": 32, "val": 16} and leaky_card["data"]["seed"] == 99
+    assert leaky_card["validation"]["n"] == 16 - left_out
+    r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", leaky, "--validation-of", leaky, env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    assert f"left out {left_out} of them: leaky.weights.h5 was trained on them" in r.stdout
+    (cats, dogs) = leaky_card["validation"]["confusion"]
+    assert re.search(rf"cat\s+{cats[0]}\s+{cats[1]}\n\s+dog\s+{dogs[0]}\s+{dogs[1]}\n", r.stdout), r.stdout
+    assert f"accuracy: {leaky_card['validation']['accuracy']:.4f} (n={16 - left_out})" in r.stdout
