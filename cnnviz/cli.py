@@ -1,16 +1,26 @@
 """`python -m cnnviz`: everything the app computes, printed.
 
 Exit status 0 on success, 2 on a user's mistake (one line on stderr, never a traceback).
-TensorFlow is imported inside the commands that need it, so `--help` answers at once.
+Modules that import TensorFlow (inspect, evaluation, runs, report) are imported inside the
+commands that need them, so `--help` and `summary`'s parser answer without its seconds of import.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
+from cnnviz.cards import card_trained_on
+from cnnviz.dataset import find_dataset, unseen
+from cnnviz.download import download_dataset
 from cnnviz.errors import CnnvizError
+from cnnviz.images import load_photo
+from cnnviz.model import build_model, layer_table, load_default_model, predict_dog_probability
 
 UNTRAINED = (
     "note: no weight file in weights/, so the network is untrained and its answers are coin flips; "
@@ -110,8 +120,6 @@ def _weights_option(parser: argparse.ArgumentParser) -> None:
 
 def _load_model(args):
     """(model, card) for --weights or the default file; card None means untrained, said on stderr."""
-    from cnnviz.model import load_default_model
-
     model, card = load_default_model(args.weights)
     if card is None:
         print(UNTRAINED, file=sys.stderr)
@@ -122,8 +130,6 @@ def _load_model(args):
 
 
 def cmd_summary(args) -> None:
-    from cnnviz.model import build_model, layer_table
-
     model = build_model()
     rows = layer_table(model)
     print(f"{'layer':<17}{'kind':<17}{'output shape':<16}{'parameters = formula':<36}{'share':>7}")
@@ -134,8 +140,6 @@ def cmd_summary(args) -> None:
 
 
 def cmd_predict(args) -> int:
-    from cnnviz.images import load_photo
-
     photos, failed = [], False
     for path in args.images:
         try:
@@ -144,10 +148,7 @@ def cmd_predict(args) -> int:
             print(f"{path}: error: {e}", file=sys.stderr)
             failed = True
     if photos:
-        import numpy as np
-
         from cnnviz.inspect import verdict
-        from cnnviz.model import predict_dog_probability
 
         model, _ = _load_model(args)
         probabilities = predict_dog_probability(model, np.stack([p.network_input for _, p in photos]))
@@ -160,8 +161,6 @@ def cmd_predict(args) -> int:
 
 
 def cmd_evaluate(args) -> None:
-    from cnnviz.cards import card_trained_on
-    from cnnviz.dataset import unseen
     from cnnviz.evaluation import evaluate_items, sample_items
 
     dataset = _scan(args.data)
@@ -198,25 +197,9 @@ def _validation_of(dataset, weights_path: Path):
 def cmd_train(args) -> None:
     from cnnviz.runs import Run, RunOptions, check_out, exclude
 
-    options = RunOptions(
-        train_samples=args.train_samples,
-        val_samples=args.val_samples,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        precision=args.precision,
-        augment=args.augment,
-        weights=args.weights,
-        out=args.out,
-        keep_last=args.keep_last,
-        checkpoint=args.checkpoint,
-        patience=args.patience,
-        halve_after=args.halve_after,
-        distribute=args.distribute,
-        logical_cpus=args.logical_cpus,
-        scale_lr=not args.no_scale_lr,
-    )
+    # Every RunOptions field is a flag of the same name, but --no-scale-lr, which says it the other way round.
+    flags = {f.name: getattr(args, f.name) for f in fields(RunOptions) if f.name != "scale_lr"}
+    options = RunOptions(**flags, scale_lr=not args.no_scale_lr)
     check_out(options)
     dataset, held_out = _scan(args.data), []
     if args.exclude:
@@ -244,7 +227,6 @@ def _epoch_line(r, lr) -> str:
 
 class _EpochBar:
     """A tqdm bar per epoch, fed by the training's batch events."""
-
     def __init__(self):
         self.bar = None
 
@@ -276,8 +258,6 @@ def cmd_convcheck(args) -> None:
 
 
 def _photo_or_chelsea(path):
-    from cnnviz.images import load_photo
-
     if path is not None:
         return load_photo(path)
     from skimage import data
@@ -308,8 +288,6 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def cmd_download(args) -> None:
-    from cnnviz.download import download_dataset
-
     result = download_dataset(args.dest)
     counts = result.dataset.counts()
     print(f"archive: {result.archive} (sha256 {result.sha256})")
@@ -321,14 +299,10 @@ def cmd_download(args) -> None:
 
 
 def _bar(total: int, desc: str, unit: str):
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
 
 def _scan(folder: Path):
-    from cnnviz.dataset import find_dataset
-
     bar = None
 
     def progress(done, total):
