@@ -71,9 +71,9 @@ class SessionModel:
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
-    def untrained(cls, description: str = UNTRAINED) -> "SessionModel":
+    def untrained(cls) -> "SessionModel":
         """Random weights, as the tutorial starts: a room watches the network learn from a coin toss."""
-        return cls(compile_model(build_model()), description)
+        return cls(compile_model(build_model()), UNTRAINED)
 
     def _replace(self, model, description, *, own, trained_on, base_epoch=0, started_from=None) -> None:
         self.model = model
