@@ -48,13 +48,15 @@ def make_card(
 ) -> dict:
     """What a weight file's card says, before `save_weights` adds architecture, date and sha256.
 
-    `dataset` and `split` are the cnnviz.dataset.Dataset and cnnviz.split.Split of the last epoch; `history` holds one
+    `dataset` and `split` are the cnnviz.dataset.Dataset and cnnviz.split.Split of the last epoch
+    (None, with `data` and `split` then None, for weights that no epoch here trained); `history` holds one
     `EpochResult.as_dict()` a row (with its `learning_rate`); `trained_on` names every photo
     the weights learned from, relative to the dataset's root (None when a parent's card did
     not say); `held_out` names the photos kept out of both sides (`--exclude`); `recipe` comes
     from `make_recipe`; `validation` from `validation_summary`.
     """
     finished = [h for h in history if h.get("val_accuracy") is not None]
+    known = dataset is not None and split is not None  # an app session may save before it has photos
     return {
         "data": {
             "root": str(dataset.root),
@@ -62,8 +64,10 @@ def make_card(
             "counts": dataset.counts(),
             "seed": split.seed,
             "held_out": sorted(held_out),
-        },
-        "split": {"train": len(split.train), "val": len(split.val)},
+        }
+        if known
+        else None,
+        "split": {"train": len(split.train), "val": len(split.val)} if known else None,
         "recipe": recipe,
         "epochs": len(history),
         "training_seconds": round(sum(h["seconds"] for h in history)),

@@ -19,7 +19,7 @@ import itertools
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cnnviz.backend import keras
 import numpy as np
@@ -262,54 +262,3 @@ def start_epoch(
 ) -> TrainingJob:
     """Make and start a job: the one call the page needs."""
     return TrainingJob(model, split, epoch=epoch, batch_size=batch_size, augment=augment).start()
-
-
-@dataclass
-class History:
-    """The epochs a session's model has been through, each recorded once."""
-
-    base_epoch: int = 0  # epochs the starting weights had already been trained for (from their card)
-    rows: list[dict] = field(default_factory=list)
-    # The first convolution's (kernel, bias) before the first recorded epoch; each row keeps
-    # them after its epoch as "_first_layer": a few kB that show how the filters learned
-    # (cnnviz.timeline).
-    start_first_layer: tuple[np.ndarray, np.ndarray] | None = None
-
-    def record(self, job: TrainingJob) -> bool:
-        """Add the job's epoch if it has ended and is not yet recorded; True if added."""
-        status = job.status()
-        if status.state == "running" or any(row["_job"] == job.id for row in self.rows):
-            return False
-        r = status.result
-        if self.start_first_layer is None and job._start_weights is not None:
-            self.start_first_layer = (job._start_weights[0], job._start_weights[1])
-        self.rows.append(
-            {
-                "epoch": status.epoch,
-                "state": status.state,
-                "batches": f"{status.batches_done} of {status.batches}",
-                "loss": r.loss if r else None,
-                "accuracy": r.accuracy if r else None,
-                "val_loss": r.val_loss if r else None,
-                "val_accuracy": r.val_accuracy if r else None,
-                "images/s": r.images_per_second if r else None,
-                "seconds": r.seconds if r else status.seconds,
-                "kept": True,
-                "_job": job.id,
-                "_first_layer": tuple(next(layer for layer in job.model.layers if layer.weights).get_weights()),
-            }
-        )
-        return True
-
-    def mark_rolled_back(self, job: TrainingJob) -> None:
-        for row in self.rows:
-            if row["_job"] == job.id:
-                row["kept"] = False
-
-    def next_epoch(self) -> int:
-        """Epochs whose weights the model holds (whole or in part), plus one."""
-        kept = [row["epoch"] for row in self.rows if row["kept"]]
-        return max(kept, default=self.base_epoch) + 1
-
-    def table(self) -> list[dict]:
-        return [{k: v for k, v in row.items() if not k.startswith("_")} for row in self.rows]

@@ -1,7 +1,7 @@
 """Learning over time: the first layer's filters after every epoch, and what they make of a probe photo.
 
 Training records the first convolution's kernel and bias (3x3x3x32 + 32 numbers, under 4 kB)
-before the first epoch and after each one (cnnviz.jobs.History). That is all the timeline
+before the first epoch and after each one (cnnviz.session.SessionModel). That is all the timeline
 needs: the feature map of any probe photo follows from them exactly (correlate each colour
 channel with the filter, add them up, add the bias, ReLU), so no photo or map is stored.
 """
@@ -21,15 +21,16 @@ class Snapshot:
     bias: np.ndarray  # (filters,)
 
 
-def snapshots(history) -> list[Snapshot]:
-    """The start, then every epoch whose weights the model kept (a rolled-back epoch is left out)."""
-    if history.start_first_layer is None:
+def snapshots(start, rows: list[dict], after: list) -> list[Snapshot]:
+    """The start, then every epoch whose weights the model kept (a rolled-back epoch is left out).
+
+    `start` is the first layer's (kernel, bias) before the first epoch, `after[i]` the same
+    after the epoch of `rows[i]` (an epoch row with its `kept`).
+    """
+    if start is None:
         return []
-    shots = [Snapshot("start", *history.start_first_layer)]
-    for row in history.rows:
-        if row["kept"] and row.get("_first_layer") is not None:
-            shots.append(Snapshot(f"epoch {row['epoch']}", *row["_first_layer"]))
-    return shots
+    kept = [Snapshot(f"epoch {row['epoch']}", *layer) for row, layer in zip(rows, after) if row["kept"]]
+    return [Snapshot("start", *start), *kept]
 
 
 def movement(shots: list[Snapshot]) -> np.ndarray:

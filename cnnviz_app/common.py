@@ -4,27 +4,20 @@ Not a page itself: pages import it as `cnnviz_app.common`.
 
 Session state keys (st.session_state), the contract between the pages
 ----------------------------------------------------------------------
-`SESSION_MODEL`    "session_model": this browser session's own compiled keras.Model, made
-                   untrained by the Training page (so a room watches it learn from scratch,
-                   as the tutorial does), then trained or loaded there. Never put the shipped
-                   model itself here.
-`SESSION_MODEL_OWN` "session_model_own": True once this session has trained or loaded its
-                   model; only then do the other pages offer it instead of the shipped one.
-`SESSION_MODEL_INFO` "session_model_info": optional str, which weights the session model holds
-                   in words ("after epoch 2", "loaded from my.weights.h5"), shown beside a verdict.
-`SESSION_MODEL_SEEN` "session_model_seen": frozenset of the photos the session model has been
-                   trained on (named as weight cards name them, relative to the dataset's root),
-                   or None after loading a file whose card does not list them; the pages leave
-                   these out of every validation figure.
-`TRAINING_JOB`     "training_job": optional cnnviz.jobs.TrainingJob training SESSION_MODEL now;
-                   the Layer Explorer says the weights are changing while it is alive.
+`SESSION`          "session": this browser session's cnnviz.session.SessionModel, made
+                   untrained by `session()` on the Training page (so a room watches it learn
+                   from scratch, as the tutorial does), then trained or loaded there. It holds
+                   the model (never the shipped one itself), whether it is `own` (trained or
+                   loaded: only then do the other pages offer it), its `description` in words,
+                   the photos it was `trained_on` (None when unknown; the pages leave these out
+                   of every validation figure) and the epoch `job` training it now.
 `DATA_FOLDER`      "data_folder": str, the folder the session's dataset was scanned from.
 `DATASET`          "dataset": cnnviz.dataset.Dataset of DATA_FOLDER (set by the Data page, or by
                    `current_dataset()` from $CNNVIZ_DATA on whichever page asks first).
 `SPLIT`            "split": cnnviz.split.Split chosen on the Data page (defaults 16,000 / 6,400,
                    seed 13, scaled down for small folders; `split.note` says so).
 
-Helpers: `shipped_model()`, `session_model_in_use()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
+Helpers: `shipped_model()`, `session()`, `session_if_made()`, `session_model_in_use()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
 `scan_folder()`, `current_dataset()`, `current_split()`, `photo_from_upload()`,
 `photo_from_path()`, `chelsea()`, `memo()`.
 """
@@ -45,11 +38,7 @@ from cnnviz.images import Photo, load_photo
 REPO = Path(__file__).resolve().parent.parent
 
 
-SESSION_MODEL = "session_model"
-SESSION_MODEL_INFO = "session_model_info"
-SESSION_MODEL_OWN = "session_model_own"
-SESSION_MODEL_SEEN = "session_model_seen"
-TRAINING_JOB = "training_job"
+SESSION = "session"
 DATA_FOLDER = "data_folder"
 DATASET = "dataset"
 SPLIT = "split"
@@ -76,7 +65,7 @@ def shipped_model():
     """(model, card or None): the newest shipped weights, or an untrained network.
 
     One object for every session of this server: read it, never train it or load into it
-    (the Training page trains a `copy_model` of it, kept in SESSION_MODEL).
+    (the Training page trains a model of its own, kept in SESSION).
     """
     from cnnviz.model import load_default_model
 
@@ -104,17 +93,31 @@ def describe_card(card: dict | None) -> str:
     return f"the shipped weights {name}" + (f" ({', '.join(extra)})" if extra else "")
 
 
+def session():
+    """This session's SessionModel, made untrained on first use."""
+    from cnnviz.session import SessionModel  # Keras: Home paints first without it
+
+    if st.session_state.get(SESSION) is None:
+        st.session_state[SESSION] = SessionModel.untrained()
+    return st.session_state[SESSION]
+
+
+def session_if_made():
+    """This session's SessionModel, or None before the Training page made one."""
+    return st.session_state.get(SESSION)
+
+
 def session_model_in_use() -> bool:
     """Whether this session has trained or loaded its own model (an untrained one is not offered)."""
-    return st.session_state.get(SESSION_MODEL) is not None and bool(st.session_state.get(SESSION_MODEL_OWN))
+    mine = session_if_made()
+    return mine is not None and mine.own
 
 
 def current_model(prefer: str = "session") -> ModelChoice:
     """This session's model once it has trained or loaded one (and `prefer` is "session"), else the shipped one."""
-    session = st.session_state.get(SESSION_MODEL)
     if session_model_in_use() and prefer == "session":
-        info = st.session_state.get(SESSION_MODEL_INFO) or "trained in this browser session"
-        return ModelChoice(session, "session", f"this session's own model ({info})")
+        mine = session_if_made()
+        return ModelChoice(mine.model, "session", f"this session's own model ({mine.description})")
     model, card = shipped_model()
     return ModelChoice(model, "shipped" if card else "untrained", describe_card(card))
 
@@ -124,7 +127,7 @@ def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
     from cnnviz.cards import card_trained_on
 
     if choice.source == "session":
-        return st.session_state.get(SESSION_MODEL_SEEN, frozenset())
+        return session_if_made().trained_on
     if choice.source == "shipped":
         return card_trained_on(shipped_model()[1])
     return frozenset()
@@ -157,8 +160,8 @@ def never_trained_on(items: list, seen: frozenset[str] | None) -> tuple[list, in
 
 
 def training_in_progress() -> bool:
-    job = st.session_state.get(TRAINING_JOB)
-    return bool(job is not None and getattr(job, "is_alive", lambda: False)())
+    mine = session_if_made()
+    return mine is not None and mine.training
 
 
 def model_fingerprint(model) -> str:

@@ -121,8 +121,8 @@ def build_screen(talk: Talk) -> None:
 
 def train_screen(talk: Talk) -> None:
     st.title("5. Train: guess, measure, nudge")
-    history = st.session_state.get("training_history")  # the Training page's HISTORY: the session's epochs
-    kept = [row for row in history.rows if row["kept"]] if history is not None else []
+    mine = common.session_if_made()
+    kept = [row for row in mine.rows if row["kept"]] if mine is not None else []
     left, right = st.columns([2, 3], gap="large")
     left.markdown(
         "For every batch of 32 photos: guess (**forward pass**), measure how wrong (**loss**), work out "

@@ -1,7 +1,7 @@
 """The Training page's "how the first layer learned": filters and a probe photo's map, epoch by epoch.
 
 Not a page itself: the Training page calls `learning_over_time` under its history. The
-snapshots come from cnnviz.jobs.History; every picture and number from cnnviz.
+snapshots come from cnnviz.session.SessionModel; every picture and number from cnnviz.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from cnnviz_app import common
 SHOWN = 6  # snapshots side by side at most: the start and the latest epochs
 
 
-def learning_over_time(history) -> None:
+def learning_over_time(session) -> None:
     from cnnviz.mosaic import colourise, filter_mosaic, normalise
-    from cnnviz.timeline import first_layer_map, movement, snapshots
+    from cnnviz.timeline import first_layer_map, movement
 
-    shots = snapshots(history)
+    shots = session.snapshots()
     if len(shots) < 2:
         return
     st.subheader("How the first layer learned")

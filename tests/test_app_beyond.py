@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnviz.session import SessionModel
 from tests.test_app_pages import _isolated, assert_no_exception, open_page, plotly_array, plotly_specs, shipped, texts  # noqa: F401
 
 
@@ -49,7 +50,7 @@ def test_evaluation_page_numbers_are_the_librarys_and_a_wrong_photo_opens_in_the
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     model = dog_sayer()
-    at = open_page("cnnviz_app/pages/evaluation.py", session_model=model, session_model_info="says dog", session_model_own=True)
+    at = open_page("cnnviz_app/pages/evaluation.py", session=SessionModel(model, "says dog", own=True))
     split = at.session_state["split"]
     expected = evaluate_items(model, sample_items(split.val, len(split.val), seed=split.seed))
     body = texts(at)
@@ -161,20 +162,18 @@ def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monk
 def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkeypatch, tmp_path, tiny_kaggle):
     from cnnviz.dataset import find_dataset
     from cnnviz.split import split_dataset
-    from cnnviz.jobs import History, start_epoch
-    from cnnviz.model import build_model, compile_model
-    from cnnviz.timeline import movement, snapshots
+    from cnnviz.timeline import movement
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
-    split = split_dataset(find_dataset(str(tiny_kaggle)), 32, 8, 13)
-    model, history = compile_model(build_model()), History()
-    job = start_epoch(model, split, epoch=1, batch_size=16)
-    assert job.join(300) and history.record(job)
+    dataset = find_dataset(str(tiny_kaggle))
+    session = SessionModel.untrained()
+    job = session.start_epoch(split_dataset(dataset, 32, 8, 13), dataset, batch_size=16)
+    assert job.join(300) and session.record()
 
-    at = open_page("cnnviz_app/pages/training.py", session_model=model, session_model_info="after epoch 1", session_model_own=True, training_history=history)
+    at = open_page("cnnviz_app/pages/training.py", session=session)
     body = texts(at)
-    moves = movement(snapshots(history))
+    moves = movement(session.snapshots())
     top = int(moves[-1].argmax())
     assert "How the first layer learned" in body
     assert f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f})" in body

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.errors import CnnvizError
 from cnnviz.images import load_photo
+from cnnviz.session import SessionModel
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 120  # the first run imports TensorFlow and builds the network
@@ -406,7 +407,7 @@ def test_a_session_model_is_used_and_named_and_the_shipped_one_is_untouched():
     weights[-1] = weights[-1] + 5.0  # the output bias: this model says "dog" to everything
     mine.set_weights(weights)
 
-    at = explorer(session_model=mine, session_model_info="after epoch 1", session_model_own=True)
+    at = explorer(session=SessionModel(mine, "after epoch 1", own=True))
     body = texts(at)
     assert "this session's own model (after epoch 1)" in body
     assert "Verdict: **dog**" in body

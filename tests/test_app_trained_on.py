@@ -68,14 +68,14 @@ def test_training_after_loading_the_shipped_weights_validates_on_photos_they_nev
 
     at.button(key="training_train").click().run()
     assert_no_exception(at)
-    job = at.session_state["training_job"]
+    job = at.session_state["session"].job
     deadline = time.monotonic() + 300
     while job.is_alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not job.is_alive(), "the epoch did not end"
     assert job.split.val == kept and job.split.train == split.train
     # The session's model has now also trained on this split's training photos.
-    assert at.session_state["session_model_seen"] == seen | {Path(path).name for path, _ in split.train}
+    assert at.session_state["session"].trained_on == seen | {Path(path).name for path, _ in split.train}
 
 
 def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(folder):
@@ -105,7 +105,7 @@ def test_weights_uploaded_without_a_card_are_said_to_be_of_unknown_training(fold
     at.run()
     at.button(key="training_load").click().run()
     assert_no_exception(at)
-    assert at.session_state["session_model_seen"] is None
+    assert at.session_state["session"].trained_on is None
     assert "The loaded file's card does not list the photos it was trained on" in texts(at)
 
     at.switch_page("cnnviz_app/pages/evaluation.py").run()

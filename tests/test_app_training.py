@@ -52,7 +52,7 @@ def same(a, b):
 def train_one_epoch(at: AppTest, timeout: float = 300) -> AppTest:
     at.button(key="training_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    job = at.session_state["training_job"]
+    job = at.session_state["session"].job
     deadline = time.monotonic() + timeout
     while job.is_alive() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -78,11 +78,11 @@ def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_c
     from cnnviz_app.common import shipped_model
 
     at = open_training()
-    session = at.session_state["session_model"]
+    session = at.session_state["session"].model
     shipped, card = shipped_model()
     assert session is not shipped
     assert session.optimizer is not None
-    assert at.session_state["session_model_own"] is False  # other pages keep showing the shipped weights
+    assert at.session_state["session"].own is False  # other pages keep showing the shipped weights
     assert "untrained: random starting weights" in texts(at) and "load them under Weights below" in texts(at)
     if card:  # the room watches learning from scratch, not from the shipped weights
         assert not same(weights(session), weights(shipped))
@@ -93,12 +93,12 @@ def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_c
         return
     at.button(key="training_load").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    loaded = at.session_state["session_model"]
-    assert loaded is not shipped and at.session_state["session_model_own"] is True
+    loaded = at.session_state["session"].model
+    assert loaded is not shipped and at.session_state["session"].own is True
     assert same(weights(loaded), weights(shipped))
     from cnnviz.cards import card_epochs
 
-    assert at.session_state["training_history"].next_epoch() == card_epochs(card) + 1
+    assert at.session_state["session"].next_epoch() == card_epochs(card) + 1
 
 
 def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
@@ -109,7 +109,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     assert [b.label for b in at.button].count("Train one epoch") == 1
     assert "Epoch 1 trains on **22** photos and validates on **8**" in texts(at)
     assert "Scaled down: the folder holds 16 cats and 16 dogs" in texts(at)
-    model = at.session_state["session_model"]
+    model = at.session_state["session"].model
     start = weights(model)
 
     train_one_epoch(at)
@@ -121,7 +121,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     assert re.fullmatch(r"\d{1,3}\.\d%", metrics["val_accuracy"])
     assert math.isfinite(float(metrics["val_loss"]))
     assert not same(start, weights(model))
-    assert at.session_state["session_model"] is model
+    assert at.session_state["session"].model is model
     after_first = weights(model)
 
     history = at.dataframe[0].value
@@ -139,7 +139,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
 def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     at = open_training()
     at.button(key="training_train").click().run()
-    job = at.session_state["training_job"]
+    job = at.session_state["session"].job
     at.switch_page("cnnviz_app/pages/architecture.py").run()
     assert job.join(300)
     at.switch_page(PAGE).run()
@@ -154,7 +154,7 @@ def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
 def test_save_reset_and_load_round_trip(env):
     at = open_training()
     train_one_epoch(at)
-    trained = weights(at.session_state["session_model"])
+    trained = weights(at.session_state["session"].model)
 
     at.text_input(key="training_save_name").set_value("round-trip").run()
     at.button(key="training_save").click().run()
@@ -166,26 +166,26 @@ def test_save_reset_and_load_round_trip(env):
 
     card = read_card(saved)
     assert card["epochs"] == 1 and 0.0 <= card["val_accuracy"] <= 1.0
-    assert card["data"]["train"] == 22 and card["data"]["val"] == 8
+    assert card["split"] == {"train": 22, "val": 8} and card["data"]["held_out"] == []
 
     at.button(key="training_reset").click().run()
-    assert not same(trained, weights(at.session_state["session_model"]))
+    assert not same(trained, weights(at.session_state["session"].model))
     assert at.dataframe == [] or len(at.dataframe) == 0  # the history starts over
 
     at.radio(key="training_load_source").set_value("saved").run()
     assert at.selectbox(key="training_load_saved").value == str(saved)
     at.button(key="training_load").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert same(trained, weights(at.session_state["session_model"]))
+    assert same(trained, weights(at.session_state["session"].model))
     assert "loaded from your saved file round-trip.weights.h5" in texts(at)
-    assert at.session_state["training_history"].next_epoch() == 2  # the card said 1 epoch
+    assert at.session_state["session"].next_epoch() == 2  # the card said 1 epoch
 
 
 def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(env, tmp_path):
     from cnnviz.backend import keras
 
     at = open_training()
-    model = at.session_state["session_model"]
+    model = at.session_state["session"].model
     before = weights(model)
     at.radio(key="training_load_source").set_value("upload").run()
 
@@ -193,7 +193,7 @@ def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(en
     at.run()
     at.button(key="training_load").click().run()
     assert len(at.error) == 1 and "Not loaded" in at.error[0].value and "unchanged" in at.error[0].value
-    assert at.session_state["session_model"] is model and same(before, weights(model))
+    assert at.session_state["session"].model is model and same(before, weights(model))
 
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     other_path = tmp_path / "other.weights.h5"
@@ -202,17 +202,17 @@ def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(en
     at.run()
     at.button(key="training_load").click().run()
     assert len(at.error) == 1 and "different network" in at.error[0].value
-    assert at.session_state["session_model"] is model and same(before, weights(model))
+    assert at.session_state["session"].model is model and same(before, weights(model))
     assert not at.exception
 
 
 def test_stop_then_roll_back_puts_back_the_epochs_start(env):
     at = open_training()
-    model = at.session_state["session_model"]
+    model = at.session_state["session"].model
     start = weights(model)
     at.button(key="training_train").click().run()
     at.button(key="training_stop").click().run()  # long before the first batch's tracing is done
-    job = at.session_state["training_job"]
+    job = at.session_state["session"].job
     assert job.join(120)
     at.run()
     status = job.status()
@@ -226,5 +226,5 @@ def test_stop_then_roll_back_puts_back_the_epochs_start(env):
     assert any("rolled back: the model is as it was at the start of epoch 1" in i.value for i in at.info)
     table = at.dataframe[0].value
     assert list(table["state"]) == ["stopped"] and list(table["kept"]) == ["rolled back"]
-    assert at.session_state["training_history"].next_epoch() == 1
+    assert at.session_state["session"].next_epoch() == 1
     assert "Epoch 1 trains on" in texts(at)

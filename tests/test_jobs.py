@@ -11,7 +11,7 @@ import pytest
 from cnnviz.dataset import find_dataset
 from cnnviz.split import Split, split_dataset
 from cnnviz.errors import CnnvizError
-from cnnviz.jobs import History, TrainingJob, start_epoch
+from cnnviz.jobs import TrainingJob, start_epoch
 from cnnviz.model import build_model, compile_model
 
 
@@ -153,37 +153,3 @@ def test_an_uncompiled_model_is_refused_before_any_thread_starts(tiny_split):
     with pytest.raises(CnnvizError, match="compile"):
         TrainingJob(build_model(), tiny_split)
     assert threading.active_count() == threads
-
-
-def test_history_records_each_epoch_once_and_counts_on(tiny_split):
-    from cnnviz.timeline import snapshots
-
-    model = fresh_model()
-    history = History(base_epoch=3)
-    start = [w.copy() for w in model.layers[0].get_weights()]
-    job = start_epoch(model, tiny_split, epoch=history.next_epoch(), batch_size=16)
-    assert not history.record(job) or job.status().state != "running"
-    assert job.join(300)
-    history.record(job)
-    assert not history.record(job)  # polled again: not added twice
-    assert [row["epoch"] for row in history.table()] == [4]
-    assert history.table()[0]["state"] == "finished"
-    assert history.table()[0]["val_accuracy"] is not None
-    assert history.next_epoch() == 5
-    # The first layer before and after the epoch, for the timeline: it moved.
-    after = model.layers[0].get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(history.start_first_layer, start))
-    assert all(np.array_equal(a, b) for a, b in zip(history.rows[0]["_first_layer"], after))
-    assert not np.array_equal(start[0], after[0])
-
-    stopped = start_epoch(model, tiny_split, epoch=5, batch_size=2)
-    wait_for(stopped, lambda s: s.batches_done >= 1)
-    stopped.stop()
-    assert stopped.join(60)
-    history.record(stopped)
-    assert history.next_epoch() == 6  # the model holds part of epoch 5
-    stopped.roll_back()
-    history.mark_rolled_back(stopped)
-    assert history.next_epoch() == 5  # rolled back: epoch 5 starts over
-    assert [row["kept"] for row in history.table()] == [True, False]
-    assert [shot.label for shot in snapshots(history)] == ["start", "epoch 4"]  # the rolled-back epoch is left out

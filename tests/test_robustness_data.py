@@ -350,7 +350,7 @@ def test_the_training_page_offers_no_epoch_on_a_one_class_folder(tmp_path, jpegs
     assert not at.exception, [e.value for e in at.exception]
     assert not [b for b in at.button if b.key == "training_train"]
     assert any("no usable photos were found there" in e.value for e in at.error)
-    assert "training_job" not in at.session_state
+    assert at.session_state["session"].job is None
 
 
 def test_non_ascii_names_on_the_data_page_and_in_the_explorer(tmp_path, jpegs, monkeypatch):

@@ -70,13 +70,13 @@ def test_reruns_and_another_page_mid_epoch_keep_one_epoch_running(training):
     at = training
     at.button(key="training_train").click().run()
     no_exception(at)
-    job = at.session_state["training_job"]
+    job = at.session_state["session"].job
     assert job.is_alive()
     assert "This session's model: **being trained: epoch 1 is running**" in texts(at)
     for _ in range(3):  # what a browser's reruns (a widget touched, F5 within the session) do
         at.run()
         no_exception(at)
-        assert at.session_state["training_job"] is job
+        assert at.session_state["session"].job is job
     assert at.button(key="training_train").disabled  # no second epoch on the same model
 
     at.switch_page("cnnviz_app/pages/layer_explorer.py").run()  # another page, mid-epoch
@@ -97,10 +97,10 @@ def test_reruns_and_another_page_mid_epoch_keep_one_epoch_running(training):
 @pytest.mark.timeout(600)
 def test_photos_deleted_mid_epoch_fail_it_and_the_page_says_where_the_model_is(training, photos):
     at = training
-    model = at.session_state["session_model"]
+    model = at.session_state["session"].model
     start = weights(model)
     at.button(key="training_train").click().run()
-    job = at.session_state["training_job"]
+    job = at.session_state["session"].job
     wait_until(lambda: job.status().batches_done >= 1 or not job.is_alive())
     for photo in photos.iterdir():  # the folder is emptied under the running epoch
         photo.unlink()

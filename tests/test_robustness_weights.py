@@ -170,7 +170,7 @@ def test_the_training_page_refuses_an_uploaded_keras_file(booby_trapped, tmp_pat
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
     at.run()
     at.switch_page("cnnviz_app/pages/training.py").run()
-    model = at.session_state["session_model"]
+    model = at.session_state["session"].model
     before = [w.copy() for w in model.get_weights()]
     at.radio(key="training_load_source").set_value("upload").run()
     at.file_uploader(key="training_upload").set_value((name, path.read_bytes(), "application/octet-stream"))
@@ -178,7 +178,7 @@ def test_the_training_page_refuses_an_uploaded_keras_file(booby_trapped, tmp_pat
     at.button(key="training_load").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and "Not loaded" in at.error[0].value and "unchanged" in at.error[0].value
-    assert at.session_state["session_model"] is model
+    assert at.session_state["session"].model is model
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     assert not marker.exists()
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from cnnviz.jobs import History
 from cnnviz.timeline import Snapshot, first_layer_map, movement, snapshots
 
 
@@ -15,16 +14,11 @@ def test_snapshots_follow_the_kept_epochs_and_movement_is_per_filter_distance():
     k2 = k1.copy()
     k2[1, 1, 1, 3] = -2.0  # then filter 3 by 2
     b = np.zeros(4)
-    history = History(start_first_layer=(k0, b))
-    history.rows = [
-        {"epoch": 1, "kept": True, "_first_layer": (k1, b)},
-        {"epoch": 2, "kept": False, "_first_layer": (k0, b)},  # rolled back
-        {"epoch": 2, "kept": True, "_first_layer": (k2, b)},
-    ]
-    shots = snapshots(history)
+    rows = [{"epoch": 1, "kept": True}, {"epoch": 2, "kept": False}, {"epoch": 2, "kept": True}]  # the first 2 rolled back
+    shots = snapshots((k0, b), rows, [(k1, b), (k0, b), (k2, b)])
     assert [s.label for s in shots] == ["start", "epoch 1", "epoch 2"]
     assert movement(shots).tolist() == [[0, 5, 0, 0], [0, 0, 0, 2]]
-    assert snapshots(History()) == [] and movement([Snapshot("start", k0, b)]).shape == (0, 4)
+    assert snapshots(None, [], []) == [] and movement([Snapshot("start", k0, b)]).shape == (0, 4)
 
 
 def test_a_probes_map_from_stored_weights_is_the_networks_own():

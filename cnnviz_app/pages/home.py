@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz_app.common import PAGES, TRAINING_JOB, describe_card, session_model_in_use
+from cnnviz_app.common import PAGES, describe_card, session_model_in_use, training_in_progress
 
 st.title("How a CNN tells dogs from cats")
 st.markdown(
@@ -40,7 +40,7 @@ else:
     card = {**verified_card(shipped_path), "path": str(shipped_path)}  # the card alone: the network would import TensorFlow
     st.success(f"Verdicts use {describe_card(card)}, unless you train your own on the Training page.")
 if session_model_in_use():
-    running = " (an epoch is running now)" if st.session_state.get(TRAINING_JOB) else ""
+    running = " (an epoch is running now)" if training_in_progress() else ""
     st.info(f"This browser session has its own model from the Training page{running}; the Layer Explorer uses it.")
 
 with st.expander("Tutorial errata: four things the original tutorial gets wrong, and this app does not", expanded=False):
