@@ -5,7 +5,6 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz_app.common import PAGES
-from cnnviz_app.presenter import show as present
 
 ROOT = Path(__file__).resolve().parent
 
@@ -28,6 +27,10 @@ pages = [
 presenting = st.sidebar.toggle("Presenter mode", key="presenter_mode", help="The tutorial's story, one idea a screen, in large type.")
 page = st.navigation(pages, position="hidden" if presenting else "sidebar")
 if presenting:
-    present()
+    # Imported here, not at the top: the presenter's live figures import TensorFlow, and a fresh
+    # server's Home must paint without waiting for it.
+    from cnnviz_app.presenter import show
+
+    show()
 else:
     page.run()

@@ -19,7 +19,7 @@ from cnnviz.cards import card_trained_on
 from cnnviz.dataset import find_dataset, unseen
 from cnnviz.download import download_dataset
 from cnnviz.errors import CnnvizError
-from cnnviz.images import load_photo
+from cnnviz.images import chelsea, load_photo
 from cnnviz.model import build_model, layer_table, load_default_model, predict_dog_probability
 
 UNTRAINED = (
@@ -258,13 +258,7 @@ def cmd_convcheck(args) -> None:
 
 
 def _photo_or_chelsea(path):
-    if path is not None:
-        return load_photo(path)
-    from skimage import data
-
-    from cnnviz.mosaic import to_png
-
-    return load_photo(to_png(data.chelsea()))
+    return load_photo(path) if path is not None else chelsea()
 
 
 def cmd_inspect(args) -> None:

@@ -14,7 +14,8 @@ Truncated files are refused, not shown with a grey patch: Pillow only loads them
 process-wide switch (`ImageFile.LOAD_TRUNCATED_IMAGES`) that would also change every other
 image read in the app, and a half-grey photo gives a prediction that means nothing.
 
-Pillow and numpy only: no TensorFlow or Streamlit, so the CLI and the app start fast.
+Pillow and numpy only (and scikit-image's sample photo): no TensorFlow or Streamlit, so
+the CLI and the app start fast.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+from skimage import data as skimage_data
 
 from cnnviz.errors import CnnvizError
 
@@ -97,6 +99,14 @@ def load_photo(source: bytes | str | os.PathLike, name: str | None = None) -> Ph
         )
     rgb, image_format, notes = _decode(data, who)
     return Photo(_read_only(rgb), _read_only(to_network_input(rgb)), image_format, notes)
+
+
+def chelsea() -> Photo:
+    """Chelsea the cat, the sample photo that ships with scikit-image: the photo every face
+    shows when it has no other."""
+    buffer = io.BytesIO()
+    Image.fromarray(skimage_data.chelsea()).save(buffer, format="PNG")
+    return load_photo(buffer.getvalue(), name="Chelsea (scikit-image)")
 
 
 def to_network_input(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:

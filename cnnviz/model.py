@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -292,6 +293,17 @@ def load_default_model(weights_path: str | os.PathLike | None = None) -> tuple[k
         return model, None
     card = load_weights(model, path)
     return model, {**card, "path": str(path)}
+
+
+def weights_fingerprint(model: keras.Model) -> str:
+    """Changes whenever the weights do (every training step moves the first and last layers'
+    weights), so results computed with old weights are never shown as current ones."""
+    digest = hashlib.sha1(str(id(model)).encode())
+    layers = [layer for layer in model.layers if layer.weights]
+    for layer in (layers[0], layers[-1]):
+        for w in layer.weights:
+            digest.update(keras.ops.convert_to_numpy(w).tobytes())
+    return digest.hexdigest()
 
 
 def predict_dog_probability(model: keras.Model, images: np.ndarray) -> np.ndarray:

@@ -1,6 +1,8 @@
 """What the pages share: the shipped model, this session's model, the dataset and the photos.
 
-Not a page itself: pages import it as `cnnviz_app.common`.
+Not a page itself: pages import it as `cnnviz_app.common`. Home imports it too, and a fresh
+server's Home must paint before TensorFlow's seconds of import: so the two helpers that need
+TensorFlow (`session()` and `photo_report()`) import their module when first called.
 
 Session state keys (st.session_state), the contract between the pages
 ----------------------------------------------------------------------
@@ -17,9 +19,9 @@ Session state keys (st.session_state), the contract between the pages
 `SPLIT`            "split": cnnviz.split.Split chosen on the Data page (defaults 16,000 / 6,400,
                    seed 13, scaled down for small folders; `split.note` says so).
 
-Helpers: `shipped_model()`, `session()`, `session_if_made()`, `session_model_in_use()`, `current_model()`, `model_fingerprint()`, `env_data_folder()`,
-`scan_folder()`, `current_dataset()`, `current_split()`, `photo_from_upload()`,
-`photo_from_path()`, `chelsea()`, `memo()`.
+Helpers: `shipped_model()`, `session()`, `session_if_made()`, `session_model_in_use()`,
+`current_model()`, `photo_report()`, `env_data_folder()`, `scan_folder()`, `current_dataset()`,
+`current_split()`, `photo_from_upload()`, `photo_from_path()`, `chelsea()`, `memo()`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from cnnviz import CLASS_NAMES, images
+from cnnviz.cards import card_accuracy, card_epochs, card_trained_on
+from cnnviz.dataset import find_dataset, photo_names, unseen
 from cnnviz.errors import CnnvizError
 from cnnviz.images import Photo, load_photo
+from cnnviz.model import load_default_model, weights_fingerprint
+from cnnviz.split import split_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,8 +74,6 @@ def shipped_model():
     One object for every session of this server: read it, never train it or load into it
     (the Training page trains a model of its own, kept in SESSION).
     """
-    from cnnviz.model import load_default_model
-
     return load_default_model()
 
 
@@ -80,8 +85,6 @@ class ModelChoice:
 
 
 def describe_card(card: dict | None) -> str:
-    from cnnviz.cards import card_accuracy, card_epochs  # cnnviz.model imports Keras only on first use
-
     if not card:
         return "untrained: random starting weights (no weight file ships in weights/ yet)"
     name = Path(card.get("path", "")).name or "a shipped weight file"
@@ -95,7 +98,7 @@ def describe_card(card: dict | None) -> str:
 
 def session():
     """This session's SessionModel, made untrained on first use."""
-    from cnnviz.session import SessionModel  # Keras: Home paints first without it
+    from cnnviz.session import SessionModel  # TensorFlow: see the module's docstring
 
     if st.session_state.get(SESSION) is None:
         st.session_state[SESSION] = SessionModel.untrained()
@@ -124,8 +127,6 @@ def current_model(prefer: str = "session") -> ModelChoice:
 
 def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
     """The photos the chosen weights were trained on, as their card names them; None when unknown."""
-    from cnnviz.cards import card_trained_on
-
     if choice.source == "session":
         return session_if_made().trained_on
     if choice.source == "shipped":
@@ -135,8 +136,6 @@ def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
 
 def trained_on_photo(choice: ModelChoice, path: str) -> bool:
     """Whether the chosen weights are known to have been trained on this photo of the dataset."""
-    from cnnviz.dataset import photo_names
-
     seen, dataset = photos_seen_by(choice), current_dataset()
     return bool(seen) and dataset is not None and photo_names([(path, 0)], dataset.root)[0] in seen
 
@@ -148,8 +147,6 @@ def never_trained_on(items: list, seen: frozenset[str] | None) -> tuple[list, in
     in the default split of the folder they came from; a model trained on one split is
     validated on another) would make every accuracy on the pages flatter it.
     """
-    from cnnviz.dataset import unseen
-
     dataset = current_dataset()
     if seen is None or dataset is None:
         return items, None
@@ -164,17 +161,13 @@ def training_in_progress() -> bool:
     return mine is not None and mine.training
 
 
-def model_fingerprint(model) -> str:
-    """Changes whenever the weights do (every training step moves the first and last layers'
-    weights), so results computed with old weights are never shown as current ones."""
-    import keras
+def photo_report(model, photo: Photo):
+    """The cnnviz.report.PhotoReport of `photo` through `model`'s current weights, remembered in
+    this session for the last two (model, photo) pairs: the Layer Explorer and presenter mode
+    draw from the same one."""
+    from cnnviz.report import photo_report as compute  # TensorFlow: see the module's docstring
 
-    digest = hashlib.sha1(str(id(model)).encode())
-    layers = [layer for layer in model.layers if layer.weights]
-    for layer in (layers[0], layers[-1]):
-        for w in layer.weights:
-            digest.update(keras.ops.convert_to_numpy(w).tobytes())
-    return digest.hexdigest()
+    return memo((weights_fingerprint(model), photo_key(photo)), lambda: compute(model, photo), keep=2)
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -187,8 +180,6 @@ def env_data_folder() -> str | None:
 
 def scan_folder(folder: str, progress: Callable[[int, int], None] | None = None):
     """find_dataset, remembered in this session; rescans only for another folder."""
-    from cnnviz.dataset import find_dataset
-
     dataset = st.session_state.get(DATASET)
     if dataset is not None and st.session_state.get(DATA_FOLDER) == folder:
         return dataset
@@ -229,8 +220,6 @@ def current_split():
     dataset = current_dataset()
     if dataset is None:
         return None
-    from cnnviz.split import split_dataset
-
     try:
         split = split_dataset(dataset, DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED)
     except CnnvizError:
@@ -240,8 +229,6 @@ def current_split():
 
 
 def count_labels(items) -> dict[str, int]:
-    from cnnviz import CLASS_NAMES
-
     counts = {name: 0 for name in CLASS_NAMES}
     for _, label in items:
         counts[CLASS_NAMES[label]] += 1
@@ -267,12 +254,8 @@ def photo_from_path(path: str) -> Photo:
 
 @st.cache_resource(show_spinner=False)
 def chelsea() -> Photo:
-    """Chelsea the cat, the sample photo that ships with scikit-image."""
-    from skimage import data
-
-    from cnnviz.mosaic import to_png
-
-    return load_photo(to_png(data.chelsea()), name="Chelsea (scikit-image)")
+    """Chelsea the cat, decoded once for every session."""
+    return images.chelsea()
 
 
 def photo_key(photo: Photo) -> str:

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
+from cnnviz.images import Photo
+from cnnviz.model import INPUT_SHAPE, layer_table
+from cnnviz.report import PhotoReport
 from cnnviz_app import common
 
 STEP = "presenter_step"
@@ -36,21 +39,13 @@ STYLE = """
 class Talk:
     """What every screen draws from: the session's current model, and the photo the talk follows."""
 
-    choice: object  # cnnviz_app.common.ModelChoice
-    fingerprint: str
-    photo: object  # cnnviz.images.Photo
+    choice: common.ModelChoice
+    photo: Photo
+    report: PhotoReport  # the photo through the model: the Layer Explorer's own, when it shows the same photo
 
     @property
     def model(self):
         return self.choice.model
-
-
-def activations(talk: Talk):
-    from cnnviz.inspect import activations as compute
-
-    return common.memo(
-        (talk.fingerprint, "presenter-acts"), lambda: compute(talk.model, talk.photo.network_input), slot="_presenter_memo", keep=2
-    )
 
 
 # --- the screens ------------------------------------------------------------------------------------
@@ -95,8 +90,6 @@ def _scaled(row: int, col: int, width: int, side: int) -> tuple[int, int, int]:
 
 
 def parts_screen(talk: Talk) -> None:
-    from cnnviz.model import INPUT_SHAPE, layer_table
-
     st.title("3. The parts of a CNN")
     st.markdown(
         "**Convolution**: small learned filters, a dot product at every position. **ReLU**: max(0, x). "
@@ -106,8 +99,6 @@ def parts_screen(talk: Talk) -> None:
 
 
 def build_screen(talk: Talk) -> None:
-    from cnnviz.model import layer_table
-
     rows = layer_table(talk.model)
     biggest = max(rows, key=lambda r: r.params)
     st.title("4. Build: 5 million numbers to learn")
@@ -130,19 +121,14 @@ def train_screen(talk: Talk) -> None:
     )
     with right:
         if kept:
-            from cnnviz.charts import epoch_history
-
-            st.plotly_chart(epoch_history(kept), width="stretch", config=NO_BAR, key="presenter_history")
+            st.plotly_chart(charts.epoch_history(kept), width="stretch", config=NO_BAR, key="presenter_history")
         else:
             st.latex(r"\text{loss} = -\frac{1}{N}\sum_{i}\Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]")
             st.markdown("Binary cross-entropy. Train an epoch on the Training page and its curves appear here.")
 
 
 def test_screen(talk: Talk) -> None:
-    from cnnviz.inspect import verdict
-
-    acts = activations(talk)
-    v = verdict(float(acts[talk.model.layers[-1].name].ravel()[0]))
+    v = talk.report.verdict
     st.title("6. Test: one photo in, one probability out")
     left, right = st.columns([2, 3], gap="large")
     left.image(pictures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
@@ -153,39 +139,27 @@ def test_screen(talk: Talk) -> None:
 
 
 def learned_screen(talk: Talk) -> None:
-    from cnnviz.inspect import conv_filters
-    from cnnviz.mosaic import feature_mosaic, filter_mosaic
-
-    acts = activations(talk)
-    name, (kernel, _bias) = next(iter(conv_filters(talk.model).items()))
+    acts = talk.report.activations
+    name, (kernel, _bias) = next(iter(talk.report.filters.items()))
     after = [layer.name for layer in talk.model.layers][1]
     st.title("7. What the CNN learned")
     left, right = st.columns([2, 3], gap="large")
-    left.image(filter_mosaic(kernel, scale=10), caption=f"The {kernel.shape[-1]} filters of {name}", width="stretch", output_format="PNG")
+    left.image(talk.report.filter_png(name), caption=f"The {kernel.shape[-1]} filters of {name}", width="stretch", output_format="PNG")
     right.image(
-        feature_mosaic(acts[after], cols=8), caption=f"What they make of {PHOTO_NAME}: the {acts[after].shape[-1]} maps of {after}",
+        talk.report.mosaics[after], caption=f"What they make of {PHOTO_NAME}: the {acts[after].shape[-1]} maps of {after}",
         width="stretch",
     )
 
 
 def convolving_screen(talk: Talk) -> None:
-    from cnnviz.inspect import convolution_check
-    from cnnviz.mosaic import upscale
-
-    check = common.memo(
-        (talk.fingerprint, "presenter-check"),
-        lambda: convolution_check(talk.model, talk.photo.network_input, 0),
-        slot="_presenter_memo",
-        keep=2,
-    )
+    check = talk.report.convolution_check(0)
     diffs = check.max_abs_difference
     st.title("8. Is it really convolving?")
     st.markdown("The first filter's map recomputed by hand with SciPy, number by number against the network's own:")
-    maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
     titles = ["the network", "correlate2d", "flipped convolve2d", "the tutorial's check"]
     notes = ["reference"] + [f"max difference {d:.1g}" for d in diffs.values()]
-    for col, image, title, note in zip(st.columns(4), pictures.shared_scale(maps, check.network), titles, notes):
-        col.image(upscale(image, 2), width="stretch")
+    for col, image, title, note in zip(st.columns(4), talk.report.convolution_pictures(0), titles, notes):
+        col.image(image, width="stretch")
         col.markdown(f"**{title}**  \n{note}")
     st.markdown("Keras slides the kernel **without flipping** it: a cross-correlation.")
 
@@ -201,7 +175,8 @@ def show() -> None:
     """The current screen, then Previous, where we are, and Next."""
     st.markdown(STYLE, unsafe_allow_html=True)
     choice = common.current_model()
-    talk = Talk(choice, common.model_fingerprint(choice.model), common.chelsea())
+    photo = common.chelsea()
+    talk = Talk(choice, photo, common.photo_report(choice.model, photo))
     step = min(max(int(st.session_state.get(STEP, 0)), 0), len(STEPS) - 1)
     STEPS[step](talk)
     back, where, forward = st.columns([1.4, 4, 1.4], vertical_alignment="center")

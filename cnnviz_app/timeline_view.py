@@ -9,15 +9,14 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import charts
+from cnnviz.mosaic import colourise, filter_mosaic, normalise
+from cnnviz.timeline import first_layer_map, movement
 from cnnviz_app import common
 
 SHOWN = 6  # snapshots side by side at most: the start and the latest epochs
 
 
 def learning_over_time(session) -> None:
-    from cnnviz.mosaic import colourise, filter_mosaic, normalise
-    from cnnviz.timeline import first_layer_map, movement
-
     shots = session.snapshots()
     if len(shots) < 2:
         return

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
+from cnnviz.model import weights_fingerprint
 from cnnviz_app import common
 
 NO_BAR = {"displayModeBar": False}
@@ -29,9 +30,13 @@ if split is None or not split.val:
     st.page_link("cnnviz_app/pages/data.py", label="Open the Data page", icon=":material/photo_library:")
     st.stop()
 
+# Judging imports TensorFlow (seconds, on a fresh server): the title and the no-data advice paint first.
+from cnnviz.evaluation import confidently_wrong, evaluate_items, sample_items  # noqa: E402
+from cnnviz.inspect import verdict  # noqa: E402
+
 choice = common.current_model()
 model = choice.model
-fingerprint = common.model_fingerprint(model)
+fingerprint = weights_fingerprint(model)
 val, left_out = common.never_trained_on(split.val, common.photos_seen_by(choice))
 if not val:
     st.warning(
@@ -73,8 +78,6 @@ if choice.source == "session" and common.training_in_progress():
 
 
 def judge():
-    from cnnviz.evaluation import evaluate_items, sample_items
-
     items = sample_items(val, int(n), seed=split.seed)
     bar = st.progress(0.0, text=f"Judging {len(items)} validation photos…")
     done = [0]
@@ -137,9 +140,6 @@ def open_in_explorer(path: str) -> None:
     st.session_state["val_index"] = index_in_val[path]
     st.switch_page("cnnviz_app/pages/layer_explorer.py")
 
-
-from cnnviz.evaluation import confidently_wrong  # noqa: E402  (after the page's first numbers are on screen)
-from cnnviz.inspect import verdict  # noqa: E402
 
 wrong = confidently_wrong(evaluation, GALLERY)
 if not wrong:

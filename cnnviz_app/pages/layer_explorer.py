@@ -8,7 +8,8 @@ import streamlit as st
 from cnnviz import CLASS_NAMES, CnnvizError, charts, mosaic, pictures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.mosaic import grid_columns
-from cnnviz.report import PhotoReport, photo_report
+from cnnviz.model import weights_fingerprint
+from cnnviz.report import PhotoReport
 from cnnviz_app import common, explorer_tabs
 
 st.title("Layer Explorer")
@@ -93,8 +94,8 @@ if common.session_model_in_use():
     )
 choice = common.current_model(prefer)
 model = choice.model
-fingerprint = common.model_fingerprint(model)
-report = common.memo((fingerprint, common.photo_key(photo)), lambda: photo_report(model, photo), keep=2)
+fingerprint = weights_fingerprint(model)
+report = common.photo_report(model, photo)
 verdict, kinds = report.verdict, report.kinds
 
 # --- photo, network input, verdict -------------------------------------------------------------
