@@ -447,26 +447,12 @@ def save_panel(running: bool) -> None:
     last = session().last_saved
     if last is None or not last.is_file():
         return
-    st.download_button(
-        f"Download {last.name}",
-        data=last.read_bytes(),
-        file_name=last.name,
-        mime="application/octet-stream",
-        key="training_download",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    downloads = [(last, f"Download {last.name}", "application/octet-stream", "training_download", ":material/download:")]
     card = card_path(last)
     if card.is_file():  # the card says what the weights are: it travels with them
-        st.download_button(
-            f"Download its card {card.name}",
-            data=card.read_bytes(),
-            file_name=card.name,
-            mime="application/json",
-            key="training_download_card",
-            on_click="ignore",
-            icon=":material/description:",
-        )
+        downloads.append((card, f"Download its card {card.name}", "application/json", "training_download_card", ":material/description:"))
+    for path, label, mime, key, icon in downloads:
+        st.download_button(label, data=path.read_bytes(), file_name=path.name, mime=mime, key=key, on_click="ignore", icon=icon)
 
 
 def load_panel(running: bool) -> None:
