@@ -3,20 +3,10 @@
 import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def cnnviz(*args, cwd=REPO, env_extra=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cnnviz", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+from tests.library.helpers import cnnviz
 
 
 def test_summary_prints_the_total():

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from cnnviz.distribute import scaled
-from tests.test_cli import cnnviz
+from tests.library.helpers import cnnviz
 
 pytestmark = pytest.mark.slow
 

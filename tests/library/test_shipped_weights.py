@@ -9,7 +9,7 @@ import pytest
 from cnnviz.model import WEIGHTS_DIR, default_weights_path
 
 from cnnviz.cards import read_card, sha256_of
-from tests.test_cli import REPO, cnnviz
+from tests.library.helpers import REPO, cnnviz
 
 pytestmark = pytest.mark.slow
 
