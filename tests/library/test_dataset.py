@@ -1,60 +1,59 @@
-"""Finding, validating, caching and splitting datasets, and the tf.data pipeline.
+"""Finding, validating and caching datasets: every supported layout, and every broken folder a
+workshop brings gives a clear message or a line in the skipped-file report.
 
-Folders of every supported layout are built here from copies of a few real photos, with
-broken files of the kinds the public archives contain.
+Folders are built here from copies of a few real photos, with broken files of the kinds the
+public archives contain. Real files only: FIFOs, dangling and looping links, AppleDouble
+litter, non-ASCII and non-UTF-8 names are made on disk; unreadable permissions are tested in
+a subprocess that drops root's privileges (root reads every file whatever its mode).
 """
 
-import io
+from __future__ import annotations
+
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from cnnviz import dataset as dataset_module
 from cnnviz.dataset import Dataset, find_dataset
+from cnnviz.errors import CnnvizError
 from cnnviz.pipeline import make_pipeline
 from cnnviz.split import split_dataset
-from cnnviz.errors import CnnvizError
+from tests.folders import NAMES, encoded_as_named, reencode, write
+from tests.library.helpers import REPO
 
-
-@pytest.fixture(scope="module")
-def photo_bytes(data_root) -> dict[str, list[bytes]]:
-    """Three real JPEGs per class."""
-    train = data_root / "train"
-    return {c: [(train / f"{c}.{i}.jpg").read_bytes() for i in range(3)] for c in ("cat", "dog")}
-
-
-@pytest.fixture()
-def cache(tmp_path) -> Path:
-    return tmp_path / "cache"
-
-
-def _write(path: Path, content: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
+NOBODY = 65534
 
 
 def _class_folders(root: Path, photos, cat="Cat", dog="Dog") -> Path:
     for folder, label in ((cat, "cat"), (dog, "dog")):
         for i, content in enumerate(photos[label]):
-            _write(root / folder / f"{i}.jpg", content)
+            write(root / folder / f"{i}.jpg", content)
     return root
-
-
-def _reencode(jpeg: bytes, fmt: str, mode: str = "RGB") -> bytes:
-    out = io.BytesIO()
-    Image.open(io.BytesIO(jpeg)).convert(mode).save(out, fmt)
-    return out.getvalue()
 
 
 def _labels_follow_names(dataset: Dataset) -> bool:
     return all(("dog" in Path(p).as_posix().lower()) == bool(label) for p, label in dataset.items)
+
+
+def class_folders(root: Path, jpegs, n: int = 3) -> Path:
+    for folder, label in (("Cat", "cat"), ("Dog", "dog")):
+        for i in range(n):
+            write(root / folder / f"{i}.jpg", jpegs[label][i])
+    return root
+
+
+def reasons(dataset, root: Path) -> dict[str, str]:
+    return {Path(p).relative_to(root).as_posix(): r for p, r in dataset.skipped}
+
+
+def decoded_count(items) -> int:
+    return sum(int(x.shape[0]) for x, _ in make_pipeline(items, batch_size=8, cache=False))
 
 
 # --- layouts ------------------------------------------------------------------------------
@@ -85,13 +84,13 @@ def test_extensions_match_in_any_case(tmp_path, photo_bytes, cache):
     files = {
         "a.JPG": jpeg,
         "b.Jpeg": jpeg,
-        "c.PNG": _reencode(jpeg, "PNG"),
-        "d.bmp": _reencode(jpeg, "BMP"),
-        "e.WebP": _reencode(jpeg, "WEBP"),
+        "c.PNG": reencode(jpeg, "PNG"),
+        "d.bmp": reencode(jpeg, "BMP"),
+        "e.WebP": reencode(jpeg, "WEBP"),
     }
     for name, content in files.items():
-        _write(tmp_path / "cats" / name, content)
-    _write(tmp_path / "dogs" / "x.jpeg", photo_bytes["dog"][0])
+        write(tmp_path / "cats" / name, content)
+    write(tmp_path / "dogs" / "x.jpeg", photo_bytes["dog"][0])
     dataset = find_dataset(tmp_path, cache_dir=cache)
     assert dataset.counts() == {"cat": 5, "dog": 1}
     assert dataset.skipped == []
@@ -99,7 +98,7 @@ def test_extensions_match_in_any_case(tmp_path, photo_bytes, cache):
 
 def test_kaggle_download_folder_uses_train_not_test1(tmp_path, tiny_kaggle, photo_bytes, cache):
     shutil.copytree(tiny_kaggle, tmp_path / "train")
-    _write(tmp_path / "test1" / "1.jpg", photo_bytes["cat"][0])
+    write(tmp_path / "test1" / "1.jpg", photo_bytes["cat"][0])
     dataset = find_dataset(tmp_path, cache_dir=cache)
     assert dataset.counts() == {"cat": 24, "dog": 24}
     assert "train/" in dataset.layout and "test1/" in dataset.layout
@@ -108,7 +107,7 @@ def test_kaggle_download_folder_uses_train_not_test1(tmp_path, tiny_kaggle, phot
 
 def test_folder_holding_petimages(tmp_path, photo_bytes, cache):
     _class_folders(tmp_path / "PetImages", photo_bytes)
-    _write(tmp_path / "readme[1].txt", b"Microsoft's readme")
+    write(tmp_path / "readme[1].txt", b"Microsoft's readme")
     dataset = find_dataset(tmp_path, cache_dir=cache)
     assert dataset.counts() == {"cat": 3, "dog": 3}
     assert "PetImages/" in dataset.layout
@@ -116,8 +115,8 @@ def test_folder_holding_petimages(tmp_path, photo_bytes, cache):
 
 def test_unlabelled_and_non_image_files_in_a_flat_folder_are_skipped(tmp_path, tiny_kaggle, photo_bytes, cache):
     shutil.copytree(tiny_kaggle, tmp_path / "train")
-    _write(tmp_path / "train" / "1234.jpg", photo_bytes["cat"][0])
-    _write(tmp_path / "train" / "notes.txt", b"hello")
+    write(tmp_path / "train" / "1234.jpg", photo_bytes["cat"][0])
+    write(tmp_path / "train" / "notes.txt", b"hello")
     dataset = find_dataset(tmp_path / "train", cache_dir=cache)
     reasons = {Path(p).name: r for p, r in dataset.skipped}
     assert "label is unknown" in reasons["1234.jpg"]
@@ -136,12 +135,12 @@ def test_broken_files_are_skipped_with_reasons(tmp_path, photo_bytes, cache):
         "Dog/11702.jpg": b"<html>this is not a photo</html>\n" * 20,
         "Cat/truncated.jpg": jpeg[: len(jpeg) // 2],
         "Cat/Thumbs.db": b"\xd0\xcf\x11\xe0 thumbnail cache",
-        "Dog/scan.jpg": _reencode(jpeg, "TIFF"),
-        "Dog/palette.bmp": _reencode(jpeg, "BMP", mode="P"),
+        "Dog/scan.jpg": reencode(jpeg, "TIFF"),
+        "Dog/palette.bmp": reencode(jpeg, "BMP", mode="P"),
     }
     for name, content in broken.items():
-        _write(root / name, content)
-    _write(root / "Dog" / "png-named.jpg", _reencode(jpeg, "PNG"))  # not JFIF, but decodable: kept
+        write(root / name, content)
+    write(root / "Dog" / "png-named.jpg", reencode(jpeg, "PNG"))  # not JFIF, but decodable: kept
 
     dataset = find_dataset(root, cache_dir=cache)
     reasons = {Path(p).relative_to(root).as_posix(): r for p, r in dataset.skipped}
@@ -155,9 +154,6 @@ def test_broken_files_are_skipped_with_reasons(tmp_path, photo_bytes, cache):
     assert dataset.counts() == {"cat": 3, "dog": 4}
 
 
-# Unreadable files and folders: tests/test_robustness_data.py, as a user who is not root.
-
-
 @pytest.mark.timeout(30)
 def test_symlink_loops_do_not_hang(tmp_path, photo_bytes, cache):
     root = _class_folders(tmp_path / "pets", photo_bytes)
@@ -169,6 +165,178 @@ def test_symlink_loops_do_not_hang(tmp_path, photo_bytes, cache):
     assert {Path(p).name: "not followed" in r for p, r in dataset.skipped} == {"again": True, "up": True}
     with pytest.raises(CnnvizError):
         find_dataset(tmp_path, cache_dir=cache)
+
+
+# --- files that are not files ------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_named_pipe_under_a_photos_name_is_skipped_not_waited_on(tmp_path, jpegs, cache):
+    root = class_folders(tmp_path / "pets", jpegs)
+    os.mkfifo(root / "Cat" / "pipe.jpg")  # reading it would wait forever for a writer
+    dataset = find_dataset(root, cache_dir=cache)
+    assert reasons(dataset, root) == {"Cat/pipe.jpg": "not a regular file (a named pipe, socket or device under a photo's name)"}
+    assert dataset.counts() == {"cat": 3, "dog": 3}
+
+
+def test_dangling_and_self_looping_links_are_skipped_with_reasons(tmp_path, jpegs, cache):
+    root = class_folders(tmp_path / "pets", jpegs)
+    os.symlink(tmp_path / "gone.jpg", root / "Dog" / "dangling.jpg")
+    os.symlink("loop.jpg", root / "Cat" / "loop.jpg")  # a link to itself: ELOOP
+    dataset = find_dataset(root, cache_dir=cache)
+    why = reasons(dataset, root)
+    assert why["Dog/dangling.jpg"] == "a broken link, or the file was removed during the scan"
+    assert why["Cat/loop.jpg"] == "could not be read (Too many levels of symbolic links)"
+    assert dataset.counts() == {"cat": 3, "dog": 3}
+
+
+# --- permissions: a real refusal, as a user who is not root ------------------------------
+
+
+_SCAN = """
+import json, os, sys
+from PIL import Image
+from cnnviz.dataset import find_dataset
+from cnnviz.errors import CnnvizError
+Image.init()  # load Pillow's plugins while still able to read anything
+if os.geteuid() == 0:
+    os.setgroups([]); os.setgid({nobody}); os.setuid({nobody})
+try:
+    d = find_dataset(sys.argv[1], cache_dir=sys.argv[2])
+    print(json.dumps({{"counts": d.counts(), "skipped": d.skipped}}))
+except CnnvizError as e:
+    print(json.dumps({{"error": str(e)}}))
+""".format(nobody=NOBODY)
+
+
+def scan_without_privileges(folder: Path, cache: Path) -> dict:
+    """find_dataset in a child process that has dropped root's privileges (if it had them)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _SCAN, str(folder), str(cache)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(cache)},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture()
+def shared_tmp():
+    """A folder the unprivileged child can enter (pytest's tmp_path is private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="cnnviz-perm-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(folder)
+
+
+def test_unreadable_files_and_folders_are_reported_as_permission_errors(shared_tmp, jpegs):
+    root = class_folders(shared_tmp / "pets", jpegs)
+    write(root / "Dog" / "more" / "7.jpg", jpegs["dog"][7])
+    cache = shared_tmp / "cache"
+    cache.mkdir(mode=0o777)
+    cache.chmod(0o777)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (root / "Cat" / "1.jpg").chmod(0o000)
+    (root / "Dog" / "more").chmod(0o000)
+
+    result = scan_without_privileges(root, cache)
+    assert "error" not in result, result
+    why = {Path(p).relative_to(root).as_posix(): r for p, r in result["skipped"]}
+    assert why == {
+        "Cat/1.jpg": "could not be read (Permission denied)",
+        "Dog/more": "a folder that could not be read (Permission denied)",
+    }
+    assert result["counts"] == {"cat": 2, "dog": 3}
+
+    root.chmod(0o000)  # the folder itself: one sentence, naming permissions
+    result = scan_without_privileges(root, cache)
+    assert "could not be read (Permission denied): check its permissions" in result["error"]
+
+
+# --- a folder as it comes from the wild --------------------------------------------------
+
+
+def test_a_quarter_corrupt_files_are_skipped_and_never_reach_the_network(tmp_path, jpegs, cache):
+    root = class_folders(tmp_path / "PetImages", jpegs, n=12)
+    broken = {  # 4 per class: a quarter of the 32 files named as photos
+        "Cat/e.jpg": b"",
+        "Cat/t.jpg": jpegs["cat"][0][:3000],
+        "Cat/h.jpg": b"<html><body>404 Not Found</body></html>",
+        "Cat/r.jpg": os.urandom(5000),
+        "Dog/e.jpg": b"",
+        "Dog/t.jpg": jpegs["dog"][0][: len(jpegs["dog"][0]) // 3],
+        "Dog/z.jpg": b"PK\x03\x04 a zip under a photo's name",
+        "Dog/g.png": b"\x89PNG\r\n\x1a\n" + os.urandom(200),
+    }
+    for name, content in broken.items():
+        write(root / name, content)
+    dataset = find_dataset(root, cache_dir=cache)
+    why = reasons(dataset, root)
+    assert set(why) == set(broken)
+    assert all(why[name] for name in broken)
+    assert "empty" in why["Cat/e.jpg"] and "truncated" in why["Dog/t.jpg"]
+    assert dataset.counts() == {"cat": 12, "dog": 12}
+    split = split_dataset(dataset, train_size=16, val_size=8)
+    assert decoded_count(split.train + split.val) == 24  # every kept file decodes in TensorFlow
+
+
+def test_thumbs_db_mac_litter_and_nested_folders(tmp_path, jpegs, cache):
+    """A PetImages zip unpacked on a Mac and sorted by hand: __MACOSX/, ._ files, Thumbs.db,
+    photos in subfolders of Cat/ (they are cats too), and extra folders beside the classes."""
+    pets = class_folders(tmp_path / "PetImages", jpegs)
+    write(pets / "Cat" / "Thumbs.db", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 thumbnails")
+    write(pets / "Cat" / "._0.jpg", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    write(pets / "Cat" / "2019" / "holiday" / "beach.jpg", jpegs["cat"][5])
+    write(pets / "Dog" / ".DS_Store", b"\x00\x00\x00\x01Bud1")
+    write(pets / "Dog" / "old" / "notes.txt", b"my dogs")
+    write(tmp_path / "__MACOSX" / "PetImages" / "Cat" / "._1.jpg", b"\x00\x05\x16\x07")
+    write(tmp_path / "PetImages" / "Birds" / "robin.jpg", jpegs["cat"][6])  # another class: not used
+    dataset = find_dataset(tmp_path, cache_dir=cache)
+    why = reasons(dataset, pets)
+    assert set(why) == {"Cat/Thumbs.db", "Cat/._0.jpg", "Dog/.DS_Store", "Dog/old/notes.txt"}
+    assert "Thumbs.db" in why["Cat/Thumbs.db"]
+    assert "not an image Pillow can read" in why["Cat/._0.jpg"]
+    assert dataset.counts() == {"cat": 4, "dog": 3}
+    assert any(p.endswith("holiday/beach.jpg") for p, _ in dataset.items)
+    assert not any("__MACOSX" in p or "Birds" in p for p, _ in dataset.items + dataset.skipped)
+
+
+def test_a_nested_folder_in_a_kaggle_folder_is_not_mixed_in(tmp_path, tiny_kaggle, jpegs, cache):
+    train = shutil.copytree(tiny_kaggle, tmp_path / "train")
+    write(train / "extra" / "cat.999.jpg", jpegs["dog"][0])  # a copy someone put aside
+    dataset = find_dataset(train, cache_dir=cache)
+    assert dataset.counts() == {"cat": 24, "dog": 24}
+    assert not any("extra" in p for p, _ in dataset.items)
+
+
+def test_non_ascii_names_and_upper_case_extensions_train_like_any_other(tmp_path, jpegs, cache):
+    for folder, names in NAMES.items():
+        label = folder.lower()
+        for i, name in enumerate(names):
+            write(tmp_path / folder / name, encoded_as_named(jpegs[label][i], name))
+    dataset = find_dataset(tmp_path, cache_dir=cache)
+    assert dataset.skipped == []
+    assert dataset.counts() == {"cat": 4, "dog": 4}
+    assert {Path(p).name for p, _ in dataset.items} == {n for names in NAMES.values() for n in names}
+    assert find_dataset(tmp_path, cache_dir=cache).items == dataset.items  # the cache round-trips the names
+    assert decoded_count(dataset.items) == 8
+
+
+def test_a_file_name_that_is_not_utf8_is_still_read(tmp_path, jpegs, cache):
+    """Linux allows any bytes in a name (an old Windows zip writes Latin-1); TensorFlow's
+    string tensors must get the bytes, not a str it cannot encode."""
+    class_folders(tmp_path, jpegs)
+    latin1 = os.fsdecode(b"chat_\xe9t\xe9.jpg")
+    write(tmp_path / "Cat" / latin1, jpegs["cat"][9])
+    dataset = find_dataset(tmp_path, cache_dir=cache)
+    assert dataset.counts() == {"cat": 4, "dog": 3} and dataset.skipped == []
+    assert find_dataset(tmp_path, cache_dir=cache).items == dataset.items
+    assert decoded_count(dataset.items) == 7
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -193,7 +361,7 @@ def test_empty_folder(tmp_path, cache):
 @pytest.mark.parametrize("layout", ["flat", "folders"])
 def test_only_cats_says_dogs_are_missing(tmp_path, photo_bytes, cache, layout):
     for i, content in enumerate(photo_bytes["cat"]):
-        _write(tmp_path / (f"cat.{i}.jpg" if layout == "flat" else f"Cat/{i}.jpg"), content)
+        write(tmp_path / (f"cat.{i}.jpg" if layout == "flat" else f"Cat/{i}.jpg"), content)
     with pytest.raises(CnnvizError, match="no dog photos"):
         find_dataset(tmp_path, cache_dir=cache)
 
@@ -201,6 +369,15 @@ def test_only_cats_says_dogs_are_missing(tmp_path, photo_bytes, cache, layout):
 def test_only_broken_dogs_says_dogs_are_missing(tmp_path, photo_bytes, cache):
     _class_folders(tmp_path, {"cat": photo_bytes["cat"], "dog": [b"", b"not a jpeg"]})
     with pytest.raises(CnnvizError, match="3 cat photos but no dog photos"):
+        find_dataset(tmp_path, cache_dir=cache)
+
+
+@pytest.mark.parametrize("only", ["Cat", "Dog"])
+def test_a_folder_with_one_class_is_refused_by_name(tmp_path, jpegs, cache, only):
+    for i in range(3):
+        write(tmp_path / only / f"{i}.jpg", jpegs[only.lower()][i])
+    missing = "dog" if only == "Cat" else "cat"
+    with pytest.raises(CnnvizError, match=f"no {missing} photos"):
         find_dataset(tmp_path, cache_dir=cache)
 
 
@@ -277,157 +454,7 @@ def test_scanning_does_not_import_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# --- splitting ----------------------------------------------------------------------------
-
-
-def _synthetic(cats: int, dogs: int, duplicates: dict[str, str] | None = None) -> Dataset:
-    """A Dataset without files: split_dataset only reads items and digests."""
-    items = [(f"/d/cat.{i}.jpg", 0) for i in range(cats)] + [(f"/d/dog.{i}.jpg", 1) for i in range(dogs)]
-    digests = {p: f"sha-{p}" for p, _ in items}
-    for copy, original in (duplicates or {}).items():
-        digests[copy] = digests[original]
-    return Dataset(Path("/d"), "synthetic", sorted(items), [], digests)
-
-
-def _per_class(items):
-    return [sum(1 for _, label in items if label == c) for c in (0, 1)]
-
-
-def test_split_is_deterministic_per_seed():
-    dataset = _synthetic(500, 500)
-    a, b = split_dataset(dataset, 400, 200, seed=13), split_dataset(dataset, 400, 200, seed=13)
-    assert a == b
-    assert split_dataset(dataset, 400, 200, seed=14).train != a.train
-
-
-def test_split_is_balanced_and_disjoint():
-    split = split_dataset(_synthetic(700, 300), 400, 160)
-    assert _per_class(split.train) == [200, 200]
-    assert _per_class(split.val) == [80, 80]
-    assert not {p for p, _ in split.train} & {p for p, _ in split.val}
-    assert split.note is None and split.seed == 13
-
-
-def test_duplicates_stay_on_one_side():
-    # Forty photos with a byte-identical copy each, and one photo filed as both cat and dog.
-    duplicates = {f"/d/cat.{i + 100}.jpg": f"/d/cat.{i}.jpg" for i in range(20)}
-    duplicates |= {f"/d/dog.{i + 100}.jpg": f"/d/dog.{i}.jpg" for i in range(20)}
-    duplicates["/d/dog.150.jpg"] = "/d/cat.150.jpg"
-    dataset = _synthetic(200, 200, duplicates)
-    for seed in range(30):
-        split = split_dataset(dataset, 200, 140, seed=seed)
-        train = {dataset.digests[p] for p, _ in split.train}
-        val = {dataset.digests[p] for p, _ in split.val}
-        assert not train & val
-        assert _per_class(split.train) == [100, 100] and _per_class(split.val) == [70, 70]
-
-
-def test_small_folder_scales_both_sizes_and_says_so():
-    split = split_dataset(_synthetic(10_000, 10_000))
-    assert (len(split.train), len(split.val)) == (14_284, 5_714)
-    assert split.note == (
-        "The folder holds 10,000 cats and 10,000 dogs; using 14,284 train and 5,714 validation "
-        "images (asked for 16,000 and 6,400)."
-    )
-
-
-def test_the_smaller_class_sets_the_scale():
-    split = split_dataset(_synthetic(30, 9), 20, 10)
-    assert _per_class(split.train) == [6, 6] and _per_class(split.val) == [3, 3]
-    assert "30 cats and 9 dogs" in split.note
-
-
-def test_split_errors():
-    with pytest.raises(CnnvizError, match="at least 2"):
-        split_dataset(_synthetic(10, 10), 1, 4)
-    with pytest.raises(CnnvizError, match="no dog photos"):
-        split_dataset(_synthetic(10, 0))
-    with pytest.raises(CnnvizError, match="too few"):
-        split_dataset(_synthetic(10, 1))
-
-
-def test_real_train_folder_at_default_sizes(data_root, request, tmp_path):
-    # The pytest cache keeps the scan between runs: only the first run checks 20,000 files.
-    pytest_cache = getattr(request.config, "cache", None)
-    data_root = data_root.resolve()
-    dataset = find_dataset(data_root, cache_dir=Path(pytest_cache.mkdir("cnnviz-scans")) if pytest_cache else tmp_path)
-    assert dataset.counts() == {"cat": 10_000, "dog": 10_000}
-    assert "train/" in dataset.layout
-    split = split_dataset(dataset)
-    assert (len(split.train), len(split.val)) == (14_284, 5_714)
-    assert _per_class(split.train) == [7_142, 7_142] and _per_class(split.val) == [2_857, 2_857]
-    assert "using 14,284 train and 5,714 validation images" in split.note
-    sides = {Path(p).name: side for side, items in (("t", split.train), ("v", split.val)) for p, _ in items}
-    for a, b in (("cat.6143.jpg", "cat.6204.jpg"), ("dog.2027.jpg", "dog.3082.jpg")):
-        assert dataset.digests[str(data_root / "train" / a)] == dataset.digests[str(data_root / "train" / b)]
-        assert sides.get(a, "unused") == sides.get(b, "unused")
-
-
-# --- the tf.data pipeline -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_items(tiny_kaggle) -> list[tuple[str, int]]:
-    return find_dataset(tiny_kaggle, cache_dir=tiny_kaggle.parent / "cache").items
-
-
-def _arrays(ds):
-    pairs = [(x.numpy(), y.numpy()) for x, y in ds]
-    return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
-
-
-def test_batches_are_unit_range_float_with_matching_labels(tiny_items):
-    batch, labels = next(iter(make_pipeline(tiny_items, batch_size=8)))
-    assert batch.shape == (8, 150, 150, 3) and batch.dtype.name == "float32"
-    assert labels.shape == (8,) and labels.dtype.name == "float32"
-    assert float(batch.numpy().min()) >= 0 and float(batch.numpy().max()) <= 1
-    images, labels = _arrays(make_pipeline(tiny_items, batch_size=8))
-    assert images.shape[0] == 48
-    assert labels.tolist() == [float(label) for _, label in tiny_items]
-    assert labels.tolist() == [float(Path(p).name.startswith("dog")) for p, _ in tiny_items]
-
-
-def test_training_shuffles_every_photo_once_per_epoch(tiny_items):
-    reference, _ = _arrays(make_pipeline(tiny_items, batch_size=8))
-    ds = make_pipeline(tiny_items, batch_size=8, training=True)
-    first, second = _arrays(ds)[0], _arrays(ds)[0]
-    key = lambda images: sorted(images.reshape(len(images), -1).sum(axis=1).round(3).tolist())  # noqa: E731
-    assert key(first) == key(second) == key(reference)
-    assert not np.array_equal(first, reference) and not np.array_equal(first, second)
-
-
-def test_augmentation_alters_training_images_only(tiny_items):
-    plain = _arrays(make_pipeline(tiny_items, batch_size=8, training=True, seed=5))[0]
-    augmented = _arrays(make_pipeline(tiny_items, batch_size=8, training=True, augment=True, seed=5))[0]
-    assert augmented.shape == plain.shape
-    assert np.abs(augmented - plain).mean() > 0.02
-    assert float(augmented.min()) >= 0 and float(augmented.max()) <= 1
-    validation = _arrays(make_pipeline(tiny_items, batch_size=8, augment=True))[0]
-    assert np.array_equal(validation, _arrays(make_pipeline(tiny_items, batch_size=8))[0])
-
-
-def test_without_the_memory_cache_the_pixels_are_the_same(tiny_items):
-    cached = _arrays(make_pipeline(tiny_items[:10], batch_size=4))[0]
-    assert np.array_equal(cached, _arrays(make_pipeline(tiny_items[:10], batch_size=4, cache=False))[0])
-
-
-def test_a_file_gone_since_the_scan_is_dropped_not_fatal(tiny_items, tmp_path, photo_bytes):
-    png = _write(tmp_path / "cat.png-inside.jpg", _reencode(photo_bytes["cat"][0], "PNG"))
-    items = [(str(png), 0), (str(tmp_path / "vanished.jpg"), 1)] + tiny_items[:2]
-    images, labels = _arrays(make_pipeline(items, batch_size=2))
-    assert images.shape[0] == 3 and labels.tolist() == [0.0] + [float(label) for _, label in tiny_items[:2]]
-
-
-def test_no_items_is_a_clear_error():
-    with pytest.raises(CnnvizError, match="no images"):
-        make_pipeline([])
-
-
-def test_pipeline_pixels_match_the_single_photo_path(cat_photo):
-    images = pytest.importorskip("cnnviz.images")
-    expected = images.load_photo(cat_photo).network_input
-    batch, _ = next(iter(make_pipeline([(str(cat_photo), 0)], batch_size=1)))
-    assert np.abs(batch.numpy()[0] - expected).mean() < 0.03
+# --- photo names --------------------------------------------------------------------------
 
 
 def test_photos_are_named_relative_to_their_root_and_the_seen_ones_left_out(tmp_path):
@@ -439,4 +466,3 @@ def test_photos_are_named_relative_to_their_root_and_the_seen_ones_left_out(tmp_
     kept, left_out = unseen(items, root, frozenset({"Dog/1.jpg", "cat.1.jpg"}))
     assert kept == [items[0], items[2]] and left_out == 1
     assert unseen(items, root, frozenset()) == (items, 0)
-

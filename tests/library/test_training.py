@@ -1,4 +1,5 @@
-"""Training on real photos: an epoch changes the weights, reports every batch, stops when asked."""
+"""Training on real photos: an epoch changes the weights, reports every batch, stops when asked,
+and never starts on a split with one class."""
 
 import math
 import threading
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 
 from cnnviz.dataset import find_dataset
-from cnnviz.split import split_dataset
+from cnnviz.errors import CnnvizError
+from cnnviz.split import Split, split_dataset
 from cnnviz.model import build_model, compile_model
 from cnnviz.training import train
 
@@ -79,3 +81,39 @@ def test_plateau_keeps_best_halves_then_stops():
         "best", "best", "wait", "halve", "wait", "stop"
     ]
     assert p.best == 0.7 and p.best_epoch == 2
+
+
+# --- one class: training never starts ---------------------------------------------------
+
+
+def one_class_splits(dataset):
+    cats = [item for item in dataset.items if item[1] == 0]
+    dogs = [item for item in dataset.items if item[1] == 1]
+    return {
+        "training all cats": Split(train=cats[:4], val=cats[4:5] + dogs[:1], seed=1),
+        "training all dogs": Split(train=dogs[:4], val=cats[:1] + dogs[4:5], seed=1),
+        "validation all dogs": Split(train=cats[:2] + dogs[:2], val=dogs[4:6], seed=1),
+        "no training photos": Split(train=[], val=cats[:1] + dogs[:1], seed=1),
+    }
+
+
+def test_training_never_starts_on_a_split_with_one_class(tiny_kaggle, tmp_path):
+    import threading
+
+    from cnnviz.jobs import TrainingJob
+    from cnnviz.model import build_model, compile_model
+    from cnnviz.training import train
+
+    dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path)
+    model = compile_model(build_model())
+    before = [w.copy() for w in model.get_weights()]
+    threads = threading.active_count()
+    for what, split in one_class_splits(dataset).items():
+        words = "are missing" if what.startswith("no") else f"are all {what.split()[-1]}"
+        with pytest.raises(CnnvizError, match=words):
+            TrainingJob(model, split).start()
+        with pytest.raises(CnnvizError, match=words):
+            train(model, split)
+    assert threading.active_count() == threads  # no epoch thread was started
+    assert int(model.optimizer.iterations.numpy()) == 0
+    assert all((a == b).all() for a, b in zip(before, model.get_weights()))
