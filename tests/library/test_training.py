@@ -13,15 +13,13 @@ from cnnviz.split import Split, split_dataset
 from cnnviz.model import build_model, compile_model
 from cnnviz.training import train
 
-pytestmark = pytest.mark.slow
-
-
 @pytest.fixture(scope="module")
 def split(tiny_kaggle, tmp_path_factory):
     dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path_factory.mktemp("cache"))
     return split_dataset(dataset, train_size=32, val_size=16, seed=13)
 
 
+@pytest.mark.slow
 def test_one_real_epoch_learns_something(split):
     model = compile_model(build_model())
     before = [w.copy() for w in model.get_weights()]
@@ -38,6 +36,7 @@ def test_one_real_epoch_learns_something(split):
     assert all(changed), "every weight array should move in an epoch"
 
 
+@pytest.mark.slow
 def test_stop_is_honoured_within_one_batch(split):
     model = compile_model(build_model())
     stop = threading.Event()
@@ -55,6 +54,7 @@ def test_stop_is_honoured_within_one_batch(split):
     assert r.val_accuracy is None
 
 
+@pytest.mark.slow
 def test_next_epoch_continues_from_current_weights(split):
     model = compile_model(build_model())
     first = train(model, split, epochs=1, batch_size=8)
@@ -64,6 +64,7 @@ def test_next_epoch_continues_from_current_weights(split):
     assert any(not np.array_equal(a, b) for a, b in zip(after_first, model.get_weights()))
 
 
+@pytest.mark.slow
 def test_runs_in_a_background_thread(split):
     model = compile_model(build_model())
     out = []
@@ -73,6 +74,7 @@ def test_runs_in_a_background_thread(split):
     assert not t.is_alive() and len(out) == 1 and math.isfinite(out[0].loss)
 
 
+@pytest.mark.slow
 def test_plateau_keeps_best_halves_then_stops():
     from cnnviz.training import Plateau
 
