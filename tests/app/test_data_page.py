@@ -148,6 +148,7 @@ def test_the_data_page_says_what_is_wrong_in_one_error(tmp_path, jpegs, monkeypa
     assert "dataset" not in at.session_state or at.session_state["dataset"] is None
 
 
+@pytest.mark.slow
 def test_non_ascii_names_on_the_data_page_and_in_the_explorer(tmp_path, jpegs, monkeypatch):
     for folder, names in NAMES.items():
         for i, name in enumerate(names):

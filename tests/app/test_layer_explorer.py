@@ -79,6 +79,7 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     assert diffs[0] < 1e-4 and diffs[1] < 1e-4 and diffs[2] > 1e-3
 
 
+@pytest.mark.slow
 def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
     at = explorer()
     at.selectbox(key="closer_layer").select("relu_2").run()
@@ -98,6 +99,7 @@ def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
     assert len(re.findall(r"max \|difference\| = ", body)) == 3
 
 
+@pytest.mark.slow
 def test_layer_explorer_pixel_view_shows_the_numbers_of_the_photo():
     from cnnviz_app.common import chelsea
 
@@ -119,6 +121,7 @@ def test_layer_explorer_pixel_view_shows_the_numbers_of_the_photo():
     assert re.search(r"0\.\d\d<br>0\.\d\d<br>0\.\d\d", shown)
 
 
+@pytest.mark.slow
 def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_the_window():
     from cnnviz.inspect import activations, conv_filters
     from cnnviz.stepthrough import conv_step, pool_step
@@ -159,6 +162,7 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
     assert f"= **{pooled.output:.4f}**, found at row {pooled.argmax[0]}, column {pooled.argmax[1]}" in texts(at)
 
 
+@pytest.mark.slow
 def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys_probability():
     from cnnviz.explain import explain
     from cnnviz_app.common import chelsea
@@ -177,6 +181,7 @@ def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys
     assert names.count("PNG") >= 3
 
 
+@pytest.mark.slow
 def test_export_tab_offers_every_figure_and_the_workshop_pack():
     from cnnviz.export import image_figures
     from cnnviz.report import photo_report
@@ -201,6 +206,7 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
 # --- which photo: samples, validation images, and the weights used ---------------------------
 
 
+@pytest.mark.slow
 def test_layer_explorer_offers_dataset_samples_and_validation_images(monkeypatch, tiny_kaggle):
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     at = explorer()
@@ -227,6 +233,7 @@ def test_without_a_dataset_the_explorer_has_no_validation_source():
     assert at.selectbox(key="sample_name").options == ["Chelsea the cat (scikit-image)"]
 
 
+@pytest.mark.slow
 def test_a_session_model_is_used_and_named_and_the_shipped_one_is_untouched():
     from cnnviz.model import copy_model
 
@@ -269,6 +276,7 @@ def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(part
 # --- uploads ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_upload_of_a_real_photo_goes_through_every_layer(cat_photo):
     data = cat_photo.read_bytes()
     expected = load_photo(data, name=cat_photo.name)
@@ -284,6 +292,7 @@ def test_upload_of_a_real_photo_goes_through_every_layer(cat_photo):
     assert "Verdict:" in body and "conv2d_3 · convolution · 71×71×64" in body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, data",
     [
@@ -414,6 +423,7 @@ def session():
     return at
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(ACCEPTED) + list(REFUSED))
 def test_every_listed_upload_in_one_session(session, case):
     """Accepted and refused files alternate in one session: a refusal never breaks the next upload."""

@@ -127,6 +127,7 @@ def test_the_page_renders_without_data_and_says_where_to_get_it(monkeypatch, tmp
     assert {"Save weights", "Load weights", "Reset to untrained"} <= {b.label for b in at.button}
 
 
+@pytest.mark.slow
 def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_copy(env):
     from cnnviz_app.common import shipped_model
 
@@ -154,6 +155,7 @@ def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_c
     assert at.session_state["session"].next_epoch() == card_epochs(card) + 1
 
 
+@pytest.mark.slow
 def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     from cnnviz_app.common import shipped_model
 
@@ -189,6 +191,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     assert same(shipped_before, weights(shipped_model()[0]))  # the shared model never trains
 
 
+@pytest.mark.slow
 def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     at = open_training()
     at.button(key="training_train").click().run()
@@ -204,6 +207,7 @@ def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     assert list(at.dataframe[0].value["epoch"]) == [1]  # recorded once, however often the page polls
 
 
+@pytest.mark.slow
 def test_save_reset_and_load_round_trip(env):
     at = open_training()
     train_one_epoch(at)
@@ -234,6 +238,7 @@ def test_save_reset_and_load_round_trip(env):
     assert at.session_state["session"].next_epoch() == 2  # the card said 1 epoch
 
 
+@pytest.mark.slow
 def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(env, tmp_path):
     from cnnviz.backend import keras
 
@@ -259,6 +264,7 @@ def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(en
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_stop_then_roll_back_puts_back_the_epochs_start(env):
     at = open_training()
     model = at.session_state["session"].model
@@ -365,6 +371,7 @@ def test_the_training_page_offers_no_epoch_on_a_one_class_folder(tmp_path, jpegs
     assert at.session_state["session"].job is None
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 # A name ending .keras never reaches the page: the uploader only takes .h5 (type=["h5"]),
 # and Streamlit enforces that on the server as well as in the browser.
@@ -470,6 +477,7 @@ def test_weights_uploaded_without_a_card_are_said_to_be_of_unknown_training(part
 # --- learning over time, and what the page offers to download ---------------------------------
 
 
+@pytest.mark.slow
 def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkeypatch, tmp_path, tiny_kaggle):
     from cnnviz.dataset import find_dataset
     from cnnviz.split import split_dataset
@@ -496,6 +504,7 @@ def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkey
     assert "filter 7 on Chelsea" in texts(at)
 
 
+@pytest.mark.slow
 def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monkeypatch, tmp_path, tiny_kaggle):
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))

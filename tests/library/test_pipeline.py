@@ -114,6 +114,7 @@ def test_a_training_order_is_a_permutation_that_changes_with_its_seed(tiny_items
     assert sorted(labels.tolist()) == sorted(float(label) for _, label in tiny_items)
 
 
+@pytest.mark.slow
 def test_each_photo_is_decoded_once_across_epochs_and_calls(tiny_kaggle, tmp_path):
     split = split_dataset(find_dataset(tiny_kaggle, cache_dir=tmp_path), train_size=16, val_size=8)
     decoded_paths = []
@@ -130,6 +131,7 @@ def test_each_photo_is_decoded_once_across_epochs_and_calls(tiny_kaggle, tmp_pat
     assert sorted(decoded_paths) == sorted(path for path, _ in split.train + split.val)
 
 
+@pytest.mark.slow
 def test_same_photos_share_pixels_and_nothing_else(tiny_kaggle, tmp_path):
     dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path)
     mine, yours = (split_dataset(dataset, train_size=16, val_size=8) for _ in range(2))
@@ -145,6 +147,7 @@ def test_same_photos_share_pixels_and_nothing_else(tiny_kaggle, tmp_path):
     assert decoded_images(other.train) is not held  # another split, other photos or order
 
 
+@pytest.mark.slow
 def test_the_pixels_are_freed_when_no_split_holds_them(tiny_kaggle, tmp_path):
     split = split_dataset(find_dataset(shutil.copytree(tiny_kaggle, tmp_path / "own"), cache_dir=tmp_path), 16, 8)
     train(compile_model(build_model()), split, epochs=1, batch_size=8)

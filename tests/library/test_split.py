@@ -77,6 +77,7 @@ def test_split_errors():
         split_dataset(_synthetic(10, 1))
 
 
+@pytest.mark.slow
 def test_real_train_folder_at_default_sizes(data_root, request, tmp_path):
     # The pytest cache keeps the scan between runs: only the first run checks 20,000 files.
     pytest_cache = getattr(request.config, "cache", None)

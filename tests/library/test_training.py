@@ -13,6 +13,7 @@ from cnnviz.split import Split, split_dataset
 from cnnviz.model import build_model, compile_model
 from cnnviz.training import train
 
+
 @pytest.fixture(scope="module")
 def split(tiny_kaggle, tmp_path_factory):
     dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path_factory.mktemp("cache"))
@@ -74,7 +75,6 @@ def test_runs_in_a_background_thread(split):
     assert not t.is_alive() and len(out) == 1 and math.isfinite(out[0].loss)
 
 
-@pytest.mark.slow
 def test_plateau_keeps_best_halves_then_stops():
     from cnnviz.training import Plateau
 
