@@ -1,4 +1,5 @@
-"""Shared fixtures: the real photos in ../shared/data, and small folders built from them."""
+"""Shared fixtures: the real photos in ../shared/data, small folders built from them, and a
+weight file with code inside for the tests that show such code never runs."""
 
 import os
 from pathlib import Path
@@ -33,3 +34,27 @@ def cat_photo(data_root) -> Path:
 @pytest.fixture(scope="session")
 def dog_photo(data_root) -> Path:
     return data_root / "originals" / "dog.1.jpg"
+
+
+@pytest.fixture(scope="module")
+def jpegs(data_root) -> dict[str, list[bytes]]:
+    """Twelve real JPEGs per class."""
+    train = data_root / "train"
+    return {c: [(train / f"{c}.{i}.jpg").read_bytes() for i in range(12)] for c in ("cat", "dog")}
+
+
+@pytest.fixture()
+def booby_trapped(tmp_path) -> tuple[Path, Path]:
+    """A `.keras` model whose Lambda layer writes `marker` whenever it runs."""
+    from cnnviz.backend import keras
+
+    marker = tmp_path / "marker-code-ran"
+    # The path is a constant inside the function's own code, which Keras marshals into the file.
+    code = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).write_text('ran'), x)[1]")
+    trap = keras.layers.Lambda(code, name="trap")
+    model = keras.Sequential([keras.Input((150, 150, 3)), trap, keras.layers.Flatten(), keras.layers.Dense(1)])
+    path = tmp_path / "evil.keras"
+    model.save(path)
+    marker.unlink(missing_ok=True)  # building the model ran it once, in this test
+    return path, marker
+

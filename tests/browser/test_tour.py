@@ -7,19 +7,14 @@ for a person to look at.
 """
 
 import re
-import time
 from pathlib import Path
 
 import pytest
+
 from tests.appserver import copy_photos, running_app
+from tests.browser.helpers import SHOTS, go, no_exception, screenshots, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parent.parent
-SHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-SIZES = [(1280, 720), (1920, 1080)]
-EXCEPTION = '[data-testid="stException"]'
 
 
 @pytest.fixture(scope="module")
@@ -43,60 +38,15 @@ def server(photos, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (the README's test command needs it).")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        try:
-            yield pg
-        finally:
-            context.close()
-            browser.close()
-
-
-def settle(page, seconds: float = 0.5, timeout: float = 120) -> None:
-    """Wait until Streamlit's script has stayed finished for a moment (a rerun may follow a rerun)."""
-    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while quiet < 3:
-        if time.monotonic() > deadline:
-            raise AssertionError("the app kept running its script")
-        quiet = quiet + 1 if idle.count() == 1 else 0
-        page.wait_for_timeout(250)
-    page.wait_for_timeout(int(seconds * 1000))
-
-
-def screenshots(page, name: str, scroll_to=None) -> None:
-    """The viewport at each size; `scroll_to` goes to the top of the screen, as a presenter would scroll."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width, height in SIZES:
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(1200)  # plotly and images re-lay out on resize
-        if scroll_to is not None:
-            scroll_to.evaluate("e => e.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(300)
-        page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"))
-    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
-
-
-def no_exception(page) -> None:
-    boxes = page.locator(EXCEPTION)
-    assert boxes.count() == 0, boxes.first.inner_text()
-
-
-def go(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-    page.get_by_role("heading", name=title, exact=True).first.wait_for()
-    settle(page)
+def page(server, browser):
+    """One browser session for the whole tour, as a workshop attendee would have."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        yield pg
+    finally:
+        context.close()
 
 
 def test_every_page_in_chromium(page, server, cat_photo):
@@ -216,40 +166,3 @@ def test_beyond_the_tutorial_in_chromium(page, server):
     page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()  # back where the talk began
     settle(page)
     no_exception(page)
-
-
-# Records the sidebar menu's link texts at every change of the page, from before Streamlit's
-# first paint on: a MutationObserver's callback runs before the browser paints the change.
-RECORD_MENUS = """
-window.__menus = [];
-new MutationObserver(() => {
-  // A link's text is its material icon's name, then its title.
-  const links = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')].map(a => a.innerText.trim().split('\\n').pop().trim());
-  const last = window.__menus[window.__menus.length - 1];
-  if (links.length && JSON.stringify(links) !== JSON.stringify(last)) window.__menus.push(links);
-}).observe(document, {subtree: true, childList: true, characterData: true});
-"""
-
-
-@pytest.mark.parametrize("path", ["", "training"])
-def test_a_fresh_servers_first_visitor_sees_only_the_pages_in_the_menu(path, tmp_path):
-    """The first script run of a new server, the one Streamlit's folder mode would take over,
-    paints only the app's own menu, whether the visitor opens Home or a deep link."""
-    from playwright.sync_api import sync_playwright
-
-    from cnnviz_app.common import PAGES
-
-    env = {"CNNVIZ_SAVE_DIR": str(tmp_path / "saved"), "CNNVIZ_CACHE": str(tmp_path / "cache"), "CNNVIZ_DATA": ""}
-    with running_app(env, tmp_path / "streamlit.log") as (url, _), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-            page.add_init_script(RECORD_MENUS)
-            page.goto(f"{url}/{path}")
-            page.locator('[data-testid="stSidebarNav"] a').first.wait_for(timeout=120_000)
-            settle(page)
-            menus = page.evaluate("window.__menus")
-        finally:
-            browser.close()
-    assert menus, "the menu was never seen"
-    assert all(menu == list(PAGES.values()) for menu in menus), menus

@@ -1,12 +1,26 @@
-"""The network, its layer table, and weight files: counts, atomic saves, refusals."""
+"""The network, its layer table, and weight files: counts, atomic saves (a save killed at any
+moment leaves the previous file whole), refusals, and no code inside a user's file ever runs.
+
+The kill is real: a child process saves in a loop and gets SIGKILL at random moments. The
+"code" is real too: a `.keras` model with a Lambda layer whose function writes a marker file
+(the booby_trapped fixture), which is shown to run when Keras is told to trust the file, and
+never runs in cnnviz.
+"""
 
 import json
 import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cnnviz.cards import card_path, sha256_of, verified_card
+from cnnviz.backend import keras
+from cnnviz.cards import card_path, sha256_of
 from cnnviz.errors import CnnvizError
 from cnnviz.model import (
     build_model,
@@ -14,10 +28,12 @@ from cnnviz.model import (
     copy_model,
     default_weights_path,
     layer_table,
+    list_weight_files,
     load_weights,
     predict_dog_probability,
     save_weights,
 )
+from tests.library.helpers import REPO
 
 
 @pytest.fixture(scope="module")
@@ -63,20 +79,6 @@ def test_save_and_load_round_trip_with_card(model, tmp_path):
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files left behind"
-
-
-def test_a_card_from_another_save_does_not_vouch_for_the_weights(model, tmp_path):
-    # What a save killed between its two renames leaves: the next save's card, the old weights.
-    path, other = tmp_path / "w.weights.h5", tmp_path / "other.weights.h5"
-    save_weights(model, path, {"epochs": 3})
-    changed = copy_model(model)
-    changed.set_weights([w + 1 for w in model.get_weights()])
-    save_weights(changed, other, {"epochs": 4})
-    assert verified_card(path)["epochs"] == 3 and load_weights(build_model(), path)["epochs"] == 3
-    card_path(path).write_bytes(card_path(other).read_bytes())
-    assert verified_card(path) == {} and load_weights(build_model(), path) == {}
-    card_path(path).unlink()
-    assert verified_card(path) == {}  # as for no card at all
 
 
 def test_weight_file_stays_small_after_training_state(model, tmp_path):
@@ -180,39 +182,105 @@ def test_unknown_precision_is_refused():
         build_model("float16")
 
 
-def test_a_cards_accuracy_is_its_float32_recheck_when_it_has_one():
-    from cnnviz.cards import card_accuracy
-
-    assert card_accuracy({"val_accuracy": 0.81, "validation": {"accuracy": 0.8, "n": 10}}) == 0.8
-    assert card_accuracy({"val_accuracy": 0.81}) == 0.81
-    assert card_accuracy({}) is None and card_accuracy(None) is None
+# --- a save killed mid-write ---------------------------------------------------------------
 
 
-def test_a_warm_restarts_epochs_include_its_parents():
-    from cnnviz.cards import card_epochs
-
-    grandparent = {"epochs": 39}
-    parent = {"epochs": 12, "started_from": grandparent}
-    assert card_epochs({"epochs": 5, "started_from": parent}) == 56
-    assert card_epochs({"epochs": 5, "started_from": {"epochs": None}}) == 5
-    assert card_epochs({"epochs": 5}) == 5 and card_epochs({}) is None and card_epochs(None) is None
-
-
-def test_a_card_lists_what_its_weights_trained_on_or_says_nothing():
-    from cnnviz.cards import card_trained_on
-
-    assert card_trained_on({"trained_on": ["cat.1.jpg", "dog.2.jpg"]}) == {"cat.1.jpg", "dog.2.jpg"}
-    assert card_trained_on({"trained_on": []}) == frozenset()
-    assert card_trained_on({"epochs": 3}) is None and card_trained_on(None) is None
+_SAVER = """
+import sys, time
+import numpy as np
+from cnnviz.model import build_model, save_weights
+path, version = sys.argv[1], int(sys.argv[2])
+model = build_model()
+shapes = [w.shape for w in model.get_weights()]
+while True:  # until killed; the parent kills within seconds
+    model.set_weights([np.full(s, version, dtype="float32") for s in shapes])
+    t = time.perf_counter()
+    save_weights(model, path, {"version": version})
+    print(version, time.perf_counter() - t, flush=True)
+    version += 1
+"""
 
 
-def test_a_warm_restarts_history_goes_on_from_its_parents():
-    from cnnviz.cards import card_history
+def version_of(path: Path) -> tuple[int, dict]:
+    """Load the file as the app does; every array must hold the same version number.
+    Returns that version and the card that loading vouches for."""
+    model = build_model()
+    card = load_weights(model, path)
+    values = {float(np.unique(w)[0]) for w in model.get_weights() if np.unique(w).size == 1}
+    assert len(values) == 1 and all(np.unique(w).size == 1 for w in model.get_weights()), "a mixture of two saves"
+    return int(values.pop()), card
 
-    parent = {"epochs": 2, "history": [{"epoch": 1, "val_accuracy": 0.6}, {"epoch": 2, "val_accuracy": 0.7}]}
-    child = {"epochs": 2, "history": [{"epoch": 1, "val_accuracy": 0.72}, {"epoch": 2, "val_accuracy": 0.75}], "started_from": parent}
-    assert [(h["epoch"], h["val_accuracy"]) for h in card_history(child)] == [(1, 0.6), (2, 0.7), (3, 0.72), (4, 0.75)]
-    # a parent whose card kept no history still counts its epochs
-    assert [h["epoch"] for h in card_history({**child, "started_from": {"epochs": 37}})] == [38, 39]
-    assert card_history(None) == [] and card_history(parent) == parent["history"]
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_save_killed_at_random_moments_leaves_the_previous_file_intact(tmp_path):
+    path = tmp_path / "shared.weights.h5"
+    model = build_model()
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    save_weights(model, path, {"version": 0})
+    rng = random.Random(6)
+    version, kills = 0, []
+    for round_ in range(5):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(path), str(version + 1)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        try:
+            first = child.stdout.readline().split()  # the child is now saving in a loop
+            assert first, "the saving child died before its first save"
+            save_seconds = float(first[1])
+            time.sleep(rng.uniform(0, 3 * save_seconds))
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(30)
+        printed = [int(line.split()[0]) for line in [" ".join(first)] + child.stdout.read().splitlines() if line.strip()]
+        found, vouched = version_of(path)  # loads, whole, every time
+        # The file holds the last save reported, or one more (killed between rename and print).
+        assert printed[-1] <= found <= printed[-1] + 1, (printed, found)
+        card = json.loads(card_path(path).read_text())  # never half a card
+        # The card is renamed into place just before the weights: at most one save ahead,
+        # and loading never lets a card ahead of its weights vouch for them.
+        assert card["version"] in (found, found + 1)
+        assert vouched == (card if card["version"] == found else {}), (card["version"], found)
+        kills.append((round_, found, sorted(p.name for p in tmp_path.iterdir())))
+        version = found
+    # Leftover temporary files are hidden and never offered as weights.
+    assert list_weight_files(tmp_path) == [path]
+
+
+# --- no code from user files ----------------------------------------------------------------
+
+
+def test_the_crafted_file_really_runs_code_when_trusted(booby_trapped):
+    """The trap works: only with safe mode off (which cnnviz never does) does the marker appear."""
+    path, marker = booby_trapped
+    loaded = keras.models.load_model(path, safe_mode=False)
+    loaded(np.zeros((1, 150, 150, 3), "float32"))
+    assert marker.read_text() == "ran"
+
+
+@pytest.mark.parametrize("name", ["evil.keras", "evil.weights.h5", "evil.h5"])
+def test_load_weights_never_runs_a_keras_file_whatever_its_name(booby_trapped, tmp_path, name):
+    path, marker = booby_trapped
+    renamed = tmp_path / name
+    renamed.write_bytes(path.read_bytes())
+    model = build_model()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(CnnvizError):
+        load_weights(model, renamed)
+    assert not marker.exists()
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_truncated_file_leaves_the_current_model_untouched(tmp_path):
+    model = build_model()
+    good = tmp_path / "good.weights.h5"
+    save_weights(model, good)
+    target = build_model()
+    before = [w.copy() for w in target.get_weights()]
+    for cut in (100, good.stat().st_size // 2, good.stat().st_size - 10):
+        truncated = tmp_path / f"cut{cut}.weights.h5"
+        truncated.write_bytes(good.read_bytes()[:cut])
+        with pytest.raises(CnnvizError):
+            load_weights(target, truncated)
+        assert all(np.array_equal(a, b) for a, b in zip(before, target.get_weights()))

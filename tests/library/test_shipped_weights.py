@@ -9,9 +9,7 @@ import pytest
 from cnnviz.model import WEIGHTS_DIR, default_weights_path
 
 from cnnviz.cards import read_card, sha256_of
-from tests.test_cli import REPO, cnnviz
-
-pytestmark = pytest.mark.slow
+from tests.library.helpers import REPO, cnnviz
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +32,7 @@ def test_the_default_weights_ship_in_the_repository_with_a_complete_card(shipped
     assert sum(map(sum, validation["confusion"])) == validation["n"] == card["split"]["val"]
 
 
+@pytest.mark.slow
 def test_predict_uses_the_shipped_weights_without_a_flag(cat_photo, dog_photo):
     r = cnnviz("predict", cat_photo, dog_photo)
     assert r.returncode == 0, r.stderr
@@ -42,6 +41,7 @@ def test_predict_uses_the_shipped_weights_without_a_flag(cat_photo, dog_photo):
     assert labels == ["cat", "dog"]
 
 
+@pytest.mark.slow
 def test_the_originals_were_held_out_and_at_least_85_percent_of_them_are_right(shipped, data_root):
     """The README's fourth result, recomputed: the 300 full-size originals are ids 0-149 of
     train/, so they are a fair test only because the card lists all of them as held out."""
@@ -55,6 +55,7 @@ def test_the_originals_were_held_out_and_at_least_85_percent_of_them_are_right(s
     assert f"**{accuracy:.4f}**" in (REPO / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_cards_validation_figures_are_reproduced_by_the_cli(shipped, data_root):
     path, card = shipped
     r = cnnviz("evaluate", "--data", data_root / "train", "--validation-of", path)
@@ -64,6 +65,7 @@ def test_the_cards_validation_figures_are_reproduced_by_the_cli(shipped, data_ro
     assert f"accuracy: {card['validation']['accuracy']:.4f} (n={card['split']['val']})" in r.stdout
 
 
+@pytest.mark.slow
 def test_the_card_lists_the_photos_they_trained_on_and_evaluate_leaves_them_out(shipped, data_root):
     _, card = shipped
     trained = set(card["trained_on"])
@@ -74,6 +76,7 @@ def test_the_card_lists_the_photos_they_trained_on_and_evaluate_leaves_them_out(
     assert "(n=40)" in r.stdout
 
 
+@pytest.mark.slow
 def test_validation_of_a_file_without_a_card_is_one_clear_error(tmp_path, data_root):
     bare = tmp_path / "bare.weights.h5"
     bare.write_bytes(Path(default_weights_path()).read_bytes())

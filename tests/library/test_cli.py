@@ -3,20 +3,10 @@
 import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def cnnviz(*args, cwd=REPO, env_extra=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cnnviz", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+from tests.library.helpers import cnnviz
 
 
 def test_summary_prints_the_total():
@@ -26,6 +16,7 @@ def test_summary_prints_the_total():
     assert "(3x3x3)x32 + 32" in r.stdout and "99.43%" in r.stdout
 
 
+@pytest.mark.slow
 def test_predict_one_line_per_image(cat_photo, dog_photo):
     r = cnnviz("predict", cat_photo, dog_photo)
     assert r.returncode == 0, r.stderr
@@ -36,6 +27,7 @@ def test_predict_one_line_per_image(cat_photo, dog_photo):
         assert name == f"{photo}:" and label in ("cat", "dog") and 0.5 <= float(probability) <= 1
 
 
+@pytest.mark.slow
 def test_predict_bad_file_exit_2_without_traceback(tmp_path, cat_photo):
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
@@ -47,11 +39,13 @@ def test_predict_bad_file_exit_2_without_traceback(tmp_path, cat_photo):
     assert str(cat_photo) in r.stdout  # the good image still gets its line
 
 
+@pytest.mark.slow
 def test_bad_data_folder_exit_2(tmp_path):
     r = cnnviz("evaluate", "--data", tmp_path / "nowhere")
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error:")
 
 
+@pytest.mark.slow
 def test_a_warm_restart_may_not_overwrite_the_file_it_starts_from(tmp_path, tiny_kaggle):
     weights = tmp_path / "start.weights.h5"
     weights.write_bytes(b"not even read")
@@ -61,11 +55,13 @@ def test_a_warm_restart_may_not_overwrite_the_file_it_starts_from(tmp_path, tiny
     assert weights.read_bytes() == b"not even read"
 
 
+@pytest.mark.slow
 def test_untrained_notice_when_no_weights(tmp_path, cat_photo):
     r = cnnviz("predict", cat_photo, "--weights", tmp_path / "absent.weights.h5")
     assert r.returncode == 2 and "No weight file" in r.stderr
 
 
+@pytest.mark.slow
 def test_convcheck_prints_three_comparisons():
     r = cnnviz("convcheck", "--filter", "5")
     assert r.returncode == 0, r.stderr
@@ -75,6 +71,7 @@ def test_convcheck_prints_three_comparisons():
     assert diffs[0] < 1e-5 and diffs[1] < 1e-5 and diffs[2] > 1e-3
 
 
+@pytest.mark.slow
 def test_inspect_writes_pngs(tmp_path, cat_photo):
     r = cnnviz("inspect", cat_photo, "--out", tmp_path)
     assert r.returncode == 0, r.stderr

@@ -39,6 +39,7 @@ def weights_equal(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.slow
 def test_an_epoch_runs_to_finished_with_finite_loss_and_changed_weights(tiny_split):
     model = fresh_model()
     before = [w.copy() for w in model.get_weights()]
@@ -61,6 +62,7 @@ def test_an_epoch_runs_to_finished_with_finite_loss_and_changed_weights(tiny_spl
     assert not weights_equal(before, model.get_weights())
 
 
+@pytest.mark.slow
 def test_stop_mid_epoch_is_honoured_within_one_batch_and_rollback_restores_the_start(tiny_split):
     model = fresh_model()
     # Train a little first, so the optimizer has state worth restoring too.

@@ -1,4 +1,5 @@
-"""Training on real photos: an epoch changes the weights, reports every batch, stops when asked."""
+"""Training on real photos: an epoch changes the weights, reports every batch, stops when asked,
+and never starts on a split with one class."""
 
 import math
 import threading
@@ -7,11 +8,10 @@ import numpy as np
 import pytest
 
 from cnnviz.dataset import find_dataset
-from cnnviz.split import split_dataset
+from cnnviz.errors import CnnvizError
+from cnnviz.split import Split, split_dataset
 from cnnviz.model import build_model, compile_model
 from cnnviz.training import train
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,7 @@ def split(tiny_kaggle, tmp_path_factory):
     return split_dataset(dataset, train_size=32, val_size=16, seed=13)
 
 
+@pytest.mark.slow
 def test_one_real_epoch_learns_something(split):
     model = compile_model(build_model())
     before = [w.copy() for w in model.get_weights()]
@@ -36,6 +37,7 @@ def test_one_real_epoch_learns_something(split):
     assert all(changed), "every weight array should move in an epoch"
 
 
+@pytest.mark.slow
 def test_stop_is_honoured_within_one_batch(split):
     model = compile_model(build_model())
     stop = threading.Event()
@@ -53,6 +55,7 @@ def test_stop_is_honoured_within_one_batch(split):
     assert r.val_accuracy is None
 
 
+@pytest.mark.slow
 def test_next_epoch_continues_from_current_weights(split):
     model = compile_model(build_model())
     first = train(model, split, epochs=1, batch_size=8)
@@ -62,6 +65,7 @@ def test_next_epoch_continues_from_current_weights(split):
     assert any(not np.array_equal(a, b) for a, b in zip(after_first, model.get_weights()))
 
 
+@pytest.mark.slow
 def test_runs_in_a_background_thread(split):
     model = compile_model(build_model())
     out = []
@@ -79,3 +83,39 @@ def test_plateau_keeps_best_halves_then_stops():
         "best", "best", "wait", "halve", "wait", "stop"
     ]
     assert p.best == 0.7 and p.best_epoch == 2
+
+
+# --- one class: training never starts ---------------------------------------------------
+
+
+def one_class_splits(dataset):
+    cats = [item for item in dataset.items if item[1] == 0]
+    dogs = [item for item in dataset.items if item[1] == 1]
+    return {
+        "training all cats": Split(train=cats[:4], val=cats[4:5] + dogs[:1], seed=1),
+        "training all dogs": Split(train=dogs[:4], val=cats[:1] + dogs[4:5], seed=1),
+        "validation all dogs": Split(train=cats[:2] + dogs[:2], val=dogs[4:6], seed=1),
+        "no training photos": Split(train=[], val=cats[:1] + dogs[:1], seed=1),
+    }
+
+
+def test_training_never_starts_on_a_split_with_one_class(tiny_kaggle, tmp_path):
+    import threading
+
+    from cnnviz.jobs import TrainingJob
+    from cnnviz.model import build_model, compile_model
+    from cnnviz.training import train
+
+    dataset = find_dataset(tiny_kaggle, cache_dir=tmp_path)
+    model = compile_model(build_model())
+    before = [w.copy() for w in model.get_weights()]
+    threads = threading.active_count()
+    for what, split in one_class_splits(dataset).items():
+        words = "are missing" if what.startswith("no") else f"are all {what.split()[-1]}"
+        with pytest.raises(CnnvizError, match=words):
+            TrainingJob(model, split).start()
+        with pytest.raises(CnnvizError, match=words):
+            train(model, split)
+    assert threading.active_count() == threads  # no epoch thread was started
+    assert int(model.optimizer.iterations.numpy()) == 0
+    assert all((a == b).all() for a, b in zip(before, model.get_weights()))

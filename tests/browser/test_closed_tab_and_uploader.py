@@ -1,4 +1,4 @@
-"""Issue 6 in Chromium: the browser tab closed mid-epoch, and uploads the browser itself refuses.
+"""In Chromium: the browser tab closed mid-epoch, and uploads the browser itself refuses.
 
 The app is started as the README starts it, with the session guard's grace period shortened
 (CNNVIZ_ABANDONED_AFTER=3 s): a tab closed mid-epoch gets its epoch stopped cleanly after
@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.appserver import copy_photos, healthy, running_app
+from tests.browser.helpers import EXCEPTION
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-EXCEPTION = '[data-testid="stException"]'
 
 
 @pytest.fixture(scope="module")
@@ -35,20 +34,6 @@ def server(data_root, tmp_path_factory):
     log_path = home / "streamlit.log"
     with running_app(env, log_path) as (url, _):
         yield url, log_path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def open_page(browser, url: str, title: str):

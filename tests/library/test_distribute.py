@@ -5,9 +5,7 @@ import re
 import pytest
 
 from cnnviz.distribute import scaled
-from tests.test_cli import cnnviz
-
-pytestmark = pytest.mark.slow
+from tests.library.helpers import cnnviz
 
 
 def test_scaling_rule():
@@ -15,6 +13,7 @@ def test_scaling_rule():
     assert scaled(32, 1e-4, 4, scale_lr=False) == (128, 1e-4)
 
 
+@pytest.mark.slow
 def test_distributed_training_on_two_logical_cpus_learns(tiny_kaggle, tmp_path):
     r = cnnviz(
         "train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,

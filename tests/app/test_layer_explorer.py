@@ -1,0 +1,474 @@
+"""The Layer Explorer under streamlit.testing.
+
+The verdict, mosaics, filters, dense arithmetic and convolution check carry the library's
+numbers; the closer look, pixel view, step-through, "where it looked" and export tabs
+rerun without errors; samples, validation images and real uploads go through every layer.
+
+Every odd photo a workshop room sends goes through the uploader in one session, one after
+another: each accepted one is shown upright with its verdict; each refused one gives exactly
+one st.error (the library's own sentence) and no exception, and the session goes on. The
+bytes are built with Pillow here; what the library does with each kind of file, pixel by
+pixel, is tested in tests/library/test_images.py.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import tomllib
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.errors import CnnvizError
+from cnnviz.images import MAX_BYTES, MAX_PIXELS, load_photo
+from cnnviz.session import SessionModel
+from cnnviz_app.common import UPLOAD_TYPES
+from tests.app.helpers import APP, REPO, assert_no_exception, open_page, plotly_array, plotly_specs, seen_by_the_shipped_weights, shipped, split_of, texts
+
+
+def explorer(**state) -> AppTest:
+    return open_page("cnnviz_app/pages/layer_explorer.py", **state)
+
+
+def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_check():
+    from cnnviz.inspect import classify
+    from cnnviz_app.common import chelsea
+
+    model, card = shipped()
+    at = explorer()
+    body = texts(at)
+    photo = chelsea()
+
+    # The verdict is the library's, for the shipped (or untrained) weights; the 0.5 rule is stated.
+    p = at.session_state["_memo"]
+    verdict = next(iter(p.values())).verdict
+    expected = classify(model, photo.network_input)
+    assert verdict.label == expected.label and verdict.dog_probability == pytest.approx(expected.dog_probability, abs=1e-5)
+    assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "≥ 0.5" in body
+    assert f"Verdict: **{verdict.label}**, {verdict.probability:.1%} sure" in body
+    assert ("These weights are untrained" in body) == (card is None)
+    assert "What the network gets: squashed to 150 × 150" in body
+
+    # Every conv, ReLU and pool layer has a mosaic labelled with its output shape.
+    for caption in (
+        "conv2d_1 · convolution · 148×148×32",
+        "relu_1 · relu · 148×148×32",
+        "max_pooling2d_1 · max pooling · 73×73×32",
+        "conv2d_3 · convolution · 71×71×64",
+        "max_pooling2d_2 · max pooling · 35×35×64",
+    ):
+        assert caption in body
+    assert "conv2d_1 in RGB" in body and "conv2d_1, blue channel" in body
+    assert "applies to input channel 0 (one of 32" in body
+
+    # The 64 dense activations, and the arithmetic to the verdict.
+    dense = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "bar")
+    assert plotly_array(dense["data"][0]["y"]).shape == (64,)
+    assert "dense_2** adds them up" in body
+
+    # The convolution check: correlate2d and the flipped convolve2d match, the tutorial's does not.
+    diffs = [float(x) for x in re.findall(r"max \|difference\| = ([0-9.e+-]+)", body)]
+    assert len(diffs) == 3
+    assert diffs[0] < 1e-4 and diffs[1] < 1e-4 and diffs[2] > 1e-3
+
+
+@pytest.mark.slow
+def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
+    at = explorer()
+    at.selectbox(key="closer_layer").select("relu_2").run()
+    assert_no_exception(at)
+    body = texts(at)
+    assert "After a ReLU, every negative value has become 0." in body
+    heatmap = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "heatmap")
+    z = plotly_array(heatmap["data"][0]["z"])
+    assert z.shape == (146, 146) and z.min() >= 0
+
+    at.selectbox(key="filter_layer").select("conv2d_3").run()
+    at.slider(key="filter_channel_conv2d_3").set_value(31).run()
+    at.slider(key="check_filter").set_value(5).run()
+    assert_no_exception(at)
+    body = texts(at)
+    assert "conv2d_3: the 3 × 3 weights each of its 64 filters applies to input channel 31" in body
+    assert len(re.findall(r"max \|difference\| = ", body)) == 3
+
+
+@pytest.mark.slow
+def test_layer_explorer_pixel_view_shows_the_numbers_of_the_photo():
+    from cnnviz_app.common import chelsea
+
+    at = explorer()
+    photo = chelsea()
+    at.slider(key="pixel_row_False").set_value(10)
+    at.slider(key="pixel_col_False").set_value(20).run()
+    assert_no_exception(at)
+    patch = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "image")
+    shown = " ".join(t for trace in patch["data"][1:] for t in trace["text"])
+    r, g, b = photo.original[10, 20]
+    assert f"{r}<br>{g}<br>{b}" in shown
+    assert "row 10, column 20" in texts(at)
+
+    at.radio(key="pixel_source").set_value(at.radio(key="pixel_source").options[1]).run()
+    assert_no_exception(at)
+    patch = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "image")
+    shown = " ".join(t for trace in patch["data"][1:] for t in trace["text"])
+    assert re.search(r"0\.\d\d<br>0\.\d\d<br>0\.\d\d", shown)
+
+
+@pytest.mark.slow
+def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_the_window():
+    from cnnviz.inspect import activations, conv_filters
+    from cnnviz.stepthrough import conv_step, pool_step
+    from cnnviz_app.common import chelsea
+
+    model, _ = shipped()
+    image = chelsea().network_input
+    acts = activations(model, image)
+    kernel, bias = conv_filters(model)["conv2d_1"]
+
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    at.number_input(key="step_filter").set_value(5)
+    at.slider(key="step_row").set_value(70)
+    at.slider(key="step_col").set_value(33).run()
+    assert_no_exception(at)
+    step = conv_step(image, kernel, bias, 5, 70, 33)
+    body = texts(at)
+    assert f"sum of the 27 products = **{step.total:+.4f}**" in body
+    assert f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**" in body
+    assert f"The network's own value there: **{acts['relu_1'][70, 33, 5]:.4f}**" in body
+    products = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "heatmap" and len(s["data"]) == 3)
+    shown = np.stack([plotly_array(trace["z"]) for trace in products["data"]], axis=-1)
+    assert np.allclose(shown, step.products, atol=1e-6)
+
+    next(b for b in at.button if b.label == "Next").click().run()
+    assert at.slider(key="step_col").value == 34
+    assert "rows 70–72, columns 34–36" in texts(at)
+    at.toggle(key="step_play").set_value(True).run()  # Play moves on one position every run
+    assert_no_exception(at)
+    assert at.slider(key="step_col").value == 35
+    at.toggle(key="step_play").set_value(False).run()
+
+    at.number_input(key="pool_channel").set_value(3)
+    at.slider(key="pool_row").set_value(10)
+    at.slider(key="pool_col").set_value(20).run()
+    pooled = pool_step(acts["relu_2"][:, :, 3], 10, 20)
+    assert pooled.output == pytest.approx(float(acts["max_pooling2d_1"][10, 20, 3]), abs=1e-6)
+    assert f"= **{pooled.output:.4f}**, found at row {pooled.argmax[0]}, column {pooled.argmax[1]}" in texts(at)
+
+
+@pytest.mark.slow
+def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys_probability():
+    from cnnviz.explain import explain
+    from cnnviz_app.common import chelsea
+
+    model, _ = shipped()
+    expected = explain(model, chelsea().network_input)
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    body = texts(at)
+    p = expected.dog_probability
+    assert f"Grad-CAM for **dog** (P(dog) = {p:.3f})" in body
+    assert f"Grad-CAM for **cat** (1 − P(dog) = {1 - p:.3f})" in body
+    assert "Saliency, for dog and for cat alike" in body
+    shown = next(iter(at.session_state["_memo"].values())).explanation
+    assert np.array_equal(shown.grad_cams["dog"].heatmap, expected.grad_cams["dog"].heatmap)
+    names = [b.proto.label for b in at.get("download_button")]
+    assert names.count("PNG") >= 3
+
+
+@pytest.mark.slow
+def test_export_tab_offers_every_figure_and_the_workshop_pack():
+    from cnnviz.export import image_figures
+    from cnnviz.report import photo_report
+    from cnnviz_app.common import chelsea, describe_card
+
+    model, card = shipped()
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
+    at.button(key="export_prepare").click().run()
+    assert_no_exception(at)
+    expected = image_figures(photo_report(model, chelsea()), describe_card(card))
+    figure = at.selectbox(key="export_figure")
+    assert figure.options == [name for name in expected if name.endswith(".png")]
+    assert "04-feature-maps/07-relu_3.png" in figure.options
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download the workshop pack" in labels and "Download this PNG" in labels
+    assert f"One zip of {len(expected)} files" in texts(at)
+    shown = next(iter(at.session_state["_export_memo"].values()))
+    assert shown["03-verdict.txt"] == expected["03-verdict.txt"]
+
+
+# --- which photo: samples, validation images, and the weights used ---------------------------
+
+
+@pytest.mark.slow
+def test_layer_explorer_offers_dataset_samples_and_validation_images(monkeypatch, tiny_kaggle):
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    at = explorer()
+    samples = at.selectbox(key="sample_name").options
+    assert samples[0].startswith("Chelsea") and len(samples) == 7
+    dog = next(s for s in samples if "(a dog" in s)
+    at.selectbox(key="sample_name").select(dog).run()
+    assert_no_exception(at)
+    assert "The photo is labelled **dog**" in texts(at)
+
+    assert "Validation image" in at.radio(key="photo_source").options
+    at.radio(key="photo_source").set_value("Validation image").run()
+    split = at.session_state["split"]
+    at.number_input(key="val_index").set_value(len(split.val) - 1).run()
+    assert_no_exception(at)
+    path, label = split.val[-1]
+    body = texts(at)
+    assert Path(path).name in body and f"labelled **{('cat', 'dog')[label]}**" in body
+
+
+def test_without_a_dataset_the_explorer_has_no_validation_source():
+    at = explorer()
+    assert at.radio(key="photo_source").options == ["Sample photos", "Upload a photo"]
+    assert at.selectbox(key="sample_name").options == ["Chelsea the cat (scikit-image)"]
+
+
+@pytest.mark.slow
+def test_a_session_model_is_used_and_named_and_the_shipped_one_is_untouched():
+    from cnnviz.model import copy_model
+
+    from cnnviz_app.common import shipped_model
+
+    shared, _ = shipped_model()
+    before = [w.copy() for w in shared.get_weights()]
+    mine = copy_model(shared)
+    weights = mine.get_weights()
+    weights[-1] = weights[-1] + 5.0  # the output bias: this model says "dog" to everything
+    mine.set_weights(weights)
+
+    at = explorer(session=SessionModel(mine, "after epoch 1", own=True))
+    body = texts(at)
+    assert "this session's own model (after epoch 1)" in body
+    assert "Verdict: **dog**" in body
+    at.radio(key="weights_choice").set_value("shipped").run()
+    assert_no_exception(at)
+    assert "this session's own model" not in texts(at)
+    assert all(np.array_equal(a, b) for a, b in zip(before, shared.get_weights()))
+
+
+@pytest.mark.slow
+def test_the_explorer_says_when_the_weights_were_trained_on_the_photo_shown(partly_seen_folder):
+    seen = seen_by_the_shipped_weights()
+    split = split_of(partly_seen_folder, 16_000, 6_400)
+    names = [path.rsplit("/", 1)[-1] for path, _ in split.val]
+    learned, fresh = next(i for i, n in enumerate(names) if n in seen), next(i for i, n in enumerate(names) if n not in seen)
+    note = "These weights were trained on this photo, so a right verdict here is no test of them."
+
+    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    at.radio(key="photo_source").set_value("Validation image").run()
+    at.number_input(key="val_index").set_value(learned).run()
+    assert_no_exception(at)
+    assert names[learned] in texts(at) and note in texts(at)
+    at.number_input(key="val_index").set_value(fresh).run()
+    assert names[fresh] in texts(at) and note not in texts(at)
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_upload_of_a_real_photo_goes_through_every_layer(cat_photo):
+    data = cat_photo.read_bytes()
+    expected = load_photo(data, name=cat_photo.name)
+    at = explorer()
+    at.radio(key="photo_source").set_value("Upload a photo").run()
+    assert "Choose a photo above" in texts(at)
+    at.file_uploader[0].set_value((cat_photo.name, data, "image/jpeg")).run()
+    assert_no_exception(at)
+    assert not at.error
+    body = texts(at)
+    h, w = expected.original.shape[:2]
+    assert f"{cat_photo.name}: {w} × {h} pixels, JPEG" in body
+    assert "Verdict:" in body and "conv2d_3 · convolution · 71×71×64" in body
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("notes.jpg", b"these are not the pixels you are looking for"),
+        ("empty.png", b""),
+        ("cut.jpg", None),  # the real photo, cut in half
+    ],
+)
+def test_a_bad_upload_shows_exactly_one_error_and_nothing_else_breaks(name, data, cat_photo):
+    if data is None:
+        whole = cat_photo.read_bytes()
+        data = whole[: len(whole) // 2]
+    with pytest.raises(CnnvizError) as refused:
+        load_photo(data, name=name)
+    at = explorer()
+    at.radio(key="photo_source").set_value("Upload a photo").run()
+    at.file_uploader[0].set_value((name, data, "image/jpeg")).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [str(refused.value)]
+    assert "Verdict:" not in texts(at)
+    # Switching back to the samples brings the whole page back.
+    at.radio(key="photo_source").set_value("Sample photos").run()
+    assert_no_exception(at)
+    assert not at.error and "Verdict:" in texts(at)
+
+
+def test_photo_from_upload_reads_real_bytes_and_refuses_others(cat_photo):
+    from cnnviz_app.common import photo_from_upload
+
+    data = cat_photo.read_bytes()
+    photo = photo_from_upload(SimpleNamespace(name=cat_photo.name, getvalue=lambda: data))
+    assert photo.network_input.shape == (150, 150, 3) and photo.format == "JPEG"
+    assert np.array_equal(photo.original, load_photo(cat_photo).original)
+    with pytest.raises(CnnvizError, match="x.gif"):
+        photo_from_upload(SimpleNamespace(name="x.gif", getvalue=lambda: b"GIF89a broken"))
+
+
+# --- every odd upload, one after another in one session -------------------------------------
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def striped(size=(60, 40)) -> Image.Image:
+    image = Image.new("RGB", size, (30, 60, 200))
+    image.paste((220, 40, 30), (0, 0, size[0] // 2, size[1] // 3))
+    return image
+
+
+def exif_rotated() -> bytes:
+    """Stored 60 wide and 40 tall, with the EXIF turn a phone held upright writes (6: 90° clockwise)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(striped(), "JPEG", exif=exif, quality=95)
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("RGB", (32, 24), c) for c in ((250, 0, 0), (0, 0, 250), (0, 250, 0))]
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+
+
+def sixteen_bit() -> bytes:
+    return encode(Image.fromarray(__import__("numpy").linspace(0, 65535, 48 * 32).reshape(32, 48).astype("uint16")), "PNG")
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height: a decompression bomb."""
+    data = bytearray(encode(Image.new("RGB", (4, 4), "red"), "PNG"))
+    ihdr = data[12:29]
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(data)
+
+
+# name as uploaded, bytes, what the caption must say: "W × H pixels, FORMAT" (upright sizes)
+ACCEPTED = {
+    "cmyk": ("print.jpg", lambda: encode(striped().convert("CMYK"), "JPEG"), "60 × 40 pixels, JPEG"),
+    "grayscale": ("gray.png", lambda: encode(striped().convert("L"), "PNG"), "60 × 40 pixels, PNG"),
+    "16-bit": ("scan16.png", sixteen_bit, "48 × 32 pixels, PNG"),
+    "palette": ("palette.gif", lambda: encode(striped().convert("P"), "GIF"), "60 × 40 pixels, GIF"),
+    "alpha": ("logo.png", lambda: encode(striped().convert("RGBA"), "PNG"), "60 × 40 pixels, PNG"),
+    "animated gif": ("wag.gif", animated_gif, "32 × 24 pixels, GIF"),
+    "exif-rotated": ("phone.jpg", exif_rotated, "40 × 60 pixels, JPEG"),  # turned upright
+    "webp": ("web.webp", lambda: encode(striped(), "WEBP"), "60 × 40 pixels, WEBP"),
+    "bmp named .jpg": ("really-a-bitmap.jpg", lambda: encode(striped(), "BMP"), "60 × 40 pixels, BMP"),
+    "1x1": ("dot.png", lambda: encode(Image.new("RGB", (1, 1), "white"), "PNG"), "1 × 1 pixels, PNG"),
+    "very tall": ("tall.png", lambda: encode(Image.new("RGB", (12, 6000), "gray"), "PNG"), "12 × 6000 pixels, PNG"),
+}
+
+
+# name as uploaded (extensions the uploader accepts), bytes, words the one error must hold
+REFUSED = {
+    "empty": ("empty.jpg", lambda: b"", "is empty"),
+    "text": ("notes.png", lambda: b"Dear attendees,\nthe slides are online.\n" * 10, "is not an image"),
+    "truncated": ("cut.jpg", lambda: encode(striped((400, 300)), "JPEG")[:1500], "truncated"),
+    "bomb": ("bomb.png", lambda: png_claiming(50_000, 50_000), "too many pixels to open safely"),
+    "heic": ("iphone.jpg", lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200, "a HEIC image"),
+    "svg": ("vector.png", lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', "an SVG"),
+    "pdf": ("flyer.jpg", lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "a PDF document"),
+    "over 25 MB": ("huge.jpg", lambda: b"\xff\xd8\xff" + bytes(MAX_BYTES), "larger than 25 MB"),
+}
+
+
+def messages_and_captions(at: AppTest) -> str:
+    """What the page says in markdown and messages, and its images' captions (not its titles)."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error") for e in getattr(at, kind)]
+    parts += [c for image in at.image for c in image.captions]
+    return "\n".join(parts)
+
+
+def upload(at: AppTest, name: str, data: bytes) -> None:
+    at.file_uploader[0].set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def session():
+    """One Layer Explorer session, switched to uploads, shared by every case in order."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()
+    at.radio(key="photo_source").set_value("Upload a photo").run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(ACCEPTED) + list(REFUSED))
+def test_every_listed_upload_in_one_session(session, case):
+    """Accepted and refused files alternate in one session: a refusal never breaks the next upload."""
+    at = session
+    if case in ACCEPTED:
+        name, make, shown = ACCEPTED[case]
+        load_photo(make(), name=name)  # the library accepts it too
+        upload(at, name, make())
+        assert not at.error, [e.value for e in at.error]
+        body = messages_and_captions(at)
+        assert f"{name}: {shown}" in body
+        assert "### Verdict:" in body
+    else:
+        name, make, words = REFUSED[case]
+        with pytest.raises(CnnvizError) as refused:
+            load_photo(make(), name=name)
+        upload(at, name, make())
+        assert [e.value for e in at.error] == [str(refused.value)]
+        assert words in at.error[0].value and f"'{name}'" in at.error[0].value
+        assert "Verdict:" not in messages_and_captions(at)
+
+
+def test_a_refused_upload_then_a_good_one_in_a_fresh_session():
+    """The short version for every run: refusal, then a real photo, in one session."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()
+    at.radio(key="photo_source").set_value("Upload a photo").run()
+    name, make, words = REFUSED["bomb"]
+    upload(at, name, make())
+    assert len(at.error) == 1 and words in at.error[0].value
+    name, make, shown = ACCEPTED["exif-rotated"]
+    upload(at, name, make())
+    assert not at.error and f"{name}: {shown}" in messages_and_captions(at) and "### Verdict:" in messages_and_captions(at)
+
+
+def test_the_upload_limit_in_config_matches_the_librarys():
+    """.streamlit/config.toml's maxUploadSize (MB) is cnnviz.images.MAX_BYTES: the browser
+    refuses what load_photo would refuse anyway, before sending it."""
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_BYTES
+    assert config["server"]["address"] == "127.0.0.1"  # a LAN is opened on purpose, never by default
+    assert MAX_PIXELS == 40_000_000
+
+
+def test_the_uploader_takes_every_extension_the_accepted_cases_use():
+    extensions = {Path(name).suffix.lstrip(".") for name, _, _ in list(ACCEPTED.values()) + list(REFUSED.values())}
+    assert extensions <= set(UPLOAD_TYPES)

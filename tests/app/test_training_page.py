@@ -1,0 +1,520 @@
+"""The Training page under streamlit.testing: real epochs on tiny folders of real photos.
+
+Saving, resetting and loading weights; bad, foreign and booby-trapped weight files refused
+with the model untouched; an epoch stopped and rolled back, rerun over, left for another
+page, or failed by its photos vanishing, each time with the model consistent and the page
+saying which state it is in; validation that leaves out the photos loaded weights were
+trained on; and how the first layer moved.
+
+Stop mid-epoch is also tested in tests/library/test_jobs.py and the browser tour; the browser
+tab closed mid-epoch in tests/browser/test_closed_tab_and_uploader.py.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.cards import card_path
+from cnnviz.dataset import unseen
+from cnnviz.model import build_model, save_weights
+from cnnviz.session import SessionModel
+from tests.app.helpers import APP, assert_no_exception, open_page, plotly_array, plotly_specs, seen_by_the_shipped_weights, split_of, texts
+from tests.appserver import copy_photos
+from tests.folders import only_cats
+
+PAGE = "cnnviz_app/pages/training.py"
+
+
+@pytest.fixture(scope="module")
+def small_folder(tiny_kaggle, tmp_path_factory) -> Path:
+    """16 cats and 16 dogs: the workshop split scales down to 22 training and 8 validation photos."""
+    return copy_photos(tiny_kaggle, tmp_path_factory.mktemp("small") / "train", per_class=16)
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, small_folder):
+    monkeypatch.setenv("CNNVIZ_DATA", str(small_folder))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.fixture
+def photos(data_root, tmp_path) -> Path:
+    """150 cats and 150 dogs: the workshop split scales down to 214 / 84, 7 batches of 32."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for label in ("cat", "dog"):
+        for i in range(150):
+            shutil.copy(data_root / "train" / f"{label}.{i}.jpg", folder)
+    return folder
+
+
+@pytest.fixture
+def training(monkeypatch, tmp_path, photos) -> AppTest:
+    monkeypatch.setenv("CNNVIZ_DATA", str(photos))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    return at
+
+
+def open_training() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def messages(at: AppTest) -> str:
+    """What the page says in text and messages (not its titles): markdown, captions, success, info, warning, error."""
+    parts = [e.value for kind in (at.markdown, at.caption, at.success, at.info, at.warning, at.error) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def weights(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def train_one_epoch(at: AppTest, timeout: float = 300) -> AppTest:
+    at.button(key="training_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["session"].job
+    deadline = time.monotonic() + timeout
+    while job.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not job.is_alive(), "the epoch did not end"
+    at.run()  # what the polling fragment would draw next
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def wait_until(condition, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+# --- epochs, weights, saving and loading ------------------------------------------------------
+
+
+def test_the_page_renders_without_data_and_says_where_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNVIZ_DATA", raising=False)
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    at = open_training()
+    assert at.title[0].value == "Training"
+    page = messages(at)
+    assert "No photos to train on yet" in page and "CNNVIZ_DATA" in page and "Data page" in page
+    assert "Train one epoch" not in [b.label for b in at.button]
+    # the weights can still be managed without data
+    assert {"Save weights", "Load weights", "Reset to untrained"} <= {b.label for b in at.button}
+
+
+@pytest.mark.slow
+def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_copy(env):
+    from cnnviz_app.common import shipped_model
+
+    at = open_training()
+    session = at.session_state["session"].model
+    shipped, card = shipped_model()
+    assert session is not shipped
+    assert session.optimizer is not None
+    assert at.session_state["session"].own is False  # other pages keep showing the shipped weights
+    assert "untrained: random starting weights" in messages(at) and "load them under Weights below" in messages(at)
+    if card:  # the room watches learning from scratch, not from the shipped weights
+        assert not same(weights(session), weights(shipped))
+
+    at.radio(key="training_load_source").set_value("shipped").run()
+    if card is None:
+        assert "No weight file ships in weights/ yet" in messages(at)
+        return
+    at.button(key="training_load").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    loaded = at.session_state["session"].model
+    assert loaded is not shipped and at.session_state["session"].own is True
+    assert same(weights(loaded), weights(shipped))
+    from cnnviz.cards import card_epochs
+
+    assert at.session_state["session"].next_epoch() == card_epochs(card) + 1
+
+
+@pytest.mark.slow
+def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
+    from cnnviz_app.common import shipped_model
+
+    shipped_before = weights(shipped_model()[0])
+    at = open_training()
+    assert [b.label for b in at.button].count("Train one epoch") == 1
+    assert "Epoch 1 trains on **22** photos and validates on **8**" in messages(at)
+    assert "Scaled down: the folder holds 16 cats and 16 dogs" in messages(at)
+    model = at.session_state["session"].model
+    start = weights(model)
+
+    train_one_epoch(at)
+    success = " ".join(s.value for s in at.success)
+    match = re.search(r"val_accuracy (\d\.\d{4})", success)
+    assert match, success
+    assert 0.0 <= float(match.group(1)) <= 1.0
+    metrics = {m.label: m.value for m in at.metric}
+    assert re.fullmatch(r"\d{1,3}\.\d%", metrics["val_accuracy"])
+    assert math.isfinite(float(metrics["val_loss"]))
+    assert not same(start, weights(model))
+    assert at.session_state["session"].model is model
+    after_first = weights(model)
+
+    history = at.dataframe[0].value
+    assert list(history["epoch"]) == [1]
+    assert list(history["state"]) == ["finished"]
+
+    train_one_epoch(at)
+    history = at.dataframe[0].value
+    assert list(history["epoch"]) == [1, 2]  # continued, not started over
+    assert not same(after_first, weights(model))
+    assert "after epoch 2" in messages(at)
+    assert same(shipped_before, weights(shipped_model()[0]))  # the shared model never trains
+
+
+@pytest.mark.slow
+def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
+    at = open_training()
+    at.button(key="training_train").click().run()
+    job = at.session_state["session"].job
+    at.switch_page("cnnviz_app/pages/architecture.py").run()
+    assert job.join(300)
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert job.status().state == "finished"
+    assert "val_accuracy" in " ".join(s.value for s in at.success)
+    assert list(at.dataframe[0].value["epoch"]) == [1]
+    at.run()
+    assert list(at.dataframe[0].value["epoch"]) == [1]  # recorded once, however often the page polls
+
+
+@pytest.mark.slow
+def test_save_reset_and_load_round_trip(env):
+    at = open_training()
+    train_one_epoch(at)
+    trained = weights(at.session_state["session"].model)
+
+    at.text_input(key="training_save_name").set_value("round-trip").run()
+    at.button(key="training_save").click().run()
+    saved = env / "saved" / "round-trip.weights.h5"
+    assert saved.is_file() and (env / "saved" / "round-trip.card.json").is_file()
+    assert any("Saved round-trip.weights.h5" in s.value for s in at.success)
+
+    from cnnviz.cards import read_card
+
+    card = read_card(saved)
+    assert card["epochs"] == 1 and 0.0 <= card["val_accuracy"] <= 1.0
+    assert card["split"] == {"train": 22, "val": 8} and card["data"]["held_out"] == []
+
+    at.button(key="training_reset").click().run()
+    assert not same(trained, weights(at.session_state["session"].model))
+    assert at.dataframe == [] or len(at.dataframe) == 0  # the history starts over
+
+    at.radio(key="training_load_source").set_value("saved").run()
+    assert at.selectbox(key="training_load_saved").value == str(saved)
+    at.button(key="training_load").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert same(trained, weights(at.session_state["session"].model))
+    assert "loaded from your saved file round-trip.weights.h5" in messages(at)
+    assert at.session_state["session"].next_epoch() == 2  # the card said 1 epoch
+
+
+@pytest.mark.slow
+def test_a_bad_uploaded_weight_file_shows_an_error_and_leaves_the_model_alone(env, tmp_path):
+    from cnnviz.backend import keras
+
+    at = open_training()
+    model = at.session_state["session"].model
+    before = weights(model)
+    at.radio(key="training_load_source").set_value("upload").run()
+
+    at.file_uploader(key="training_upload").set_value(("bad.weights.h5", b"this is not HDF5", "application/octet-stream"))
+    at.run()
+    at.button(key="training_load").click().run()
+    assert len(at.error) == 1 and "Not loaded" in at.error[0].value and "unchanged" in at.error[0].value
+    assert at.session_state["session"].model is model and same(before, weights(model))
+
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    other_path = tmp_path / "other.weights.h5"
+    other.save_weights(other_path)
+    at.file_uploader(key="training_upload").set_value(("other.weights.h5", other_path.read_bytes(), "application/octet-stream"))
+    at.run()
+    at.button(key="training_load").click().run()
+    assert len(at.error) == 1 and "different network" in at.error[0].value
+    assert at.session_state["session"].model is model and same(before, weights(model))
+    assert not at.exception
+
+
+@pytest.mark.slow
+def test_stop_then_roll_back_puts_back_the_epochs_start(env):
+    at = open_training()
+    model = at.session_state["session"].model
+    start = weights(model)
+    at.button(key="training_train").click().run()
+    at.button(key="training_stop").click().run()  # long before the first batch's tracing is done
+    job = at.session_state["session"].job
+    assert job.join(120)
+    at.run()
+    status = job.status()
+    assert status.state == "stopped", status
+    assert any("was stopped after batch 1 of 1" in w.value for w in at.warning)
+    assert not same(start, weights(model))
+
+    at.button(key="training_roll_back").click().run()
+    assert not at.exception
+    assert same(start, weights(model))
+    assert any("rolled back: the model is as it was at the start of epoch 1" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert list(table["state"]) == ["stopped"] and list(table["kept"]) == ["rolled back"]
+    assert at.session_state["session"].next_epoch() == 1
+    assert "Epoch 1 trains on" in messages(at)
+
+
+# --- interrupted epochs: reruns, another page, photos deleted ---------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_reruns_and_another_page_mid_epoch_keep_one_epoch_running(training):
+    at = training
+    at.button(key="training_train").click().run()
+    assert_no_exception(at)
+    job = at.session_state["session"].job
+    assert job.is_alive()
+    assert "This session's model: **being trained: epoch 1 is running**" in messages(at)
+    for _ in range(3):  # what a browser's reruns (a widget touched, F5 within the session) do
+        at.run()
+        assert_no_exception(at)
+        assert at.session_state["session"].job is job
+    assert at.button(key="training_train").disabled  # no second epoch on the same model
+
+    at.switch_page("cnnviz_app/pages/layer_explorer.py").run()  # another page, mid-epoch
+    assert_no_exception(at)
+    if job.is_alive():
+        assert any("An epoch is training this model right now" in i.value for i in at.info)
+    assert "this session's own model" in messages(at)
+
+    assert job.join(400), "the epoch did not end"
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    assert job.status().state == "finished"
+    assert list(at.dataframe[0].value["epoch"]) == [1]  # one epoch, recorded once
+    assert "Epoch 1 finished" in messages(at)
+    assert "This session's model: **after epoch 1 (all 7 batches)**" in messages(at)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_photos_deleted_mid_epoch_fail_it_and_the_page_says_where_the_model_is(training, photos):
+    at = training
+    model = at.session_state["session"].model
+    start = weights(model)
+    at.button(key="training_train").click().run()
+    job = at.session_state["session"].job
+    wait_until(lambda: job.status().batches_done >= 1 or not job.is_alive())
+    for photo in photos.iterdir():  # the folder is emptied under the running epoch
+        photo.unlink()
+    assert job.join(300), "the epoch hung after its photos vanished"
+    at.run()
+    assert_no_exception(at)
+    status = job.status()
+    assert status.state == "failed"
+    assert len(at.error) == 1
+    assert "gone since the folder was scanned" in at.error[0].value and "scan the folder again" in at.error[0].value
+    state = re.search(r"The model's weights: (after batch (\d+) of 7 of epoch 1)\.", messages(at))
+    assert state, messages(at)
+    assert 1 <= int(state.group(2)) <= 7
+    assert f"This session's model: **{state.group(1)}**" in messages(at)
+    assert not all(np.array_equal(a, b) for a, b in zip(start, weights(model)))
+
+    at.button(key="training_roll_back").click().run()
+    assert_no_exception(at)
+    assert all(np.array_equal(a, b) for a, b in zip(start, weights(model)))
+    assert "Rolled back: the model is as it was at the start of epoch 1." in messages(at)
+    assert list(at.dataframe[0].value["kept"]) == ["rolled back"]
+
+
+# --- refusals: one class, code in a weight file, a card of another save ----------------------
+
+
+@pytest.mark.timeout(300)
+def test_the_training_page_offers_no_epoch_on_a_one_class_folder(tmp_path, jpegs, monkeypatch):
+    folder = only_cats(tmp_path / "cats", jpegs)
+    monkeypatch.setenv("CNNVIZ_DATA", str(folder))
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [b for b in at.button if b.key == "training_train"]
+    assert any("no usable photos were found there" in e.value for e in at.error)
+    assert at.session_state["session"].job is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+# A name ending .keras never reaches the page: the uploader only takes .h5 (type=["h5"]),
+# and Streamlit enforces that on the server as well as in the browser.
+@pytest.mark.parametrize("name", ["evil.weights.h5", "evil.h5"])
+def test_the_training_page_refuses_an_uploaded_keras_file(booby_trapped, tmp_path, monkeypatch, name):
+    path, marker = booby_trapped
+    monkeypatch.delenv("CNNVIZ_DATA", raising=False)
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
+    model = at.session_state["session"].model
+    before = [w.copy() for w in model.get_weights()]
+    at.radio(key="training_load_source").set_value("upload").run()
+    at.file_uploader(key="training_upload").set_value((name, path.read_bytes(), "application/octet-stream"))
+    at.run()
+    at.button(key="training_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "Not loaded" in at.error[0].value and "unchanged" in at.error[0].value
+    assert at.session_state["session"].model is model
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert not marker.exists()
+
+
+@pytest.mark.timeout(300)
+def test_the_training_page_says_when_a_saved_files_card_belongs_to_another_save(tmp_path, monkeypatch):
+    saved = tmp_path / "saved"
+    path = saved / "mine.weights.h5"
+    model = build_model()
+    save_weights(model, path, {"val_accuracy": 0.61})
+    model.set_weights([w + 1 for w in model.get_weights()])
+    save_weights(model, tmp_path / "next.weights.h5", {"val_accuracy": 0.93})
+    card_path(path).write_bytes(card_path(tmp_path / "next.weights.h5").read_bytes())  # a save killed between renames
+    monkeypatch.delenv("CNNVIZ_DATA", raising=False)
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(saved))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("cnnviz_app/pages/training.py").run()
+    at.radio(key="training_load_source").set_value("saved").run()
+    assert at.selectbox(key="training_load_saved").value == str(path)
+    at.button(key="training_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (
+        "Loaded your saved file mine.weights.h5. Its card, mine.card.json, belongs to another save of this file, "
+        "so its figures are not used."
+    ) in [w.value for w in at.warning]
+    assert not any("0.93" in s.value for s in at.success)
+
+
+# --- validation without the photos the weights were trained on --------------------------------
+
+
+@pytest.mark.slow
+def test_training_after_loading_the_shipped_weights_validates_on_photos_they_never_trained_on(partly_seen_folder):
+    seen = seen_by_the_shipped_weights()
+    split = split_of(partly_seen_folder, 2_000, 800)  # the Training page's workshop split, scaled down
+    kept, left_out = unseen(split.val, partly_seen_folder, seen)
+    assert 0 < left_out < len(split.val)
+
+    at = open_page("cnnviz_app/pages/training.py")
+    assert f"validates on **{len(split.val)}**" in texts(at)  # untrained: nothing to leave out
+    at.radio(key="training_load_source").set_value("shipped").run()
+    at.button(key="training_load").click().run()
+    assert_no_exception(at)
+    body = texts(at)
+    assert f"validates on **{len(kept)}**" in body
+    assert f"{left_out:,} validation photos are left out: the model was trained on them before" in body
+
+    at.button(key="training_train").click().run()
+    assert_no_exception(at)
+    job = at.session_state["session"].job
+    deadline = time.monotonic() + 300
+    while job.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not job.is_alive(), "the epoch did not end"
+    assert job.split.val == kept and job.split.train == split.train
+    # The session's model has now also trained on this split's training photos.
+    assert at.session_state["session"].trained_on == seen | {Path(path).name for path, _ in split.train}
+
+
+@pytest.mark.slow
+def test_weights_uploaded_without_a_card_are_said_to_be_of_unknown_training(partly_seen_folder):
+    from cnnviz.model import default_weights_path
+
+    seen_by_the_shipped_weights()  # skips when none ship
+    at = open_page("cnnviz_app/pages/training.py")
+    at.radio(key="training_load_source").set_value("upload").run()
+    bare = default_weights_path().read_bytes()  # the shipped weights, without their card
+    at.file_uploader(key="training_upload").set_value(("bare.weights.h5", bare, "application/octet-stream"))
+    at.run()
+    at.button(key="training_load").click().run()
+    assert_no_exception(at)
+    assert at.session_state["session"].trained_on is None
+    assert "The loaded file's card does not list the photos it was trained on" in texts(at)
+
+    at.switch_page("cnnviz_app/pages/evaluation.py").run()
+    assert_no_exception(at)
+    assert "whose card does not list the photos they were trained on" in texts(at)
+
+
+# --- learning over time, and what the page offers to download ---------------------------------
+
+
+@pytest.mark.slow
+def test_training_page_shows_how_the_first_layer_moved_after_a_real_epoch(monkeypatch, tmp_path, tiny_kaggle):
+    from cnnviz.dataset import find_dataset
+    from cnnviz.split import split_dataset
+    from cnnviz.timeline import movement
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    dataset = find_dataset(str(tiny_kaggle))
+    session = SessionModel.untrained()
+    job = session.start_epoch(split_dataset(dataset, 32, 8, 13), dataset, batch_size=16)
+    assert job.join(300) and session.record()
+
+    at = open_page("cnnviz_app/pages/training.py", session=session)
+    body = texts(at)
+    moves = movement(session.snapshots())
+    top = int(moves[-1].argmax())
+    assert "How the first layer learned" in body
+    assert f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f})" in body
+    assert "start" in body and "epoch 1" in body and "filter 0 on Chelsea" in body
+    lines = next(s for s in plotly_specs(at) if len(s["data"]) == 32)
+    assert plotly_array(lines["data"][top]["y"]).tolist() == pytest.approx(moves[:, top].tolist())
+    at.number_input(key="timeline_filter").set_value(7).run()
+    assert_no_exception(at)
+    assert "filter 7 on Chelsea" in texts(at)
+
+
+@pytest.mark.slow
+def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monkeypatch, tmp_path, tiny_kaggle):
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    monkeypatch.setenv("CNNVIZ_SAVE_DIR", str(tmp_path / "saved"))
+    at = open_page("cnnviz_app/pages/evaluation.py")
+    assert [b.proto.label for b in at.get("download_button")] == ["PNG", "PNG"]
+
+    at.switch_page("cnnviz_app/pages/training.py").run()
+    at.text_input(key="training_save_name").input("export-test")
+    at.button(key="training_save").click().run()
+    assert_no_exception(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download export-test.weights.h5" in labels and "Download its card export-test.card.json" in labels
+    assert (tmp_path / "saved" / "export-test.card.json").is_file()
