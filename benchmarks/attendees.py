@@ -18,7 +18,7 @@ traffic; every wait has a time limit and the whole run a deadline, so it ends by
     .venv/bin/python -m benchmarks.attendees                      # 20 explorers + 2 trainers
     .venv/bin/python -m benchmarks.attendees --explorers 4 --trainers 1 --linger 0
 
-tests/test_robustness_attendees.py runs a small version (4 + 1) for its checks, not its times.
+tests/browser/test_attendees.py runs a small version (4 + 1) for its checks, not its times.
 """
 
 from __future__ import annotations
