@@ -9,4 +9,10 @@ from cnnviz.errors import CnnvizError
 
 CLASS_NAMES = ("cat", "dog")  # label 0 and 1: the sigmoid's output is P(dog)
 
-__all__ = ["CLASS_NAMES", "CnnvizError"]
+# Keras's binary_accuracy, which gives training's val_accuracy, counts P(dog) > 0.5 as dog; the
+# verdict and every other figure follow the same rule, so they agree even at exactly 0.5 (what an
+# untrained network whose dense ReLUs are all zero answers for every photo).
+THRESHOLD = 0.5
+RULE = f"dog when P(dog) > {THRESHOLD}, otherwise cat"
+
+__all__ = ["CLASS_NAMES", "RULE", "THRESHOLD", "CnnvizError"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cnnviz import pictures
+from cnnviz import RULE, pictures
 from cnnviz.mosaic import to_png
 from cnnviz.report import PhotoReport
 
@@ -69,7 +69,7 @@ def image_figures(report: PhotoReport, description: str = "", on_step: Callable[
 def _verdict_text(v, description: str) -> str:
     lines = [
         f"Verdict: {v.label}, {v.probability:.1%} sure",
-        f"P(dog) = {v.dog_probability:.4f} (dog if P(dog) >= 0.5, else cat)",
+        f"P(dog) = {v.dog_probability:.4f} ({RULE})",
     ]
     if description:
         lines.append(f"Weights: {description}")

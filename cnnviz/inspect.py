@@ -12,9 +12,11 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from cnnviz.backend import keras, tf
 import numpy as np
 from scipy import signal
+
+from cnnviz import THRESHOLD
+from cnnviz.backend import keras, tf
 
 from cnnviz.model import predict_dog_probability
 
@@ -62,10 +64,10 @@ class Verdict:
     dog_probability: float  # the sigmoid's output itself
 
 
-def verdict(dog_probability: float, threshold: float = 0.5) -> Verdict:
-    """The sigmoid gives P(dog); it is a probability, never exactly 1, so compare it with a threshold."""
+def verdict(dog_probability: float, threshold: float = THRESHOLD) -> Verdict:
+    """The sigmoid gives P(dog), a number between 0 and 1: compare it with a threshold."""
     p = float(dog_probability)
-    if p >= threshold:
+    if p > threshold:
         return Verdict("dog", p, p)
     return Verdict("cat", 1.0 - p, p)
 

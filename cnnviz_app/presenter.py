@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
+from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, pictures
 from cnnviz.images import Photo
 from cnnviz.model import INPUT_SHAPE, layer_table
 from cnnviz.report import PhotoReport
@@ -134,7 +134,7 @@ def test_screen(talk: Talk) -> None:
     left.image(pictures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
     right.markdown(f"P(dog) = **{v.dog_probability:.3f}**")
     right.progress(v.dog_probability)
-    right.markdown(f"dog if P(dog) ≥ 0.5, else cat: **{v.label}**, {v.probability:.1%} sure.")
+    right.markdown(f"{RULE}: **{v.label}**, {v.probability:.1%} sure.")
     right.caption(f"Weights: {talk.choice.description}.")
 
 

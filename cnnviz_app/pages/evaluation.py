@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
+from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, pictures
 from cnnviz.model import weights_fingerprint
 from cnnviz_app import common
 
@@ -21,7 +21,7 @@ GALLERY = 8
 st.title("Evaluation")
 st.markdown(
     "The validation photos were set aside before training: the network has never learned from them, so its "
-    "verdicts on them show how well it does on photos it has not seen. A verdict is **dog** when P(dog) ≥ 0.5."
+    f"verdicts on them show how well it does on photos it has not seen. The verdict: {RULE}."
 )
 
 split = common.current_split()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cnnviz import RULE
 from cnnviz_app.common import PAGES, describe_card, session_model_in_use, training_in_progress
 
 st.title("How a CNN tells dogs from cats")
@@ -45,12 +46,12 @@ if session_model_in_use():
 
 with st.expander("Tutorial errata: four things the original tutorial gets wrong, and this app does not", expanded=False):
     st.markdown(
-        """
+        f"""
 1. **Test images were not scaled.** The network is trained on pixels divided by 255 (values in [0, 1]),
    but the tutorial's test photos went in as 0 to 255. Here every photo is scaled the same way for training
    and testing.
 2. **`prediction == 1` on a sigmoid.** The last layer gives P(dog), a probability between 0 and 1;
-   testing it for equality with 1 calls almost everything a cat. Here the rule is P(dog) ≥ 0.5.
+   testing it for equality with 1 calls almost everything a cat. Here the rule is the one Keras counts accuracy by: {RULE}.
 3. **"Mean squared error".** The tutorial's text names MSE, but its code trains with binary
    cross-entropy, which is the right loss for a yes/no output. The Architecture page shows its formula.
 4. **Convolution or cross-correlation?** Keras's Conv2D slides its kernel over the image unflipped: strictly,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import CLASS_NAMES, CnnvizError, charts, mosaic, pictures
+from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, mosaic, pictures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.mosaic import grid_columns
 from cnnviz.model import weights_fingerprint
@@ -113,7 +113,7 @@ col_input.image(
 )
 with col_verdict:
     st.markdown(f"### Verdict: **{verdict.label}**, {verdict.probability:.1%} sure")
-    st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   (dog if ≥ 0.5, else cat)")
+    st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   ({RULE})")
     st.caption(f"Weights: {choice.description}.")
     if true_label is not None:
         right = verdict.label == true_label

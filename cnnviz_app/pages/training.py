@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from cnnviz import RULE
 from cnnviz.cards import card_accuracy, card_history, card_path
 from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
@@ -383,7 +384,7 @@ def finished_epoch(job, status) -> None:
         icon=":material/check_circle:",
     )
     cols = st.columns(5)
-    cols[0].metric("val_accuracy", f"{r.val_accuracy:.1%}", help="Share of validation photos judged right (P(dog) ≥ 0.5 means dog).")
+    cols[0].metric("val_accuracy", f"{r.val_accuracy:.1%}", help=f"Share of validation photos judged right ({RULE}).")
     cols[1].metric("val_loss", f"{r.val_loss:.4f}", help="Binary cross-entropy on the validation photos.")
     cols[2].metric("accuracy (training)", f"{r.accuracy:.1%}", help="Running mean over the epoch's batches, while the weights were still changing.")
     cols[3].metric("loss (training)", f"{r.loss:.4f}")

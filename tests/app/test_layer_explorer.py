@@ -51,7 +51,7 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     verdict = next(iter(p.values())).verdict
     expected = classify(model, photo.network_input)
     assert verdict.label == expected.label and verdict.dog_probability == pytest.approx(expected.dog_probability, abs=1e-5)
-    assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "≥ 0.5" in body
+    assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "dog when P(dog) > 0.5, otherwise cat" in body
     assert f"Verdict: **{verdict.label}**, {verdict.probability:.1%} sure" in body
     assert ("These weights are untrained" in body) == (card is None)
     assert "What the network gets: squashed to 150 × 150" in body

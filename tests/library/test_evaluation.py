@@ -12,8 +12,9 @@ def evaluation(labels, probabilities) -> Evaluation:
 
 def test_confidently_wrong_lists_only_wrong_verdicts_surest_first():
     e = evaluation([0, 0, 1, 1, 0, 1], [0.9, 0.2, 0.03, 0.6, 0.55, 0.5])
-    # cat at 0.9 (sure 0.9), dog at 0.03 (sure 0.97), cat at 0.55 (sure 0.55); 0.5 is a dog: right
-    assert confidently_wrong(e) == [2, 0, 4]
+    # cat at 0.9 (sure 0.9), dog at 0.03 (sure 0.97), cat at 0.55 (sure 0.55); a dog at exactly 0.5
+    # is called a cat (Keras's rule, P(dog) > 0.5 for dog): wrong, and the least sure of all
+    assert confidently_wrong(e) == [2, 0, 4, 5]
     assert confidently_wrong(e, k=1) == [2]
     assert confidently_wrong(evaluation([0, 1], [0.1, 0.9])) == []
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from cnnviz import RULE, THRESHOLD
 from cnnviz.inspect import activations, classify, conv_filters, convolution_check, verdict
 from cnnviz.model import build_model, layer_table
 
@@ -57,7 +58,15 @@ def test_convolution_check_rejects_bad_filter(model, image):
 def test_verdict_uses_a_threshold_not_equality():
     assert verdict(0.93).label == "dog" and verdict(0.93).probability == pytest.approx(0.93)
     assert verdict(0.2).label == "cat" and verdict(0.2).probability == pytest.approx(0.8)
-    assert verdict(0.5).label == "dog"
+    assert verdict(0.5).label == "cat"  # Keras's binary_accuracy counts only P(dog) > 0.5 as dog
+
+
+def test_the_verdict_and_kerass_accuracy_agree_at_exactly_one_half():
+    from cnnviz.backend import keras
+
+    at_half = float(keras.ops.convert_to_numpy(keras.metrics.binary_accuracy([[1.0]], [[THRESHOLD]])).ravel()[0])  # a dog at exactly 0.5
+    assert at_half == 0.0 and verdict(THRESHOLD).label == "cat"
+    assert RULE == "dog when P(dog) > 0.5, otherwise cat"
 
 
 def test_classify_agrees_with_last_activation(model, image):
