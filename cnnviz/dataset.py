@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from PIL import Image
@@ -57,6 +58,13 @@ class Dataset:
     items: list[tuple[str, int]]  # (absolute path, label) sorted by path; 0 cat, 1 dog
     skipped: list[tuple[str, str]]  # (path, why it is not used)
     digests: dict[str, str] = field(default_factory=dict)  # path -> sha256 of its bytes
+
+    @cached_property
+    def key(self) -> int:
+        """Two datasets with equal keys hold the same photos in the same order, so what was computed
+        for one (a memo's entry) is right for the other. An id() would not do: Python gives a freed
+        object's id to the next one made."""
+        return hash((str(self.root), tuple(self.items)))
 
     def counts(self) -> dict[str, int]:
         per_label = Counter(label for _, label in self.items)

@@ -140,7 +140,7 @@ class SessionModel:
         """
         if self.trained_on is None:
             return split, None
-        key = (id(split), len(split.val), str(root), hash(self.trained_on))
+        key = (split.key, str(root), hash(self.trained_on))
         if self._narrowed is None or self._narrowed[0] != key:
             # Kept, so that the epochs that follow reuse the narrowed split's decoded photos.
             self._narrowed = (key, *unseen_validation(split, root, self.trained_on))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cnnviz.dataset import Dataset
 from cnnviz.errors import CnnvizError
@@ -23,6 +24,13 @@ class Split:
     # `decoded_images`): the app trains one epoch per call, and each call would otherwise
     # decode every JPEG again.
     decoded: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def key(self) -> int:
+        """Two splits with equal keys hold the same photos in the same order, so what was computed
+        for one (a memo's entry) is right for the other. An id() would not do: Python gives a freed
+        object's id to the next one made."""
+        return hash((tuple(self.train), tuple(self.val), self.seed))
 
 
 def split_dataset(dataset: Dataset, train_size: int = 16_000, val_size: int = 6_400, seed: int = 13) -> Split:

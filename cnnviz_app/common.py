@@ -152,7 +152,7 @@ def never_trained_on(items: list, seen: frozenset[str] | None) -> tuple[list, in
         return items, None
     if not seen:
         return items, 0
-    key = (id(items), len(items), items[0][0] if items else None, hash(seen))
+    key = (hash(tuple(items)), hash(seen))  # the photos themselves: an id() is reused once freed
     return memo(key, lambda: unseen(items, dataset.root, seen), slot="_unseen_memo", keep=4)
 
 

@@ -91,10 +91,10 @@ def judge():
     return result
 
 
-evaluation = common.memo((fingerprint, id(split), len(val), int(n)), judge, slot="_eval_memo", keep=2)
+evaluation = common.memo((fingerprint, split.key, len(val), int(n)), judge, slot="_eval_memo", keep=2)
 index_in_val = {path: i for i, (path, _) in enumerate(split.val)}
 pngs = common.memo(  # drawn once per evaluation, not on every rerun of the page
-    (fingerprint, id(split), len(val), int(n), "png"),
+    (fingerprint, split.key, len(val), int(n), "png"),
     lambda: {
         "confusion": charts.confusion_png(evaluation.confusion),
         "histogram": charts.histogram_png(evaluation.dog_probabilities, evaluation.labels),

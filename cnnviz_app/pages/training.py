@@ -86,7 +86,7 @@ def chosen_split():
         return None
     if choice == "data_page":
         return base
-    key = (id(dataset), choice, base.seed)
+    key = (dataset.key, choice, base.seed)
     splits = st.session_state.setdefault("training_splits", {})
     if key not in splits:
         splits.clear()

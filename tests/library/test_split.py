@@ -31,6 +31,15 @@ def test_split_is_deterministic_per_seed():
     assert split_dataset(dataset, 400, 200, seed=14).train != a.train
 
 
+def test_keys_name_the_photos_not_the_objects():
+    dataset = _synthetic(500, 500)
+    a, b = split_dataset(dataset, 400, 200, seed=13), split_dataset(dataset, 400, 200, seed=13)
+    assert a is not b and a.key == b.key  # a memo made for one serves the other
+    assert split_dataset(dataset, 400, 200, seed=14).key != a.key
+    assert split_dataset(dataset, 400, 100, seed=13).key != a.key
+    assert dataset.key == _synthetic(500, 500).key != _synthetic(500, 499).key
+
+
 def test_split_is_balanced_and_disjoint():
     split = split_dataset(_synthetic(700, 300), 400, 160)
     assert _per_class(split.train) == [200, 200]
