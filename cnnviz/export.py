@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnviz import RULE, pictures
-from cnnviz.inspect import SCORE_NOTE, TUTORIAL_VARIANT, verdict_words
+from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
 from cnnviz.mosaic import to_png
 from cnnviz.report import PhotoReport
 
@@ -96,35 +96,6 @@ def _verdict_text(report: PhotoReport, description: str) -> str:
     lines.append("The tutorial's test (unscaled 0-255 pixels, prediction == 1) on the same photo:")
     lines += [f"  {sentence.replace('**', '')}" for sentence in report.unscaled_test.sentences()]
     return "\n".join(lines) + "\n"
-
-
-def check_lines(check) -> list[str]:
-    """The convolution check's findings in plain sentences: the pack's text, and the CLI's."""
-    d = check.max_abs_difference
-    lines = []
-    if check.dead:
-        others = ", ".join(str(i) for i in check.firing[:5])
-        lines.append(
-            f"Filter {check.filter_index} never fires on this photo: ReLU cut every value of its map to 0 (silent here, "
-            "not necessarily dead; another photo may make it fire). correlate2d and flipped convolve2d 'match' only a map "
-            f"of zeros, which proves nothing. Filters that do fire here: {others or 'none'}."
-        )
-    else:
-        lines.append(
-            f"correlate2d and convolve2d with the kernel flipped reproduce the network's map: max |difference| "
-            f"{d['correlate2d']:.2g} and {d['flipped convolve2d']:.2g} (float rounding)."
-        )
-    r = check.tutorial_correlation
-    ratio = check.scale_ratio
-    lines.append(
-        "The tutorial's check (rgb2gray of the unscaled photo, the red-input weights only, no bias, convolve2d, which flips "
-        "the kernel) against the network's map of the unscaled photo: max |difference| "
-        f"{d[TUTORIAL_VARIANT]:.3g}, correlation "
-        + ("undefined (one map is constant)" if r is None else f"{r:+.2f}")
-        + ("" if ratio is None else f", the network's map {ratio:.0f} times larger at its peak")
-        + ". It computes a different feature, not the same one."
-    )
-    return lines
 
 
 def _check_text(check) -> str:

@@ -236,8 +236,8 @@ class ConvCheck:
     @property
     def scale_ratio(self) -> float | None:
         """The network's unscaled map's largest value over the tutorial's: how far apart their units are."""
-        top = float(self.tutorial.max())
-        return float(self.tutorial_reference.max()) / top if top > 0 else None
+        top, reference = float(self.tutorial.max()), float(self.tutorial_reference.max())
+        return reference / top if top > 0 and reference > 0 else None
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -311,6 +311,35 @@ def convolution_check(
         max_abs_difference=differences,
         firing=firing,
     )
+
+
+def check_lines(check) -> list[str]:
+    """The convolution check's findings in plain sentences: the pack's text, and the CLI's."""
+    d = check.max_abs_difference
+    lines = []
+    if check.dead:
+        others = ", ".join(str(i) for i in check.firing[:5])
+        lines.append(
+            f"Filter {check.filter_index} never fires on this photo: ReLU cut every value of its map to 0 (silent here, "
+            "not necessarily dead; another photo may make it fire). correlate2d and flipped convolve2d 'match' only a map "
+            f"of zeros, which proves nothing. Filters that do fire here: {others or 'none'}."
+        )
+    else:
+        lines.append(
+            f"correlate2d and convolve2d with the kernel flipped reproduce the network's map: max |difference| "
+            f"{d['correlate2d']:.2g} and {d['flipped convolve2d']:.2g} (float rounding)."
+        )
+    r = check.tutorial_correlation
+    ratio = check.scale_ratio
+    lines.append(
+        "The tutorial's check (rgb2gray of the unscaled photo, the red-input weights only, no bias, convolve2d, which flips "
+        "the kernel) against the network's map of the unscaled photo: max |difference| "
+        f"{d[TUTORIAL_VARIANT]:.3g}, correlation "
+        + ("undefined (one map is constant)" if r is None else f"{r:+.2f}")
+        + ("" if ratio is None else f", the network's map {ratio:.0f} times larger at its peak")
+        + ". It computes a different feature, not the same one."
+    )
+    return lines
 
 
 def first_conv_maps(model: keras.Model, outputs: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
