@@ -191,6 +191,14 @@ class PhotoReport:
             )
         return self._checks[filter_index]
 
+    @cached_property
+    def tutorial_median_correlation(self) -> float | None:
+        """The median, over the first-layer filters that fire on this photo, of the tutorial's map's
+        correlation with the network's unscaled map; None when no filter gives a correlation."""
+        firing = self.convolution_check(0).firing
+        found = [r for k in firing if (r := self.convolution_check(k).tutorial_correlation) is not None]
+        return float(np.median(found)) if found else None
+
     def convolution_pictures(self, filter_index: int = 0) -> list[np.ndarray]:
         """Five maps at VIEW_SCALE: the network's, correlate2d's and flipped convolve2d's, coloured on the
         network map's range; then the network's map of the unscaled photo and the tutorial's check, each on
