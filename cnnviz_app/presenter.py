@@ -83,7 +83,7 @@ def pixels_screen(talk: Talk) -> None:
     left, right = st.columns([2, 3], gap="large")
     row, col = h // 3, w // 2
     left.image(pictures.patch_outline(pictures.thumbnail(talk.photo.original, 480), *_scaled(row, col, w, 480)), width="stretch")
-    left.markdown(f"{h} × {w} pixels × 3 colours = **{h * w * 3:,}** numbers.")
+    left.markdown(f"{h} rows × {w} columns × 3 colours = **{h * w * 3:,}** numbers.")
     patch = charts.pixel_patch(talk.photo.original, row, col, 6).update_layout(height=440)  # Next stays on screen at 720
     right.plotly_chart(patch, width="stretch", config=NO_BAR, key="presenter_patch")
 

@@ -179,7 +179,7 @@ def pixel_view(photo):
     )
     left.markdown(
         "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
-        f"This one is {h} × {w} pixels × 3 colours = {h * w * 3:,} numbers."
+        f"This one is {h} rows × {w} columns × 3 colours = {h * w * 3:,} numbers."
     )
     right.plotly_chart(charts.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
 
