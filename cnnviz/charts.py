@@ -208,7 +208,7 @@ def dense_activations(values: np.ndarray, output_weights: np.ndarray | None = No
             hoverinfo="text",
         )
     )
-    fig.update_xaxes(title="unit of the 64-unit dense layer (after ReLU)", dtick=4)
+    fig.update_xaxes(title=f"unit of the {v.size}-unit dense layer (after ReLU)", dtick=4)
     fig.update_yaxes(title="activation", gridcolor="#eee")
     return _layout(fig, height=320)
 

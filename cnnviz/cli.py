@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from dataclasses import fields
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def cmd_predict(args) -> int:
             print(f"{path}: error: {e}", file=sys.stderr)
             failed = True
     if photos:
-        from cnnviz.inspect import verdict
+        from cnnviz.inspect import verdict, verdict_words
 
         model, _ = _load_model(args)
         probabilities = predict_dog_probability(model, np.stack([p.network_input for _, p in photos]))
@@ -156,7 +157,7 @@ def cmd_predict(args) -> int:
             v = verdict(p)
             for warning in photo.warnings:
                 print(f"{path}: warning: {warning}", file=sys.stderr)
-            print(f"{path}: {v.label} {v.probability:.2f}")
+            print(f"{path}: {verdict_words(v)}")
     return 2 if failed else 0
 
 
@@ -243,18 +244,19 @@ class _EpochBar:
 
 
 def cmd_convcheck(args) -> None:
-    from cnnviz.inspect import convolution_check
+    from cnnviz.inspect import check_lines, convolution_check
 
     photo = _photo_or_chelsea(args.image)
     model, _ = _load_model(args)
     check = convolution_check(model, photo.network_input, args.filter)
     print(f"first-layer filter {check.filter_index}, compared with the network's own feature map:")
     for name, diff in check.max_abs_difference.items():
-        print(f"  {name:<34} max abs difference {diff:.2e}")
-    if check.dead:
-        print(f"note: filter {check.filter_index}'s map is all zero on this image (ReLU cut every value), so all three match; try another --filter.")
-    print("Keras's Conv2D is a cross-correlation: correlate2d, or convolve2d with the kernel flipped, reproduce it;")
-    print("the tutorial's grayscale, unflipped check only looks alike.")
+        print(f"  {name:<60} max abs difference {diff:.2e}")
+    for line in check_lines(check):
+        print(textwrap.fill(line, width=100))
+    if check.dead and check.firing:
+        print(f"try --filter {check.firing[0]}.")
+    print("Keras's Conv2D is a cross-correlation: correlate2d, or convolve2d with the kernel flipped, reproduces it.")
 
 
 def _photo_or_chelsea(path):
@@ -271,8 +273,9 @@ def cmd_inspect(args) -> None:
     written = [_write(args.out / f"filters_{name}.png", report.filter_png(name)) for name in report.filters]
     for i, name in report.numbered_layers():
         written.append(_write(args.out / f"activations_{i:02d}_{name}.png", report.layer_png(name)))
-    v = report.verdict
-    print(f"{args.image}: {v.label} {v.probability:.2f}")
+    from cnnviz.inspect import verdict_words
+
+    print(f"{args.image or 'Chelsea (scikit-image)'}: {verdict_words(report.verdict)}")
     print(f"wrote {len(written)} PNGs to {args.out}")
 
 

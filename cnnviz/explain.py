@@ -14,6 +14,11 @@ The scores: "dog" is the sigmoid's output P(dog), "cat" is 1 - P(dog). Since
 d(1 - p)/dx = -dp/dx, the cat saliency is exactly the dog saliency (only the sign of the
 gradient differs, and the map shows its size), while the two Grad-CAMs keep opposite halves
 of one weighted sum: where one is positive the other is zero.
+
+The gradients are taken after the sigmoid, not on its input z as Selvaraju et al. do: the
+shape is the same (the factor p(1 - p) is common to every channel and normalised away), but
+a saturated output (P(dog) exactly 0 or 1 in float32, as unscaled pixels give) has every
+gradient zero and blank maps; the Explorer says so when it happens.
 """
 
 from __future__ import annotations

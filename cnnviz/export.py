@@ -1,9 +1,9 @@
-"""Everything the Layer Explorer shows for one photo, as PNG files and one "workshop pack" zip.
+"""The Layer Explorer's main figures for one photo, as PNG files and one "workshop pack" zip.
 
 A presenter preparing slides, or an attendee going home, gets the same pictures the app
 draws, computed from the same weights: the photo and what the network gets, the verdict in
 words, every layer's feature maps, the filters, where the network looked, and the
-convolution check with its numbers.
+convolution check with its numbers. Not every figure: `LEFT_OUT` says which are not.
 """
 
 from __future__ import annotations
@@ -15,17 +15,35 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnviz import RULE, pictures
+from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
 from cnnviz.mosaic import to_png
 from cnnviz.report import PhotoReport
 
+# What the Explorer shows that the pack does not hold, said in the pack's README and the Export tab.
+LEFT_OUT = (
+    "the pixel-number patch",
+    "the dense layer's chart",
+    "the step-through and max-pooling figures",
+    "the tutorial's unscaled `== 1` test (its numbers are in 03-verdict.txt)",
+    "the deeper layers' filters for every input channel but channel 0",
+)
+GRAD_CAM_KEY = (
+    "Grad-CAM: red where the features raised that class's score most (relative to the map's own peak); "
+    "untinted where they did not raise it (zero, or pushed towards the other class). "
+    "Saliency: bright where a small change of the pixel moves the score most."
+)
 
-def image_figures(report: PhotoReport, description: str = "", on_step: Callable[[str], None] | None = None) -> dict[str, bytes]:
+
+def image_figures(
+    report: PhotoReport, description: str = "", on_step: Callable[[str], None] | None = None, filter_index: int = 0
+) -> dict[str, bytes]:
     """File name -> PNG (or text) bytes of every figure of one photo's report (cnnviz.report).
 
     Built from what the report holds, so an Explorer that has the report computes nothing
     twice; what it has not computed yet (Grad-CAM, say) it computes once, for both.
     `description` says which weights these are, for the verdict's text; `on_step` hears the
-    name of each part as it is put together (a progress line).
+    name of each part as it is put together (a progress line); `filter_index` is the
+    first-layer filter of the convolution check (the one the Explorer's panel shows).
     """
 
     def step(name: str) -> None:
@@ -38,7 +56,7 @@ def image_figures(report: PhotoReport, description: str = "", on_step: Callable[
     files["02-network-input.png"] = to_png(pictures.network_view(report.photo.network_input, 2))
 
     step("every layer's feature maps")
-    files["03-verdict.txt"] = _verdict_text(report.verdict, description).encode()
+    files["03-verdict.txt"] = _verdict_text(report, description).encode()
     for i, name in report.numbered_layers():
         if name in report.mosaics:
             files[f"04-feature-maps/{i:02d}-{name}.png"] = report.mosaics[name]
@@ -59,38 +77,48 @@ def image_figures(report: PhotoReport, description: str = "", on_step: Callable[
 
     step("the convolution check")
     gap = ((0, 0), (0, 8), (0, 0))  # a white band between the four maps
-    strip = np.concatenate([np.pad(m, gap, constant_values=255) for m in report.convolution_pictures(0)], axis=1)
+    strip = np.concatenate([np.pad(m, gap, constant_values=255) for m in report.convolution_pictures(filter_index)], axis=1)
     files["07-convolution-check.png"] = to_png(strip)
-    files["07-convolution-check.txt"] = _check_text(report.convolution_check(0)).encode()
-    files["README.txt"] = _readme(files).encode()
+    files["07-convolution-check.txt"] = _check_text(report.convolution_check(filter_index)).encode()
+    files["README.txt"] = _readme(files, description).encode()
     return files
 
 
-def _verdict_text(v, description: str) -> str:
+def _verdict_text(report: PhotoReport, description: str) -> str:
+    v = report.verdict
     lines = [
-        f"Verdict: {v.label}, {v.probability:.1%} sure",
+        f"Verdict: {verdict_words(v)}",
         f"P(dog) = {v.dog_probability:.4f} ({RULE})",
+        SCORE_NOTE,
     ]
     if description:
         lines.append(f"Weights: {description}")
+    lines.append("The tutorial's test (unscaled 0-255 pixels, prediction == 1) on the same photo:")
+    lines += [f"  {sentence.replace('**', '')}" for sentence in report.unscaled_test.sentences()]
     return "\n".join(lines) + "\n"
 
 
 def _check_text(check) -> str:
     lines = [
         f"First-layer filter {check.filter_index}: its feature map recomputed by hand, compared with the network's own.",
-        "Left to right in the PNG: the network's map, correlate2d, flipped convolve2d, the tutorial's grayscale convolve2d.",
+        "Left to right in the PNG: the network's map, correlate2d, flipped convolve2d (these three on the network map's "
+        "range); the network's map of the unscaled photo, the tutorial's check (each on its own range).",
     ]
     lines += [f"{name}: max |difference| = {d:.3g}" for name, d in check.max_abs_difference.items()]
+    lines += check_lines(check)
     return "\n".join(lines) + "\n"
 
 
-def _readme(files: dict[str, bytes]) -> str:
+def _readme(files: dict[str, bytes], description: str = "") -> str:
     listing = "\n".join(f"  {name}" for name in files)
+    weights = f"Weights: {description}.\n" if description else ""
     return (
-        "cnnviz workshop pack: every figure the Layer Explorer shows for one photo.\n"
+        "cnnviz workshop pack: the Layer Explorer's main figures for one photo.\n"
+        + weights
+        + f"Not included: {'; '.join(LEFT_OUT)}.\n"
         "Feature maps: each map coloured on its own scale (yellow its largest value, dark blue its smallest).\n"
         "Filters: RGB, then one input channel at a time (red positive weight, blue negative).\n"
+        f"{GRAD_CAM_KEY}\n"
         f"Files:\n{listing}\n  README.txt\n"
     )
 

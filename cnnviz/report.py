@@ -25,7 +25,20 @@ from cnnviz import pictures
 from cnnviz.backend import keras
 from cnnviz.explain import Explanation, explain, overlay
 from cnnviz.images import Photo
-from cnnviz.inspect import ConvCheck, Verdict, activations, conv_filters, convolution_check, first_conv_maps, verdict
+from cnnviz.inspect import (
+    ConvCheck,
+    FilterStats,
+    UnscaledTest,
+    Verdict,
+    activations,
+    conv_filters,
+    convolution_check,
+    filter_stats,
+    first_conv_maps,
+    unscaled_pixels,
+    unscaled_test,
+    verdict,
+)
 from cnnviz.model import layer_table
 from cnnviz.mosaic import feature_mosaic, feature_mosaic_png, filter_mosaic, to_png, upscale
 
@@ -145,21 +158,55 @@ class PhotoReport:
             "saliency": overlay(view, found.saliency, alpha=0.8, cmap="hot", lift=1.0),
         }
 
+    @cached_property
+    def first_filter_stats(self) -> FilterStats:
+        """The first convolution's weights against the random start Keras gives them."""
+        return filter_stats(next(iter(self.filters.values()))[0])
+
+    # --- the tutorial's test: unscaled pixels, `== 1` ---------------------------------------------
+
+    @cached_property
+    def unscaled_activations(self) -> dict[str, np.ndarray]:
+        """Every layer's output for the photo at 0-255, as the tutorial fed its test image: one more pass."""
+        return activations(self.model, unscaled_pixels(self.photo.network_input))
+
+    @cached_property
+    def unscaled_test(self) -> UnscaledTest:
+        """The photo scaled and unscaled through the model: logits, P(dog), `== 1`, and the verdict by RULE."""
+        return unscaled_test(
+            self.model, self.photo.network_input, scaled_outputs=self.activations, unscaled_outputs=self.unscaled_activations
+        )
+
     # --- is it really convolving? --------------------------------------------------------------
 
     def convolution_check(self, filter_index: int = 0) -> ConvCheck:
-        """The check for one first-layer filter, against this report's own feature map: no second pass."""
+        """The check for one first-layer filter, against this report's own feature maps: no second pass."""
         if filter_index not in self._checks:
             self._checks[filter_index] = convolution_check(
-                self.model, self.photo.network_input, filter_index, feature_maps=self.first_conv[1]
+                self.model,
+                self.photo.network_input,
+                filter_index,
+                feature_maps=self.first_conv[1],
+                unscaled_maps=first_conv_maps(self.model, self.unscaled_activations)[1],
             )
         return self._checks[filter_index]
 
+    @cached_property
+    def tutorial_median_correlation(self) -> float | None:
+        """The median, over the first-layer filters that fire on this photo, of the tutorial's map's
+        correlation with the network's unscaled map; None when no filter gives a correlation."""
+        firing = self.convolution_check(0).firing
+        found = [r for k in firing if (r := self.convolution_check(k).tutorial_correlation) is not None]
+        return float(np.median(found)) if found else None
+
     def convolution_pictures(self, filter_index: int = 0) -> list[np.ndarray]:
-        """The network's map and the three hand computations, coloured on the network map's range, at VIEW_SCALE."""
+        """Five maps at VIEW_SCALE: the network's, correlate2d's and flipped convolve2d's, coloured on the
+        network map's range; then the network's map of the unscaled photo and the tutorial's check, each on
+        its own range (their units differ: the tutorial's grey is in [0, 1], the network's input 0-255)."""
         check = self.convolution_check(filter_index)
-        maps = [check.network, check.correlate, check.flipped_convolve, check.tutorial]
-        return [upscale(image, VIEW_SCALE) for image in pictures.shared_scale(maps, check.network)]
+        same = pictures.shared_scale([check.network, check.correlate, check.flipped_convolve], check.network)
+        own = [pictures.shared_scale([m], m)[0] for m in (check.tutorial_reference, check.tutorial)]
+        return [upscale(image, VIEW_SCALE) for image in same + own]
 
 
 def photo_report(model: keras.Model, photo: Photo) -> PhotoReport:

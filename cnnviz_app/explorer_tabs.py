@@ -9,12 +9,75 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import charts, pictures
-from cnnviz.export import image_figures, zip_bytes
+from cnnviz import RULE, charts, pictures
+from cnnviz.backend import keras
+from cnnviz.export import LEFT_OUT, image_figures, zip_bytes
+from cnnviz.images import IMAGE_SIZE
+from cnnviz.inspect import FilterStats
 from cnnviz.mosaic import to_png
 from cnnviz.report import PhotoReport
 from cnnviz.stepthrough import conv_step, next_position, pool_step
 from cnnviz_app import common
+
+
+# --- sentences computed from the model ----------------------------------------------------------
+
+
+def shape_sentences(report: PhotoReport) -> list[str]:
+    """Why the maps shrink as they do, from the layers themselves: padding, kernel and pool sizes."""
+    out = []
+    for layer in report.model.layers:
+        side_in, side_out = int(layer.input.shape[1]), int(layer.output.shape[1])
+        if isinstance(layer, keras.layers.Conv2D) and not out:
+            k = layer.kernel_size[0]
+            border = "adds no border" if layer.padding == "valid" else f"pads the border ({layer.padding})"
+            out.append(
+                f"The convolutions use `padding='{layer.padding}'`, which {border}: a {k} × {k} kernel fits "
+                f"{side_in} − {k} + 1 = {side_out} times across {side_in} pixels, so {layer.name} turns {side_in} into {side_out}."
+            )
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            p = layer.pool_size[0]
+            if side_in % p:
+                out.append(
+                    f"{layer.name} keeps ⌊{side_in}/{p}⌋ = {side_out}: {side_in} is odd, so its last row and column are dropped."
+                )
+            else:
+                out.append(f"{layer.name} halves {side_in} to {side_out} exactly.")
+    return out
+
+
+def filter_sentence(stats: FilterStats) -> str:
+    """What a first-layer filter can show, and how its weights compare with Keras's random start."""
+    kh, kw, cin = stats.shape
+    near = 0.8 <= stats.ratio <= 1.25
+    return (
+        f"A {kh} × {kw} filter weighs {kh * kw} neighbouring pixels at a time: it can pick out a tiny contrast between them "
+        "(lighter on one side, one colour against another), never a shape. "
+        f"These {stats.filters} filters' mean |weight| is {stats.mean_abs:.4f} (largest {stats.max_abs:.3f}); "
+        f"Keras's random start (Glorot uniform, ±{stats.glorot_limit:.3f}) gives {stats.start_mean_abs:.4f} on average, "
+        + (
+            f"so their size is still that of random numbers, and the pictures look like colour noise. "
+            if near
+            else f"so they have grown to {stats.ratio:.1f} times that size in training. "
+        )
+        + f"What a filter does shows better in its feature maps (the Feature maps tab) than in its {kh * kw * cin} weights."
+    )
+
+
+def unscaled_panel(report: PhotoReport) -> None:
+    """The tutorial's test as it ran: the same photo unscaled, and `prediction == 1`."""
+    test = report.unscaled_test
+    st.markdown(
+        "The tutorial tested its network on a photo it fed **unscaled** (0 to 255, though it trained on pixels divided "
+        "by 255) and called it a dog only when `prediction == 1`. Here is the same photo both ways, through these weights:"
+    )
+    for sentence in test.sentences():
+        st.markdown(f"- {sentence}")
+    st.caption(
+        "z is the last dense layer's output, the sigmoid's input. Unscaled pixels are 255 times larger, so z is driven far "
+        "from 0 and the float32 sigmoid can round to exactly 0 or 1. The two slips interact: saturated outputs make "
+        f"`== 1` answer dog for much of what it sees. Compare with 0.5 instead ({RULE}), on scaled pixels."
+    )
 
 
 def where_it_looked(report: PhotoReport) -> None:
@@ -22,9 +85,16 @@ def where_it_looked(report: PhotoReport) -> None:
     p = result.dog_probability
     st.markdown(
         "Which parts of the photo made the network say what it said? Both maps are worked out from the gradients "
-        "of the current weights, for the photo as the network gets it (150 × 150). Red: mattered most; "
-        "untinted: did not matter."
+        f"of the current weights, for the photo as the network gets it ({IMAGE_SIZE} × {IMAGE_SIZE}). Red: raised this "
+        "class's score most (relative to this map's own peak); untinted: did not raise it (zero, or pushed towards the "
+        "other class)."
     )
+    if not result.grad_cams["dog"].channel_weights.any():
+        st.info(
+            f"Both Grad-CAMs are blank: every gradient is zero. Here P(dog) = {p:.6g}; the maps are taken after the "
+            "sigmoid, and a saturated sigmoid (exactly 0 or 1 in float32) passes no gradient back.",
+            icon=":material/info:",
+        )
     panels = [
         (
             report.looked["gradcam-dog"],
@@ -58,7 +128,7 @@ def where_it_looked(report: PhotoReport) -> None:
     st.caption(
         f"Grad-CAM weighs each of the {cam.channel_weights.size} feature maps of {cam.layer} ({cam.raw.shape[0]} × "
         f"{cam.raw.shape[1]}) by how much P(dog) rises when that map does (its mean gradient), adds them up and keeps "
-        "the positive part, then enlarges the result to 150 × 150. With untrained weights both maps show noise, "
+        f"the positive part, then enlarges the result to {IMAGE_SIZE} × {IMAGE_SIZE}. With untrained weights both maps show noise, "
         "not a dog or a cat."
     )
 
@@ -75,12 +145,14 @@ def _move(height: int, width: int, step: int) -> None:
 
 
 def step_through(report: PhotoReport) -> None:
-    """A first-layer filter's window at one position: the 27 products, the sum, the bias, the ReLU."""
+    """A first-layer filter's window at one position: the products, the sum, the bias, the ReLU."""
+    kh, kw, cin = next(iter(report.filters.values()))[0].shape[:3]
+    n = kh * kw * cin
     st.markdown(
         "A convolution is one small computation repeated at every position. Pick a filter of the first layer and a "
-        "position: the 3 × 3 window of the photo under it (3 colours, so 27 numbers) is multiplied number by number "
-        "with the filter's 27 weights, the products are added up, the bias is added, and ReLU keeps the result if it "
-        "is positive. That one number is one pixel of the feature map. Press **Play** to sweep the window along."
+        f"position: the {kh} × {kw} window of the photo under it ({cin} colours, so {n} numbers) is multiplied number by "
+        f"number with the filter's {n} weights, the products are added up, the bias is added, and ReLU keeps the result "
+        "if it is positive. That one number is one pixel of the feature map. Press **Play** to sweep the window along."
     )
     playing = st.toggle("Play", key="step_play", help="Moves the window one position every second.")
     st.fragment(run_every=PLAY_SECONDS if playing else None)(_conv_panel)(report, playing)
@@ -107,22 +179,25 @@ def _conv_panel(report: PhotoReport, playing: bool) -> None:
     c5.button("Next", icon=":material/chevron_right:", key="step_next", width="stretch", on_click=_move, args=(height, width, 1))
 
     step = conv_step(photo.network_input, kernel, bias, int(k), int(row), int(col))
+    n = step.products.size
     network_value = float(feature_maps[row, col, k])
     scale = 3
     left, zoom, middle, right = st.columns([3, 3, 4, 3], gap="medium")
     left.image(
-        pictures.patch_outline(pictures.network_view(photo.network_input, scale), row * scale, col * scale, 3 * scale, width=4),
-        caption="The window on the network's 150 × 150 input",
+        pictures.patch_outline(
+            pictures.network_view(photo.network_input, scale), row * scale, col * scale, kernel.shape[0] * scale, width=4
+        ),
+        caption=f"The window on the network's {IMAGE_SIZE} × {IMAGE_SIZE} input",
         width="stretch",
     )
     zoom.image(
         pictures.window_zoom(photo.network_input, row, col),
-        caption=f"Close up: rows {row}–{row + 2}, columns {col}–{col + 2}",
+        caption=f"Close up: rows {row}–{row + kernel.shape[0] - 1}, columns {col}–{col + kernel.shape[1] - 1}",
         width="stretch",
     )
     relu = "kept" if step.pre_activation > 0 else "negative, so ReLU makes it 0"
     middle.markdown(
-        f"sum of the 27 products = **{step.total:+.4f}**  \n"
+        f"sum of the {n} products = **{step.total:+.4f}**  \n"
         f"\\+ bias {step.bias:+.4f} = **{step.pre_activation:+.4f}** ({relu})  \n"
         f"ReLU: max(0, {step.pre_activation:.4f}) = **{step.output:.4f}**"
     )
@@ -135,7 +210,10 @@ def _conv_panel(report: PhotoReport, playing: bool) -> None:
         width="stretch",
     )
     st.plotly_chart(charts.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
-    st.caption("The 27 products, one 3 × 3 grid per colour channel: pixel value × weight. Red adds to the sum, blue takes away.")
+    st.caption(
+        f"The {n} products, one {kernel.shape[0]} × {kernel.shape[1]} grid per colour channel: pixel value × weight. "
+        "Red adds to the sum, blue takes away."
+    )
 
 
 @st.fragment
@@ -152,14 +230,16 @@ def _pool_panel(acts: dict) -> None:
     left, middle, right = st.columns([3, 5, 3], gap="medium")
     left.image(
         pictures.map_with_pixel(maps[:, :, channel], step.top, step.left, scale=2, sweep=False, size=2),
-        caption=f"{source}, map {channel} ({maps.shape[0]} × {maps.shape[1]}): the 2 × 2 window at rows {step.top}–{step.top + 1}, "
-        f"columns {step.left}–{step.left + 1}",
+        caption=f"{source}, map {channel} ({maps.shape[0]} × {maps.shape[1]}): the {step.window.shape[0]} × {step.window.shape[1]} window at rows {step.top}–{step.top + step.window.shape[0] - 1}, "
+        f"columns {step.left}–{step.left + step.window.shape[1] - 1}",
         width="stretch",
     )
     values = ", ".join(f"{v:.4f}" for v in step.window.ravel())
     middle.markdown(
-        f"Max pooling keeps the largest of each 2 × 2 block and halves the map's width and height "
-        f"({maps.shape[0]} → {pooled.shape[0]}).  \nmax({values}) = **{step.output:.4f}**, found at row {step.argmax[0]}, "
+        f"Max pooling keeps the largest of each {step.window.shape[0]} × {step.window.shape[1]} block: "
+        f"{maps.shape[0]} → ⌊{maps.shape[0]}/{step.window.shape[0]}⌋ = {pooled.shape[0]} in height and width"
+        + (" (the odd last row and column are dropped)" if maps.shape[0] % step.window.shape[0] else "")
+        + f".  \nmax({values}) = **{step.output:.4f}**, found at row {step.argmax[0]}, "
         f"column {step.argmax[1]}."
     )
     right.image(
@@ -173,13 +253,15 @@ def _pool_panel(acts: dict) -> None:
 
 
 def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_name: str) -> None:
-    """Every figure of this tab set as a PNG, and all of them in one zip: the workshop pack."""
+    """The tabs' main figures as PNGs, and all of them in one zip: the workshop pack."""
+    check_filter = int(st.session_state.get("check_filter", 0))
     st.markdown(
-        "Every figure of the tabs above for this photo and these weights, as PNG files: download one, or all of "
+        "The main figures of the tabs above for this photo and these weights, as PNG files: download one, or all of "
         "them in one zip (the **workshop pack**: the photo, the verdict, every layer's feature maps, the filters, "
-        "where the network looked, and the convolution check with its numbers)."
+        f"where the network looked, and the convolution check for filter {check_filter} with its numbers). "
+        f"Not included: {'; '.join(LEFT_OUT)}."
     )
-    key = (fingerprint, common.photo_key(report.photo))
+    key = (fingerprint, common.photo_key(report.photo), check_filter)
     ready = key in st.session_state.get("_export_memo", {})
     if not ready and not st.button("Prepare the figures", key="export_prepare", icon=":material/photo_library:"):
         return
@@ -191,7 +273,7 @@ def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_
         def on_step(name: str) -> None:
             bar.progress(parts.index(name) / len(parts), text=f"Drawing {name}…")
 
-        files = image_figures(report, description, on_step=on_step)
+        files = image_figures(report, description, on_step=on_step, filter_index=check_filter)
         bar.empty()
         return files
 

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+import math
+
 from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, pictures
+from cnnviz.cards import card_accuracy, card_history
 from cnnviz.images import Photo
+from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
 from cnnviz.model import INPUT_SHAPE, layer_table
 from cnnviz.report import PhotoReport
-from cnnviz_app import common
+from cnnviz_app import common, explorer_tabs
 
 STEP = "presenter_step"
 NO_BAR = {"displayModeBar": False}
@@ -61,7 +65,7 @@ def data_screen(talk: Talk) -> None:
     counts = dataset.counts()
     st.markdown(
         f"**{counts['cat']:,}** cats and **{counts['dog']:,}** dogs. **{len(split.train):,}** to learn from, "
-        f"**{len(split.val):,}** kept back to test on."
+        f"**{len(split.val):,}** kept back to validate on (checked after every epoch, never learned from)."
     )
     rng = random.Random(13)  # the same six photos every time the presenter comes back
     cats, dogs = ([it for it in dataset.items if it[1] == label] for label in (0, 1))
@@ -79,7 +83,7 @@ def pixels_screen(talk: Talk) -> None:
     left, right = st.columns([2, 3], gap="large")
     row, col = h // 3, w // 2
     left.image(pictures.patch_outline(pictures.thumbnail(talk.photo.original, 480), *_scaled(row, col, w, 480)), width="stretch")
-    left.markdown(f"{h} × {w} pixels × 3 colours = **{h * w * 3:,}** numbers.")
+    left.markdown(f"{h} rows × {w} columns × 3 colours = **{h * w * 3:,}** numbers.")
     patch = charts.pixel_patch(talk.photo.original, row, col, 6).update_layout(height=440)  # Next stays on screen at 720
     right.plotly_chart(patch, width="stretch", config=NO_BAR, key="presenter_patch")
 
@@ -91,17 +95,19 @@ def _scaled(row: int, col: int, width: int, side: int) -> tuple[int, int, int]:
 
 def parts_screen(talk: Talk) -> None:
     st.title("3. The parts of a CNN")
+    ph, pw = next(layer.pool_size for layer in talk.model.layers if hasattr(layer, "pool_size"))
     st.markdown(
         "**Convolution**: small learned filters, a dot product at every position. **ReLU**: max(0, x). "
-        "**Pooling**: keep the largest of each 2 × 2. **Dense**: every value feeds every output."
+        f"**Pooling**: keep the largest of each {ph} × {pw}. **Dense**: every value feeds every output."
     )
+    st.caption(" ".join(explorer_tabs.shape_sentences(talk.report)))
     st.plotly_chart(charts.shape_flow(layer_table(talk.model), INPUT_SHAPE), width="stretch", config=NO_BAR, key="presenter_flow")
 
 
 def build_screen(talk: Talk) -> None:
     rows = layer_table(talk.model)
     biggest = max(rows, key=lambda r: r.params)
-    st.title("4. Build: 5 million numbers to learn")
+    st.title(f"4. Build: {talk.model.count_params():,} numbers to learn")
     left, right = st.columns([2, 3], gap="large")
     left.markdown(
         f"**{talk.model.count_params():,}** parameters in all.  \n\n**{biggest.name}** alone holds "
@@ -115,8 +121,9 @@ def train_screen(talk: Talk) -> None:
     mine = common.session_if_made()
     kept = [row for row in mine.rows if row["kept"]] if mine is not None else []
     left, right = st.columns([2, 3], gap="large")
+    batch = batch_size(kept)
     left.markdown(
-        "For every batch of 32 photos: guess (**forward pass**), measure how wrong (**loss**), work out "
+        f"For every batch of {batch or 'a few dozen'} photos: guess (**forward pass**), measure how wrong (**loss**), work out "
         "dLoss/dW (**backpropagation**), nudge every weight. One **epoch** = every training photo once."
     )
     with right:
@@ -129,13 +136,13 @@ def train_screen(talk: Talk) -> None:
 
 def test_screen(talk: Talk) -> None:
     v = talk.report.verdict
-    st.title("6. Test: one photo in, one probability out")
+    st.title("6. Test: one photo in, one score out")
     left, right = st.columns([2, 3], gap="large")
     left.image(pictures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
     right.markdown(f"P(dog) = **{v.dog_probability:.3f}**")
     right.progress(v.dog_probability)
-    right.markdown(f"{RULE}: **{v.label}**, {v.probability:.1%} sure.")
-    right.caption(f"Weights: {talk.choice.description}.")
+    right.markdown(f"{RULE}: **{verdict_words(v)}**.")
+    right.caption(f"{SCORE_NOTE} Weights: {talk.choice.description}.")
 
 
 def learned_screen(talk: Talk) -> None:
@@ -152,19 +159,96 @@ def learned_screen(talk: Talk) -> None:
 
 
 def convolving_screen(talk: Talk) -> None:
-    check = talk.report.convolution_check(0)
-    diffs = check.max_abs_difference
+    firing = talk.report.convolution_check(0).firing
+    k = firing[0] if firing else 0  # a filter that fires on the photo: an all-zero map proves nothing
+    check = talk.report.convolution_check(k)
+    diffs = list(check.max_abs_difference.values())
     st.title("8. Is it really convolving?")
-    st.markdown("The first filter's map recomputed by hand with SciPy, number by number against the network's own:")
-    titles = ["the network", "correlate2d", "flipped convolve2d", "the tutorial's check"]
-    notes = ["reference"] + [f"max difference {d:.1g}" for d in diffs.values()]
-    for col, image, title, note in zip(st.columns(4), talk.report.convolution_pictures(0), titles, notes):
+    st.markdown(f"Filter {k}'s map recomputed by hand with SciPy, number by number against the network's own:")
+    titles = ["the network", "correlate2d", "flipped convolve2d", "the network, unscaled photo", "the tutorial's check"]
+    notes = ["reference", f"max difference {diffs[0]:.1g}", f"max difference {diffs[1]:.1g}", "its reference",
+             f"max difference {diffs[2]:.1g}"]
+    for col, image, title, note in zip(st.columns(5), talk.report.convolution_pictures(k), titles, notes):
         col.image(image, width="stretch")
         col.markdown(f"**{title}**  \n{note}")
-    st.markdown("Keras slides the kernel **without flipping** it: a cross-correlation.")
+    st.markdown("Keras slides the kernel **without flipping** it: a cross-correlation. `convolve2d` flips the kernel.")
+    st.caption(check_lines(check)[-1])
 
 
-STEPS = [data_screen, pixels_screen, parts_screen, build_screen, train_screen, test_screen, learned_screen, convolving_screen]
+# --- the review: the tutorial's ending, with this session's and the shipped weights' figures --------
+
+
+def batch_size(rows: list[dict]) -> int | None:
+    """Photos per batch in a history's last finished epoch (its images over its batches), or None."""
+    for row in reversed(rows):
+        if row.get("images") and row.get("batches"):
+            return math.ceil(row["images"] / row["batches"])
+    return None
+
+
+def shipped_story(card: dict | None) -> list[str]:
+    """What the shipped weights' card says about how they were made, every figure read from it."""
+    history = card_history(card)
+    finished = [h for h in history if h.get("val_accuracy") is not None]
+    if not card or not finished:
+        return ["No shipped weights with a history: train on the Training page to see a network learn."]
+    first, best = finished[0], max(finished, key=lambda h: h["val_accuracy"])
+    runs, parent = 1, card.get("started_from")
+    while parent:
+        runs, parent = runs + 1, parent.get("started_from")
+    rates = sorted({h["learning_rate"] for h in history if h.get("learning_rate")})
+    recipe = card.get("recipe") or {}
+    lines = [
+        f"The shipped weights: val_accuracy {first['val_accuracy']:.1%} after their first epoch, "
+        f"{best['val_accuracy']:.1%} at best (epoch {best['epoch']}), over {len(history)} epochs in {runs} run(s)"
+        + (f"; {accuracy:.1%} re-checked in float32." if (accuracy := card_accuracy(card)) is not None else "."),
+    ]
+    if rates:
+        lines.append(
+            f"Learning rate from {rates[-1]:.2g} down to {rates[0]:.2g} over those runs. The last run's recipe: "
+            f"{recipe.get('optimizer', '?')}, augmentation {'on' if recipe.get('augment') else 'off'}, "
+            f"{recipe.get('precision', '?')}, batches of {recipe.get('batch_size', '?')} (the card keeps no recipe "
+            "for the earlier runs)."
+        )
+    return lines
+
+
+def session_story(mine) -> str:
+    kept = [row for row in mine.rows if row["kept"]] if mine is not None else []
+    finished = [row for row in kept if row.get("val_accuracy") is not None]
+    if not finished:
+        return "This session has not finished an epoch yet."
+    last = finished[-1]
+    rate = f" at learning rate {last['learning_rate']:.0e}" if last.get("learning_rate") else ""
+    return f"This session: {len(kept)} epoch(s){rate}, val_accuracy {last['val_accuracy']:.1%} after the last."
+
+
+def review_screen(talk: Talk) -> None:
+    st.title("9. Review and next steps")
+    rows = layer_table(talk.model)
+    biggest = max(rows, key=lambda r: r.params)
+    _model, card = common.shipped_model()
+    left, right = st.columns([2, 3], gap="large")
+    left.markdown(
+        "- Convolutions, ReLU and pooling turn pixels into feature maps; dense layers turn them into one score.\n"
+        f"- **{talk.model.count_params():,}** parameters, {charts.format_share(biggest.share)} of them in {biggest.name}.\n"
+        "- One epoch gives a network better than chance, far from good.\n\n"
+        "**Next steps**: more epochs; data augmentation (flips, zooms: slower per epoch, less overfitting); "
+        "transfer learning (start from a network already trained on millions of photos)."
+    )
+    with right:
+        st.markdown(session_story(common.session_if_made()))
+        for line in shipped_story(card):
+            st.markdown(line)
+        history = card_history(card)
+        if history:
+            st.plotly_chart(charts.epoch_history(history), width="stretch", config=NO_BAR, key="presenter_review")
+
+
+STEPS = [
+    data_screen, pixels_screen, parts_screen, build_screen, train_screen, test_screen, learned_screen, convolving_screen,
+    review_screen,
+]
 
 
 def move(by: int) -> None:

@@ -6,6 +6,7 @@ snapshots come from cnnviz.session.SessionModel; every picture and number from c
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from cnnviz import charts
@@ -24,9 +25,12 @@ def learning_over_time(session) -> None:
     n_filters = shots[0].kernel.shape[-1]
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     k = c1.number_input("Probe filter", 0, n_filters - 1, 0, key="timeline_filter")
+    kh, kw, cin = shots[0].kernel.shape[:3]
     c2.markdown(
         f"The {n_filters} first-layer filters after each epoch, and below them what filter **{k}** makes of Chelsea "
-        "the cat (the same photo every time). Filters that start as noise become edges and colour blobs."
+        f"the cat (the same photo every time). A {kh} × {kw} filter can only weigh a tiny contrast between neighbouring "
+        "pixels, so its picture looks like colour noise before and after training alike; what training changes shows "
+        "in the map below and in how far the weights moved (the chart)."
     )
     shown = shots if len(shots) <= SHOWN else [shots[0]] + shots[-(SHOWN - 1) :]
     probe = common.chelsea().network_input
@@ -40,7 +44,9 @@ def learning_over_time(session) -> None:
         key="timeline_movement",
     )
     top = int(moves[-1].argmax())
+    size = float(np.sqrt((shots[-1].kernel.astype("float64") ** 2).sum(axis=(0, 1, 2))).mean())
     st.caption(
-        f"How far each filter's 27 weights moved in each epoch (one line a filter; hover for which). "
-        f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f})."
+        f"How far each filter's {kh * kw * cin} weights moved in each epoch (one line a filter; hover for which). "
+        f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f}); the filters moved {moves[-1].mean():.4f} "
+        f"on average, against a typical filter length of {size:.4f} (the same distance from all zeros)."
     )

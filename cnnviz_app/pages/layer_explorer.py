@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, mosaic, pictures
 from cnnviz.images import IMAGE_SIZE
+from cnnviz.inspect import SCORE_NOTE, verdict_words
 from cnnviz.mosaic import grid_columns
 from cnnviz.model import weights_fingerprint
 from cnnviz.report import PhotoReport
@@ -112,8 +113,10 @@ col_input.image(
     output_format="PNG",
 )
 with col_verdict:
-    st.markdown(f"### Verdict: **{verdict.label}**, {verdict.probability:.1%} sure")
+    st.markdown(f"### Verdict: **{verdict.label}**")
+    st.markdown(f"P(cat) = {1 - verdict.dog_probability:.3f}, P(dog) = {verdict.dog_probability:.3f}")
     st.progress(verdict.dog_probability, text=f"P(dog) = {verdict.dog_probability:.3f}   ({RULE})")
+    st.caption(SCORE_NOTE)
     st.caption(f"Weights: {choice.description}.")
     if true_label is not None:
         right = verdict.label == true_label
@@ -132,12 +135,13 @@ with col_verdict:
     if choice.source == "session" and common.training_in_progress():
         st.info("An epoch is training this model right now: its weights change with every batch. Rerun to see the latest.")
 
-tab_pixels, tab_maps, tab_filters, tab_dense, tab_check, tab_looked, tab_step, tab_export = st.tabs(
+tab_pixels, tab_maps, tab_filters, tab_dense, tab_unscaled, tab_check, tab_looked, tab_step, tab_export = st.tabs(
     [
         "What a computer sees",
         "Feature maps, layer by layer",
         "Filters",
         "Dense layer and verdict",
+        "The tutorial's test: unscaled, == 1",
         "Is the CNN really convolving?",
         "Where it looked",
         "Step through a convolution",
@@ -175,7 +179,7 @@ def pixel_view(photo):
     )
     left.markdown(
         "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
-        f"This one is {h} × {w} pixels × 3 colours = {h * w * 3:,} numbers."
+        f"This one is {h} rows × {w} columns × 3 colours = {h * w * 3:,} numbers."
     )
     right.plotly_chart(charts.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
 
@@ -213,15 +217,17 @@ def closer_look(report: PhotoReport, names: list[str]):
     elif kinds[name] == "convolution":
         right.caption("Before its ReLU: negative values are still there.")
     else:
-        right.caption("Each value is the largest of a 2 × 2 block of the layer before.")
+        ph, pw = report.model.get_layer(name).pool_size
+        right.caption(f"Each value is the largest of a {ph} × {pw} block of the layer before.")
 
 
 with tab_maps:
     st.markdown(
         "Every feature map of every convolution, ReLU and pooling layer, each coloured on its own scale "
-        "(yellow: that map's largest value, dark blue: its smallest). Early maps respond to edges and colours; "
-        "after each pooling the maps are smaller and respond to larger parts of the photo."
+        "(yellow: that map's largest value, dark blue: its smallest). Each map shows where in the photo one filter "
+        "found its pattern; after each pooling the maps are smaller and each value covers a larger part of the photo."
     )
+    st.markdown(" ".join(explorer_tabs.shape_sentences(report)))
     for stage in report.stages():
         cols = st.columns(3)
         for col, name in zip(cols, stage):
@@ -241,7 +247,7 @@ def deeper_filters(report: PhotoReport):
     channel = c2.slider("Input channel", 0, kernel.shape[2] - 1, 0, key=f"filter_channel_{name}")
     st.image(
         report.filter_png(name, channel),
-        caption=f"{name}: the 3 × 3 weights each of its {kernel.shape[-1]} filters applies to input channel {channel} "
+        caption=f"{name}: the {kernel.shape[0]} × {kernel.shape[1]} weights each of its {kernel.shape[-1]} filters applies to input channel {channel} "
         f"(one of {kernel.shape[2]}; red positive, blue negative)",
         width=min(640, 60 * grid_columns(kernel.shape[-1])),
         output_format="PNG",
@@ -251,11 +257,12 @@ def deeper_filters(report: PhotoReport):
 with tab_filters:
     first_name = next(iter(report.filters))
     k1 = report.filters[first_name][0]
+    kh, kw, cin = k1.shape[:3]
     st.markdown(
-        f"The {k1.shape[-1]} filters of **{first_name}**, each 3 × 3 × 3: first as colours (each filter's red, green "
-        "and blue weights together), then one colour channel at a time (red: positive weight, blue: negative). "
-        "Trained filters look like small edges and colour blobs; untrained ones are noise."
+        f"The {k1.shape[-1]} filters of **{first_name}**, each {kh} × {kw} × {cin}: first as colours (each filter's red, green "
+        "and blue weights together), then one colour channel at a time (red: positive weight, blue: negative)."
     )
+    st.markdown(explorer_tabs.filter_sentence(report.first_filter_stats))
     cols = st.columns(4)
     cols[0].image(report.filter_png(first_name), caption=f"{first_name} in RGB", width="stretch", output_format="PNG")
     for c, channel_name in enumerate(("red", "green", "blue")):
@@ -263,7 +270,9 @@ with tab_filters:
             report.filter_png(first_name, c), caption=f"{first_name}, {channel_name} channel", width="stretch", output_format="PNG"
         )
     st.subheader("Deeper layers")
-    st.markdown("A deeper filter has one 3 × 3 slice for every feature map of the layer before it; pick which one to see.")
+    st.markdown(
+        f"A deeper filter has one {kh} × {kw} slice for every feature map of the layer before it; pick which one to see."
+    )
     deeper_filters(report)
 
 # --- dense ---------------------------------------------------------------------------------------
@@ -276,10 +285,15 @@ with tab_dense:
         "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
     )
     st.plotly_chart(charts.dense_activations(dense.values, dense.weights), width="stretch", config=NO_BAR)
+    zero = int((dense.values == 0).sum())
+    st.caption(
+        f"{zero} of the {dense.values.size} units are exactly 0 for this photo (ReLU cut them): they add nothing to z here. "
+        "A unit that is 0 for every photo is a dead ReLU; one photo cannot tell which these are."
+    )
     st.markdown(
         f"**{dense.output}** adds them up: z = Σ activation × weight + bias = {dense.weighted_sum:.4f} "
         f"+ ({dense.bias:.4f}) = **{dense.z:.4f}**. The sigmoid turns z into a probability: "
-        f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict.label}**. "
+        f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict_words(verdict)}**. "
         "Dropout does nothing here: it only acts during training.",
         unsafe_allow_html=True,
     )
@@ -290,27 +304,56 @@ with tab_dense:
 @st.fragment
 def convolution_panel(report: PhotoReport, n_filters: int):
     k = st.slider("First-layer filter", 0, n_filters - 1, 0, key="check_filter")
-    diffs = list(report.convolution_check(k).max_abs_difference.values())
+    check = report.convolution_check(k)
+    kh, kw, cin = report.first_filter_stats.shape
+    if check.dead:
+        others = ", ".join(str(i) for i in check.firing[:5]) or "none"
+        st.info(
+            f"Filter {k} never fires on this photo: ReLU cut every value of its map to 0, so the map is blank. It is "
+            f"silent here, not necessarily dead: another photo may make it fire. Every hand computation 'matches' a map "
+            f"of zeros, which proves nothing: pick one that fires here, such as {others}.",
+            icon=":material/info:",
+        )
+    diffs = check.max_abs_difference
+    pictures_ = report.convolution_pictures(k)
     titles = [
         "The network's own feature map (after ReLU)",
         "correlate2d per colour channel, summed, + bias, ReLU",
         "convolve2d with the kernel flipped, + bias, ReLU",
-        "The tutorial's check: grayscale photo, convolve2d, kernel not flipped",
     ]
-    notes = ["the reference"] + [f"max |difference| = {d:.2g}" for d in diffs]
-    cols = st.columns(4)
-    for col, image, title, note in zip(cols, report.convolution_pictures(k), titles, notes):
+    notes = ["the reference"] + [f"max |difference| = {d:.2g}" for d in list(diffs.values())[:2]]
+    cols = st.columns(3)
+    for col, image, title, note in zip(cols, pictures_[:3], titles, notes):
         col.image(image, width="stretch")
         col.markdown(f"**{title}**  \n{note}")
-    st.caption("All four are coloured on the network map's value range, so equal colours mean equal numbers.")
+    st.caption("These three are coloured on the network map's value range, so equal colours mean equal numbers.")
     st.markdown(
-        "The two hand computations that match the network's map, to within float rounding, are `correlate2d` and the "
-        "flipped `convolve2d`; the tutorial's does not. Keras's Conv2D slides each 3 × 3 × 3 kernel over the "
-        "photo *without flipping it* and takes the dot product at every position: mathematically a cross-correlation, "
-        "which is what `correlate2d` computes. A true convolution flips the kernel first, so `convolve2d` matches "
-        "only when it is handed an already flipped kernel, and the two flips cancel. The tutorial's own check "
-        "differs twice over: it averages the photo to gray (the network sees three colour channels, each with its own "
-        "weights) and it does not flip the kernel, so its map merely looks alike, and the numbers show it is not the same."
+        "`correlate2d` and the flipped `convolve2d` match the network's map to within float rounding. Keras's Conv2D slides "
+        f"each {kh} × {kw} × {cin} kernel over the photo *without flipping it* and takes the dot product at every position: "
+        "mathematically a cross-correlation, which is what `correlate2d` computes. A true convolution flips the kernel "
+        "first, so `convolve2d` matches only when it is handed an already flipped kernel, and the two flips cancel."
+    )
+    st.markdown("#### The tutorial's check, as it did it")
+    r, ratio = check.tutorial_correlation, check.scale_ratio
+    left, right, words = st.columns([2, 2, 3], gap="medium")
+    left.image(pictures_[3], width="stretch")
+    left.markdown("**The network's map of the unscaled 0–255 photo** (what the tutorial compared with)")
+    right.image(pictures_[4], width="stretch")
+    right.markdown(f"**The tutorial's map**  \nmax |difference| = {list(diffs.values())[2]:.3g}")
+    words.markdown(
+        "The tutorial turned its unscaled test photo grey with `skimage.color.rgb2gray` (a weighted luminance, not the "
+        "three colours the network sees), took only the filter's weights for the **red** input, left out the bias, "
+        "and called `convolve2d`, which **flips the kernel**, then ReLU. Each of these differs from what the layer does."
+    )
+    words.markdown(
+        f"For filter {k} on this photo, the two maps correlate "
+        + ("not at all measurably (one of them is constant)" if r is None else f"at **r = {r:+.2f}**")
+        + ("" if ratio is None else f", and the network's peaks {ratio:.0f} times higher")
+        + ". "
+        + ("" if (median := report.tutorial_median_correlation) is None else
+           f"Over every filter that fires here, the median correlation is **{median:+.2f}**: ")
+        + "the tutorial's recipe computes a different feature, not the network's. Each picture is coloured on its own "
+        "range, as the tutorial's `imshow` did, which hides how far apart the numbers are."
     )
 
 
@@ -320,6 +363,9 @@ with tab_check:
         "by hand with SciPy three ways and compared, number by number, with the network's own."
     )
     convolution_panel(report, k1.shape[-1])
+
+with tab_unscaled:
+    explorer_tabs.unscaled_panel(report)
 
 with tab_looked:
     explorer_tabs.where_it_looked(report)

@@ -52,7 +52,11 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     expected = classify(model, photo.network_input)
     assert verdict.label == expected.label and verdict.dog_probability == pytest.approx(expected.dog_probability, abs=1e-5)
     assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "dog when P(dog) > 0.5, otherwise cat" in body
-    assert f"Verdict: **{verdict.label}**, {verdict.probability:.1%} sure" in body
+    from cnnviz.inspect import SCORE_NOTE
+
+    assert f"Verdict: **{verdict.label}**" in body and "sure" not in body
+    assert f"P(cat) = {1 - verdict.dog_probability:.3f}, P(dog) = {verdict.dog_probability:.3f}" in body
+    assert SCORE_NOTE in body
     assert ("These weights are untrained" in body) == (card is None)
     assert "What the network gets: squashed to 150 × 150" in body
 
@@ -77,6 +81,41 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     diffs = [float(x) for x in re.findall(r"max \|difference\| = ([0-9.e+-]+)", body)]
     assert len(diffs) == 3
     assert diffs[0] < 1e-4 and diffs[1] < 1e-4 and diffs[2] > 1e-3
+    # ... and the tutorial's check as it was done, with what its numbers show, computed.
+    report = next(iter(at.session_state["_memo"].values()))
+    check = report.convolution_check(0)
+    assert "`convolve2d`, which **flips the kernel**" in body and "looks alike" not in body
+    if check.tutorial_correlation is not None:
+        assert f"**r = {check.tutorial_correlation:+.2f}**" in body
+    assert f"the median correlation is **{report.tutorial_median_correlation:+.2f}**" in body
+
+    # The tutorial's unscaled `== 1` test, every number from the library.
+    for sentence in report.unscaled_test.sentences():
+        assert sentence in body
+    # Filters: what a 3 x 3 filter can show, and their size against Keras's random start, computed.
+    from cnnviz_app.explorer_tabs import filter_sentence, shape_sentences
+
+    assert filter_sentence(report.first_filter_stats) in body and "edges and colour blobs" not in body
+    assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
+    for sentence in shape_sentences(report):
+        assert sentence in body
+    assert "untinted: did not raise it" in body and "did not matter" not in body
+    zero = int((report.dense.values == 0).sum())
+    assert f"{zero} of the 64 units are exactly 0 for this photo" in body
+
+
+def test_a_filter_silent_on_the_photo_is_named_and_one_that_fires_offered():
+    at = explorer()
+    report = next(iter(at.session_state["_memo"].values()))
+    firing = report.convolution_check(0).firing
+    silent = [k for k in range(32) if k not in firing]
+    if not silent:
+        pytest.skip("every first-layer filter fires on Chelsea with these weights")
+    at.slider(key="check_filter").set_value(silent[0]).run()
+    assert_no_exception(at)
+    body = texts(at)
+    assert f"Filter {silent[0]} never fires on this photo" in body and "silent here, not necessarily dead" in body
+    assert f"such as {', '.join(str(i) for i in firing[:5])}" in body
 
 
 @pytest.mark.slow
@@ -97,6 +136,7 @@ def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
     body = texts(at)
     assert "conv2d_3: the 3 × 3 weights each of its 64 filters applies to input channel 31" in body
     assert len(re.findall(r"max \|difference\| = ", body)) == 3
+    assert "Filter 5 never fires" not in body or 5 not in next(iter(at.session_state["_memo"].values())).convolution_check(0).firing
 
 
 @pytest.mark.slow

@@ -1,12 +1,13 @@
-"""Presenter mode under streamlit.testing: the tutorial's eight screens, stepped through with
+"""Presenter mode under streamlit.testing: the tutorial's nine screens, stepped through with
 live numbers from the library."""
 
 from tests.app.helpers import assert_no_exception, shipped, texts
 
 
 def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch, tiny_kaggle):
-    from cnnviz.inspect import classify, convolution_check
+    from cnnviz.inspect import check_lines, classify, convolution_check, verdict_words
     from cnnviz_app.common import chelsea
+    from cnnviz_app.presenter import shipped_story
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
     model, _ = shipped()
@@ -18,24 +19,57 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
     at = AppTest.from_string("from cnnviz_app.presenter import show\n\nshow()", default_timeout=120).run()
     assert_no_exception(at)
     titles = []
-    for i in range(8):
+    for i in range(9):
         if i:
             at.button(key="presenter_next").click().run()
             assert_no_exception(at)
         titles.append(at.title[0].value)
         body = texts(at)
         if titles[-1].startswith("1."):
-            assert "**24** cats and **24** dogs" in body
+            assert "**24** cats and **24** dogs" in body and "kept back to validate on" in body
         if titles[-1].startswith("4."):
             assert "**5,046,369** parameters" in body and "**99.4%**" in body
+            assert titles[-1] == "4. Build: 5,046,369 numbers to learn"
+        if titles[-1].startswith("3."):
+            assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
         if titles[-1].startswith("6."):
             v = classify(model, chelsea().network_input)
-            assert f"P(dog) = **{v.dog_probability:.3f}**" in body and f"**{v.label}**" in body
+            assert f"P(dog) = **{v.dog_probability:.3f}**" in body and f"**{verdict_words(v)}**" in body
+            assert "sure" not in body
         if titles[-1].startswith("8."):
-            check = convolution_check(model, chelsea().network_input, 0)
+            first = convolution_check(model, chelsea().network_input, 0)
+            k = first.firing[0]
+            check = convolution_check(model, chelsea().network_input, k)
+            assert f"Filter {k}'s map" in body and check_lines(check)[-1] in body
             for d in check.max_abs_difference.values():
                 assert f"max difference {d:.1g}" in body
-    assert [t.split(".")[0] for t in titles] == [str(i) for i in range(1, 9)]
+        if titles[-1].startswith("9."):
+            assert "This session has not finished an epoch yet." in body
+            for line in shipped_story(shipped()[1]):
+                assert line in body
+            assert "transfer learning" in body and "data augmentation" in body and "more epochs" in body
+    assert [t.split(".")[0] for t in titles] == [str(i) for i in range(1, 10)]
     assert at.button(key="presenter_next").disabled and at.title[0].value == titles[-1]
     at.button(key="presenter_prev").click().run()
     assert at.title[0].value == titles[-2]
+
+
+def test_the_review_reads_its_figures_from_the_cards_and_the_session():
+    from types import SimpleNamespace
+
+    from cnnviz_app.presenter import batch_size, session_story, shipped_story
+
+    row = {"epoch": 1, "loss": 0.6, "accuracy": 0.6, "val_loss": 0.6, "val_accuracy": 0.61, "images": 100,
+           "batches": 4, "learning_rate": 1e-3}
+    parent = {"epochs": 1, "history": [row], "started_from": None}
+    card = {"epochs": 2, "history": [{**row, "epoch": 1, "val_accuracy": 0.7, "learning_rate": 5e-4},
+                                     {**row, "epoch": 2, "val_accuracy": 0.65, "learning_rate": 2.5e-4}],
+            "started_from": parent, "validation": {"accuracy": 0.66},
+            "recipe": {"optimizer": "RMSprop", "augment": True, "precision": "float32", "batch_size": 25}}
+    story = " ".join(shipped_story(card))
+    assert "61.0% after their first epoch, 70.0% at best (epoch 2), over 3 epochs in 2 run(s); 66.0% re-checked" in story
+    assert "from 0.001 down to 0.00025" in story and "augmentation on" in story and "batches of 25" in story
+    assert batch_size([row]) == 25 and batch_size([]) is None
+    mine = SimpleNamespace(rows=[{**row, "kept": True}, {**row, "epoch": 2, "kept": False, "val_accuracy": 0.9}])
+    assert session_story(mine) == "This session: 1 epoch(s) at learning rate 1e-03, val_accuracy 61.0% after the last."
+    assert session_story(None) == "This session has not finished an epoch yet."

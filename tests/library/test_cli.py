@@ -23,8 +23,11 @@ def test_predict_one_line_per_image(cat_photo, dog_photo):
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 2
     for line, photo in zip(lines, (cat_photo, dog_photo)):
-        name, label, probability = line.rsplit(" ", 2)
-        assert name == f"{photo}:" and label in ("cat", "dog") and 0.5 <= float(probability) <= 1
+        name, rest = line.split(": ", 1)
+        label, scores = rest.split(" ", 1)
+        p_cat, p_dog = (float(part.split("= ")[1]) for part in scores.strip("()").split(", "))
+        assert name == str(photo) and label in ("cat", "dog") and "sure" not in line
+        assert p_cat + p_dog == pytest.approx(1.0, abs=2e-3) and (label == "dog") == (p_dog > 0.5)
 
 
 @pytest.mark.slow
@@ -69,6 +72,16 @@ def test_convcheck_prints_three_comparisons():
     assert len(lines) == 3
     diffs = [float(l.rsplit(" ", 1)[1]) for l in lines]
     assert diffs[0] < 1e-5 and diffs[1] < 1e-5 and diffs[2] > 1e-3
+    # The tutorial's check, as the tutorial did it, and what its numbers show; never "looks alike".
+    from cnnviz.images import chelsea
+    from cnnviz.inspect import check_lines, convolution_check
+    from cnnviz.model import load_default_model
+
+    check = convolution_check(load_default_model()[0], chelsea().network_input, 5)
+    text = " ".join(r.stdout.split())
+    for line in check_lines(check):
+        assert " ".join(line.split()) in text
+    assert "rgb2gray of the unscaled photo" in text and "flips the kernel" in text and "alike" not in text
 
 
 @pytest.mark.slow

@@ -53,13 +53,45 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
 
     v = classify(model, photo.network_input)
     verdict = contents["03-verdict.txt"].decode()
-    assert f"Verdict: {v.label}, {v.probability:.1%} sure" in verdict and "Weights: random weights" in verdict
+    from cnnviz.inspect import SCORE_NOTE, verdict_words
+
+    assert f"Verdict: {verdict_words(v)}" in verdict and "Weights: random weights" in verdict
+    assert "sure" not in verdict and SCORE_NOTE in verdict
+    assert "`== 1` is" in verdict  # the tutorial's unscaled test, for the same photo
     check = convolution_check(model, photo.network_input, 0)
     text = contents["07-convolution-check.txt"].decode()
     for name, d in check.max_abs_difference.items():
         assert f"{name}: max |difference| = {d:.3g}" in text
     readme = contents["README.txt"].decode()
     assert all(name in readme for name in contents)
+    from cnnviz.export import GRAD_CAM_KEY, LEFT_OUT
+
+    assert "every figure" not in readme and all(part in readme for part in LEFT_OUT)
+    assert GRAD_CAM_KEY in readme and "Weights: random weights." in readme
+
+
+def test_the_pack_checks_the_chosen_filter_and_says_when_it_is_silent():
+    import keras
+    from skimage import data
+
+    from cnnviz.images import load_photo
+    from cnnviz.model import build_model
+    from cnnviz.mosaic import to_png
+    from cnnviz.report import photo_report
+
+    keras.utils.set_random_seed(3)
+    model = build_model()
+    kernel, bias = model.get_layer("conv2d_1").get_weights()
+    bias[5] = -1e3  # filter 5 can never fire on a [0, 1] photo
+    model.get_layer("conv2d_1").set_weights([kernel, bias])
+    report = photo_report(model, load_photo(to_png(data.chelsea()), name="chelsea.png"))
+    text = image_figures(report, filter_index=5)["07-convolution-check.txt"].decode()
+    assert text.startswith("First-layer filter 5:")
+    assert "Filter 5 never fires on this photo" in text and "proves nothing" in text
+    firing = report.convolution_check(5).firing
+    assert f"Filters that do fire here: {', '.join(str(i) for i in firing[:5])}" in text
+    text = image_figures(report, filter_index=firing[0])["07-convolution-check.txt"].decode()
+    assert "never fires" not in text and "reproduce the network's map" in text
 
 
 def test_evaluation_figures_render_as_pngs():

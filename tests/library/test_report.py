@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from cnnviz import inspect
+from cnnviz.inspect import verdict_words
 from cnnviz.report import photo_report
 
 
@@ -81,19 +82,21 @@ def test_the_convolution_check_reads_the_reports_own_map_without_a_second_pass(m
     report = photo_report(model, photo)
     assert len(passes) == 1
     check = report.convolution_check(k)
-    assert len(passes) == 1, "the check ran the network again"
+    assert len(passes) == 2, "the check should add one pass only: the unscaled photo, for the tutorial's check"
+    report.convolution_check((k + 1) % 32)
+    assert len(passes) == 2, "a second filter's check ran the network again"
     name, maps = report.first_conv
     assert name == "relu_1"
     assert np.array_equal(check.network, maps[:, :, k].astype("float64"))
     d = check.max_abs_difference
     assert check.network.max() > 0
-    assert d["correlate2d"] < 1e-5 and d["flipped convolve2d"] < 1e-5 and d["tutorial's grayscale convolve2d"] > 1e-3
-    # Without the maps, the check runs its own pass and finds the same numbers.
+    assert d["correlate2d"] < 1e-5 and d["flipped convolve2d"] < 1e-5 and d[inspect.TUTORIAL_VARIANT] > 1e-3
+    # Without the maps, the check runs its own passes and finds the same numbers.
     alone = inspect.convolution_check(model, photo.network_input, k)
-    assert len(passes) == 2
+    assert len(passes) == 4
     assert alone.max_abs_difference == pytest.approx(d, abs=1e-6)
     assert report.convolution_check(k) is check
-    assert [image.shape for image in report.convolution_pictures(k)] == [(296, 296, 3)] * 4
+    assert [image.shape for image in report.convolution_pictures(k)] == [(296, 296, 3)] * 5
 
 
 def test_the_dense_arithmetic_adds_up_to_the_networks_z(model, photo):
@@ -122,7 +125,8 @@ def test_export_builds_its_files_from_the_report_and_runs_nothing_again(model, p
     files = image_figures(report, "seed 7")
     assert files["04-feature-maps/04-relu_2.png"] is report.mosaics["relu_2"]
     assert files["05-filters/conv2d_1-rgb.png"] is report.filter_png("conv2d_1")
-    assert f"Verdict: {report.verdict.label}, {report.verdict.probability:.1%} sure" in files["03-verdict.txt"].decode()
+    assert f"Verdict: {verdict_words(report.verdict)}" in files["03-verdict.txt"].decode()
+    assert "sure" not in files["03-verdict.txt"].decode()
 
 
 def test_layer_png_covers_every_layer(model, photo):
