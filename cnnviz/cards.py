@@ -281,7 +281,7 @@ def card_runs(card: dict | None) -> list[dict]:
 def describe_recipe(card: dict | None) -> str | None:
     """How a file's weights were trained, in one sentence read from its card; None without one.
 
-    E.g. "63 epochs in 3 runs, each starting from the weights the one before kept; RMSprop at learning rate
+    E.g. "63 epochs behind these weights, in 3 runs, each starting from the weights the one before kept (...); RMSprop at learning rate
     1e-4 falling to 6.25e-6, then 1e-4 to 1.25e-5, then 1e-5; the last run without augmentation,
     in mixed_bfloat16 (the earlier runs' augmentation is not in the card); the epoch kept is the
     one that scored best on its 2,700 validation photos, which therefore flatter it a little".
@@ -289,7 +289,11 @@ def describe_recipe(card: dict | None) -> str | None:
     runs = card_runs(card)
     if not runs or not card_epochs(card):
         return None
-    parts = [f"{card_epochs(card)} epochs" + (f" in {len(runs)} runs, each starting from the weights the one before kept" if len(runs) > 1 else "")]
+    parts = [
+        f"{card_epochs(card)} epochs behind these weights"
+        + (f", in {len(runs)} runs, each starting from the weights the one before kept" if len(runs) > 1 else "")
+        + (" (epochs trained after a run's best are not counted)" if card.get("best_epoch") is not None else "")
+    ]
     rates = []
     for run in runs:
         if run["rates"] is None:

@@ -77,7 +77,7 @@ def test_a_cards_recipe_is_read_from_its_runs_and_changes_with_them():
         "started_from": first,
     }
     text = describe_recipe(last)
-    assert text.startswith("5 epochs in 2 runs")
+    assert text.startswith("5 epochs behind these weights, in 2 runs") and "after a run's best are not counted" in text
     assert "RMSprop at learning rate 1e-4 falling to 5e-5, then 1e-5" in text
     assert "the last run without augmentation, in mixed_bfloat16" in text
     assert "the earlier runs' augmentation is not in the card" in text
@@ -85,6 +85,6 @@ def test_a_cards_recipe_is_read_from_its_runs_and_changes_with_them():
     # another card, another sentence: one run, augmented, no epoch chosen
     alone = {**last, "started_from": None, "best_epoch": None, "recipe": {**last["recipe"], "augment": True}}
     text = describe_recipe(alone)
-    assert text.startswith("2 epochs;") and "learning rate 1e-5;" in text and "with augmentation" in text
+    assert text.startswith("2 epochs behind these weights;") and "learning rate 1e-5;" in text and "with augmentation" in text
     assert "validation photos" not in text and "not in the card" not in text
     assert describe_recipe(None) is None and describe_recipe({}) is None
