@@ -250,3 +250,68 @@ def card_split(card: dict | None) -> tuple[frozenset[str], int, int, int] | None
         return frozenset(data["held_out"]), int(sizes["train"]), int(sizes["val"]), int(data["seed"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def format_rate(rate: float) -> str:
+    """A learning rate as people write it: 9.99e-05 (float32's 1e-4) -> "1e-4", 6.25e-06 -> "6.25e-6"."""
+    mantissa, exponent = f"{float(rate):.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def card_runs(card: dict | None) -> list[dict]:
+    """The training runs behind a file, oldest first: a warm restart's parents, then itself.
+
+    Each is {"epochs", "rates" (first and last learning rate, or None), "recipe" (None where
+    the card kept none: a parent's summary holds its history, not its recipe)}.
+    """
+    card = card or {}
+    if not card:
+        return []
+    parent = card.get("started_from")
+    rates = [h["learning_rate"] for h in card.get("history") or [] if isinstance(h.get("learning_rate"), (int, float))]
+    run = {
+        "epochs": card.get("epochs"),
+        "rates": (rates[0], rates[-1]) if rates else None,
+        "recipe": card.get("recipe"),
+    }
+    return (card_runs(parent) if parent else []) + [run]
+
+
+def describe_recipe(card: dict | None) -> str | None:
+    """How a file's weights were trained, in one sentence read from its card; None without one.
+
+    E.g. "63 epochs behind these weights, in 3 runs, each starting from the weights the one before kept (...); RMSprop at learning rate
+    1e-4 falling to 6.25e-6, then 1e-4 to 1.25e-5, then 1e-5; the last run without augmentation,
+    in mixed_bfloat16 (the earlier runs' augmentation is not in the card); the epoch kept is the
+    one that scored best on its 2,700 validation photos, which therefore flatter it a little".
+    """
+    runs = card_runs(card)
+    if not runs or not card_epochs(card):
+        return None
+    parts = [
+        f"{card_epochs(card)} epochs behind these weights"
+        + (f", in {len(runs)} runs, each starting from the weights the one before kept" if len(runs) > 1 else "")
+        + (" (epochs trained after a run's best are not counted)" if card.get("best_epoch") is not None else "")
+    ]
+    rates = []
+    for run in runs:
+        if run["rates"] is None:
+            rates.append("an unrecorded rate")
+        elif format_rate(run["rates"][0]) == format_rate(run["rates"][1]):
+            rates.append(format_rate(run["rates"][0]))
+        else:
+            rates.append(f"{format_rate(run['rates'][0])} falling to {format_rate(run['rates'][1])}")
+    optimizer = next((r["recipe"].get("optimizer") for r in runs if r["recipe"] and r["recipe"].get("optimizer")), None)
+    parts.append(f"{optimizer + ' at ' if optimizer else ''}learning rate " + ", then ".join(rates))
+    last = runs[-1]["recipe"]
+    if last:
+        augment = "with augmentation" if last.get("augment") else "without augmentation"
+        which = "the last run " if len(runs) > 1 else ""
+        unknown = " (the earlier runs' augmentation is not in the card)" if any(r["recipe"] is None for r in runs[:-1]) else ""
+        parts.append(f"{which}{augment}, in {last.get('precision', 'float32')}{unknown}")
+    val = (card.get("split") or {}).get("val")
+    if card.get("best_epoch") is not None:
+        on = f"its {val:,} validation photos" if val else "its validation photos"
+        parts.append(f"the epoch kept is the one that scored best on {on}, which therefore flatter it a little")
+    return "; ".join(parts)

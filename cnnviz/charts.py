@@ -111,8 +111,11 @@ def parameter_share(rows: Sequence) -> go.Figure:
 
 
 def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
-    """The tensor's shape after every layer, as centred blocks: height ~ width and height of
-    the feature maps (or the log of a vector's length), width ~ the number of channels.
+    """The tensor's shape after every layer, as centred blocks: a feature map's block is as tall
+    as the map's side and wider for more channels; a vector's (after flatten) is narrow, its
+    height on a log scale of its length, scaled so that a vector holding as many values as the
+    last feature maps (flatten's output) is exactly as tall as them, and a shorter one shorter.
+    So the 64 values of a dense layer are never drawn taller than the maps they came from.
 
     Hover a block for its layer, kind, shape, number of values and parameters.
     """
@@ -120,13 +123,15 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
         (r.name, r.kind, tuple(r.output_shape), r.formula, r.params) for r in rows
     ]
     heights, widths, texts, hovers, colours = [], [], [], [], []
+    last_side, last_values = 1.0, 1  # of the last feature maps: the yardstick for vectors
     for name, kind, shape, formula, params in stages:
         values = int(np.prod(shape))
         if len(shape) == 3:
             heights.append(float(shape[0]))
             widths.append(0.25 + 0.55 * np.sqrt(shape[2] / 64))
+            last_side, last_values = float(shape[0]), values
         else:  # a vector: flatten, dense, ...
-            heights.append(12.0 + 14.0 * np.log10(max(values, 1)))
+            heights.append(max(1.5, last_side * np.log10(1 + values) / np.log10(1 + last_values)))
             widths.append(0.12)
         texts.append(format_shape(shape))
         detail = f"<br>parameters: {formula} = {params:,}" if params else ""

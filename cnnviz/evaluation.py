@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Callable
@@ -35,11 +36,35 @@ class Evaluation:
         return float(np.mean(self.predictions == self.labels)) if self.n else float("nan")
 
     @property
+    def right(self) -> int:
+        return int(np.sum(self.predictions == self.labels))
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% Wilson interval of `accuracy`: how far another sample of n photos could land."""
+        return accuracy_interval(self.right, self.n)
+
+    @property
     def confusion(self) -> np.ndarray:
         """[[true cat -> cat, true cat -> dog], [true dog -> cat, true dog -> dog]]."""
         matrix = np.zeros((2, 2), dtype=int)
         np.add.at(matrix, (self.labels, self.predictions), 1)
         return matrix
+
+
+def accuracy_interval(right: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval for an accuracy of `right` out of `n` (95% for z = 1.96).
+
+    A sample of photos gives an accuracy that another sample of the same size would miss by a
+    few points; the interval says how many. Wilson's stays inside [0, 1] and, unlike
+    p ± z·sqrt(p(1-p)/n), does not shrink to nothing at 0% or 100%.
+    """
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def sample_items(items: list[tuple[str, int]], n: int, seed: int = 13) -> list[tuple[str, int]]:

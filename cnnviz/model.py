@@ -3,7 +3,7 @@
 Every Keras object in cnnviz is created here, so that the architecture the app explains,
 the one the CLI trains and the one a weight file is checked against are the same object.
 
-The network is the classic Keras Dogs-vs-Cats tutorial's, layer for layer. Its ReLUs are
+The network is the tutorial's (Donovan Lo, "Introduction to Image Classification"), layer for layer. Its ReLUs are
 separate `Activation` layers, as in the tutorial's code, so that the explorer can show a
 convolution's raw output and what ReLU makes of it.
 """

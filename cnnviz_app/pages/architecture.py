@@ -3,9 +3,32 @@
 import pandas as pd
 import streamlit as st
 
-from cnnviz import charts
+from cnnviz import RULE, charts
+from cnnviz.backend import keras
 from cnnviz.model import INPUT_SHAPE, layer_table
 from cnnviz_app.common import shipped_model
+
+
+def with_first_pooling(model):
+    """The Keras blog's version of this network: the same layers, plus a pooling layer (a copy of
+    the network's first one) right after the first convolution's ReLU, where the tutorial has none."""
+    layers = [type(layer).from_config(layer.get_config()) for layer in model.layers]
+    pool = next(layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D))
+    first_conv = next(i for i, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Conv2D))
+    after = first_conv + 1 + int(isinstance(model.layers[first_conv + 1], keras.layers.Activation))
+    layers.insert(after, type(pool).from_config({**pool.get_config(), "name": "extra_pooling"}))
+    return keras.Sequential([keras.Input(shape=tuple(model.input_shape[1:])), *layers], name="with_first_pooling")
+
+
+def shape_steps(rows, kind: str, input_shape) -> list[tuple[int, int]]:
+    """(side in, side out) for every layer of `kind`, read off the layer table."""
+    steps, side = [], input_shape[0]
+    for r in rows:
+        if r.kind == kind and len(r.output_shape) == 3:
+            steps.append((side, r.output_shape[0]))
+        if len(r.output_shape) == 3:
+            side = r.output_shape[0]
+    return steps
 
 st.title("Architecture")
 
@@ -16,14 +39,18 @@ by_name = {r.name: r for r in rows}
 biggest = max(rows, key=lambda r: r.params)
 
 st.markdown(
-    f"The network reads a **{charts.format_shape(INPUT_SHAPE)}** photo (width × height × red, green, blue, "
+    f"The network reads a **{charts.format_shape(INPUT_SHAPE)}** photo (height × width × red, green, blue, "
     f"each scaled to [0, 1]) and ends in **one number**, P(dog). In between are {len(rows)} layers with "
     f"**{total:,}** learned parameters in all, and **{biggest.name}** alone holds "
     f"**{100 * biggest.share:.1f}%** of them."
 )
 
 st.subheader("The shape of the data, layer by layer")
-st.caption("Each block is the tensor a layer hands on: taller for larger feature maps, wider for more channels. Hover a block for its numbers.")
+st.caption(
+    "Each block is the tensor a layer hands on. Feature maps: as tall as the map's side, wider for more channels. "
+    "Vectors (from flatten on): narrow, their height on a log scale of their length, drawn so that flatten's "
+    "vector, which holds exactly the last maps' values, is as tall as those maps. Hover a block for its numbers."
+)
 st.plotly_chart(charts.shape_flow(rows, INPUT_SHAPE), width="stretch", config={"displayModeBar": False})
 
 st.subheader("The layer table")
@@ -46,6 +73,12 @@ st.caption(
     "A convolution's formula is (kernel height × kernel width × input channels) × filters + one bias per filter; "
     "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
 )
+activations = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+st.caption(
+    f"Names: the tutorial's code looks its activations up as activation_1 … activation_{len(activations)}; here they "
+    f"are {', '.join(activations)}, in the same order. Its hand-made parameter table also names the other layers "
+    "differently (conv2d_4 …, dense_3, from a re-run notebook) and leaves out both pooling layers."
+)
 chart_col, text_col = st.columns([1, 1], gap="large")
 with chart_col:
     st.subheader("Who holds the parameters")
@@ -57,24 +90,48 @@ with chart_col:
             f"{biggest.output_shape[0]} units: {biggest.formula} = {biggest.params:,}. The convolutions reuse one small "
             "kernel at every position, so they need few parameters however large the image."
         )
+        blog = with_first_pooling(model)
+        blog_rows = {r.name: r for r in layer_table(blog)}
+        blog_dense, blog_flat = blog_rows[biggest.name], blog_rows[flat.name]
+        last_maps = by_name[next(r.name for r in reversed(rows[: rows.index(flat)]) if len(r.output_shape) == 3)]
+        blog_maps = next(r for r in reversed(list(blog_rows.values())[: list(blog_rows).index(flat.name)]) if len(r.output_shape) == 3)
+        st.caption(
+            f"Why so many: the tutorial adapts the Keras blog's small network but leaves out its first pooling layer. "
+            f"With it, the last maps would be {charts.format_shape(blog_maps.output_shape)} instead of "
+            f"{charts.format_shape(last_maps.output_shape)}, flatten would hand on {blog_flat.output_shape[0]:,} values, "
+            f"and {biggest.name} would hold {blog_dense.params:,} parameters ({blog.count_params():,} in the whole "
+            f"network) instead of {biggest.params:,} ({total:,}). Computed by building that network here."
+        )
 
 with text_col:
     st.subheader("What each layer does")
     dropout = next((layer for layer in model.layers if layer.__class__.__name__ == "Dropout"), None)
     rate = dropout.rate if dropout is not None else 0.5
     first = rows[0]
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    kh, kw = conv.kernel_size
+    padding = conv.padding
+    side_in, side_out = shape_steps(rows, first.kind, INPUT_SHAPE)[0]
+    pool = next((layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)), None)
+    pool_steps = shape_steps(rows, "max pooling", INPUT_SHAPE) if pool is not None else []
+    ph, pw = pool.pool_size if pool is not None else (2, 2)
+    odd = [(a, b) for a, b in pool_steps if a % ph]
     st.markdown(
         f"""
-**Convolution** (conv2d): a small learned kernel, 3 × 3 × C for C input channels, slides over its input; at every
+**Convolution** (conv2d): a small learned kernel, {kh} × {kw} × C for C input channels, slides over its input; at every
 position it takes the dot product of the kernel with the patch under it and adds a bias. Each filter gives one
-feature map, so {first.name}'s {first.output_shape[-1]} filters make {charts.format_shape(first.output_shape)}
-(a 3 × 3 kernel fits 148 times across 150 pixels). Keras does not flip the kernel, so strictly this is a
-*cross-correlation*; the Layer Explorer checks it with numbers.
+feature map, so {first.name}'s {first.output_shape[-1]} filters make {charts.format_shape(first.output_shape)}.
+Keras's default padding, `padding='{padding}'`, adds {"no border" if padding == "valid" else "a border"}, so a
+{kh} × {kw} kernel fits {side_in} − {kh} + 1 = {side_out} times across {side_in} pixels, and every convolution
+here loses {kh - 1} rows and {kw - 1} columns: {", ".join(f"{a} → {b}" for a, b in shape_steps(rows, first.kind, INPUT_SHAPE))}.
+Keras does not flip the kernel, so strictly this is a *cross-correlation*; the Layer Explorer checks it with numbers.
 
 **ReLU**: max(0, x), value by value. Negative responses become 0, so a map keeps only where its pattern was found.
 
-**Max pooling** (2 × 2): each 2 × 2 block becomes its largest value. Maps halve in width and height, keeping
-*whether* a pattern occurred nearby rather than exactly where.
+**Max pooling** ({ph} × {pw}): each {ph} × {pw} block becomes its largest value, keeping *whether* a pattern
+occurred nearby rather than exactly where. The blocks do not overlap, so a side of n becomes ⌊n / {ph}⌋:
+{", ".join(f"{a} → {b}" for a, b in pool_steps)}{
+    f" ({', '.join(str(a) for a, _ in odd)} {'is' if len(odd) == 1 else 'are'} odd: the last row and column are dropped)" if odd else ""}.
 
 **Flatten**: lays the last {charts.format_shape(by_name['max_pooling2d_2'].output_shape) if 'max_pooling2d_2' in by_name else ''}
 maps out as one long vector. No arithmetic, no parameters.
@@ -85,8 +142,7 @@ maps out as one long vector. No arithmetic, no parameters.
 scaled by 1 / (1 − {rate:g}) = {1 / (1 - rate):g}, so the next layer sees the same total on average. When
 testing a photo it does nothing.
 
-**Sigmoid**: 1 / (1 + e<sup>−z</sup>) squeezes the last score into (0, 1): P(dog). Above 0.5 the verdict is
-dog, otherwise cat.
+**Sigmoid**: 1 / (1 + e<sup>−z</sup>) squeezes the last score into (0, 1): P(dog). The verdict: {RULE}.
 """,
         unsafe_allow_html=True,
     )

@@ -8,6 +8,7 @@ import streamlit as st
 
 from cnnviz import CLASS_NAMES, CnnvizError, charts, pictures
 from cnnviz.download import download_dataset
+from cnnviz.images import IMAGE_SIZE
 from cnnviz.split import split_dataset
 from cnnviz_app import common
 
@@ -68,7 +69,11 @@ if folder:
     else:
         dataset = st.session_state[common.DATASET]
 else:
-    st.markdown("**No photos yet?** Download Microsoft's PetImages archive: 25,000 labelled photos, the tutorial's data.")
+    st.markdown(
+        "**No photos yet?** Download Microsoft's PetImages archive: the same Asirra cat and dog photos as the "
+        "tutorial's Kaggle set, packaged by Microsoft in Cat/ and Dog/ folders. A few of its files are broken; "
+        "the scan skips them and says which."
+    )
     if st.button("Download the dataset", icon=":material/download:", type="primary"):
         bar = st.progress(0.0, text="Starting the download…")
         try:
@@ -130,11 +135,14 @@ train_counts, val_counts = common.count_labels(split.train), common.count_labels
 st.markdown(
     f"**{len(split.train):,}** training images ({train_counts['cat']:,} cats, {train_counts['dog']:,} dogs) and "
     f"**{len(split.val):,}** validation images ({val_counts['cat']:,} cats, {val_counts['dog']:,} dogs), seed {split.seed}. "
-    "Copies of one photo always land on the same side, so validation never sees a photo it trained on."
+    "Byte-identical copies of a file always land on the same side. Near-duplicates (the same photo resized, "
+    "cropped or saved again) are not detected, so validation may still hold a photo the network trained on in another form."
 )
 if split.note:
     st.info(split.note, icon=":material/info:")
-st.caption("The defaults are the tutorial's 16,000 and 6,400; the Training page offers a faster workshop size too.")
+st.caption(
+    f"The defaults are the tutorial's {common.DEFAULT_TRAIN:,} and {common.DEFAULT_VAL:,}; the Training page offers a faster workshop size too."
+)
 
 chart_col, grid_col = st.columns([2, 3], gap="large")
 with chart_col:
@@ -164,4 +172,4 @@ with grid_col:
                 cell.caption(f"{Path(path).name}: unreadable now")
                 continue
             cell.image(pictures.square_thumbnail(photo.original, 200), caption=CLASS_NAMES[label], width="stretch")
-    st.caption("Shown cropped to squares; the network squashes each whole photo to 150 × 150 instead.")
+    st.caption(f"Shown cropped to squares; the network squashes each whole photo to {IMAGE_SIZE} × {IMAGE_SIZE} instead.")

@@ -107,8 +107,17 @@ left, right = st.columns([2, 3], gap="large")
 with left:
     cm = evaluation.confusion
     right_count = int(cm[0, 0] + cm[1, 1])
+    low, high = evaluation.interval
     st.metric("accuracy", f"{evaluation.accuracy:.1%}", help="Share of the judged photos whose verdict matches the label.")
-    st.markdown(f"**{right_count:,}** of **{evaluation.n:,}** validation photos judged right.")
+    st.markdown(
+        f"**{right_count:,}** of **{evaluation.n:,}** validation photos judged right. "
+        f"95% interval: **{low:.1%} to {high:.1%}**: another sample of {evaluation.n:,} photos could land "
+        "anywhere in it (Wilson's interval), so differences smaller than that are noise."
+    )
+    st.caption(
+        "The Training page's val_accuracy scores every validation photo of its epoch, not this sample, "
+        "so the two figures differ by about that much."
+    )
     st.plotly_chart(charts.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion")
     st.caption("Rows: what the photo is. Columns: what the network said. The diagonal is right.")
     st.download_button(

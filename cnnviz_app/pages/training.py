@@ -16,14 +16,17 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE
-from cnnviz.cards import card_accuracy, card_history, card_path
+from cnnviz.cards import card_accuracy, card_history, card_path, card_runs, describe_recipe, format_rate
 from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
 from cnnviz.errors import CnnvizError
 from cnnviz.charts import batch_curves, epoch_history
-from cnnviz.model import WEIGHTS_DIR, list_weight_files
-from cnnviz.session import EpochRunning
+from cnnviz.model import WEIGHTS_DIR, learning_rate, list_weight_files
+from cnnviz.pipeline import _augmenter
+from cnnviz.session import EpochRunning, epoch_notes
 from cnnviz_app.common import (
+    DEFAULT_TRAIN,
+    DEFAULT_VAL,
     REPO,
     SPLIT,
     current_dataset,
@@ -43,16 +46,15 @@ BATCH_SIZE = 32  # the tutorial's
 POLL_SECONDS = 1.0
 
 COUNTS = {  # choice -> (train, validation)
-    "workshop": (2_000, 800),
-    "tutorial": (16_000, 6_400),
+    "workshop": (2_000, 800),  # the values the tutorial's code has commented out
+    "tutorial": (DEFAULT_TRAIN, DEFAULT_VAL),
 }
 COUNT_LABELS = {
-    "workshop": "Workshop: 2,000 training / 800 validation photos",
-    "tutorial": "The tutorial's: 16,000 / 6,400",
+    "workshop": f"Workshop: {COUNTS['workshop'][0]:,} training / {COUNTS['workshop'][1]:,} validation photos",
+    "tutorial": f"The tutorial's: {COUNTS['tutorial'][0]:,} / {COUNTS['tutorial'][1]:,}",
 }
 COUNT_CAPTIONS = {
     "workshop": "fast: the values the tutorial's code has commented out",
-    "tutorial": "roughly ten minutes an epoch on a 2-core laptop",
 }
 NUMBER = st.column_config.NumberColumn
 HISTORY_COLUMNS = {
@@ -105,6 +107,37 @@ def count_options() -> tuple[list[str], dict[str, str]]:
 
 def augment() -> bool:
     return bool(st.session_state.get("training_augment", False))
+
+
+def augmentation_words() -> str:
+    """What cnnviz's augmenter does, read from its layers (cnnviz.pipeline), e.g.
+    "random horizontal flips, rotations of up to 0.08 of a turn (±29°) and zooms of up to ±10%"."""
+    words = []
+    for layer in _augmenter(0).layers:
+        config = layer.get_config()
+        if "mode" in config:
+            words.append(f"random {config['mode'].replace('_and_', ' and ')} flips")
+        elif "factor" in config and "height_factor" not in config:
+            turn = max(abs(f) for f in (config["factor"] if isinstance(config["factor"], (list, tuple)) else [config["factor"]]))
+            words.append(f"rotations of up to {turn:g} of a turn (±{360 * turn:.0f}°)")
+        elif "height_factor" in config:
+            zoom = max(abs(f) for f in (config["height_factor"] if isinstance(config["height_factor"], (list, tuple)) else [config["height_factor"]]))
+            words.append(f"zooms of up to ±{zoom:.0%}")
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else "none"
+
+
+def tutorial_epoch_estimate() -> str | None:
+    """How long an epoch of the tutorial's size would take, from this session's last epoch; None before one."""
+    mine = session()
+    rows = [row for row in mine.rows if row.get("images_per_second") and row.get("val_accuracy") is not None]
+    if not rows or mine.split is None or not mine.split.val:
+        return None
+    row = rows[-1]
+    train_seconds = row["images"] / row["images_per_second"]
+    val_per_photo = max(0.0, row["seconds"] - train_seconds) / len(mine.split.val)
+    train, val = COUNTS["tutorial"]
+    estimate = train / row["images_per_second"] + val * val_per_photo
+    return f"about {duration(estimate)} an epoch here, from this session's epoch {row['epoch']}"
 
 
 # --- actions (button callbacks: they run before the page is drawn) ---------------------------
@@ -203,7 +236,7 @@ def reset_untrained() -> None:
 def introduction() -> None:
     st.title("Training")
     st.markdown(
-        "One **epoch** shows the network every training photo once, in batches of 32. For each batch it "
+        f"One **epoch** shows the network every training photo once, in batches of {BATCH_SIZE}. For each batch it "
         "makes its guesses (the forward pass), measures how wrong they are (the loss), works out how each "
         "weight should change to lower the loss (backpropagation: dLoss/dW), and nudges every weight a "
         "little (RMSprop). Then it is tested on validation photos it never trains on: **val_accuracy**."
@@ -212,8 +245,10 @@ def introduction() -> None:
         st.latex(r"\text{loss} = -\frac{1}{N}\sum_{i=1}^{N}\Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]")
         st.markdown(
             "$p_i$ is the network's P(dog) for photo $i$, $y_i$ is 1 for a dog and 0 for a cat. A confident wrong "
-            "guess costs a lot (log of a small number); a 50/50 guess costs log 2 ≈ 0.693, which is where an untrained "
-            "network starts. The tutorial's text calls the loss mean squared error, but its code trains with this one."
+            "guess costs a lot (log of a small number); a 50/50 guess costs log 2 ≈ 0.693, which is about where an "
+            "untrained network starts. At this page's learning rate (shown above the Train button) the first updates often overshoot, and the running "
+            "loss can climb above 2 in the first batches before it falls: not a bug. "
+            "The tutorial's text calls the loss mean squared error, but its code trains with this one."
         )
 
 
@@ -226,13 +261,30 @@ def model_caption() -> None:
            " It starts from random weights so you can watch it learn; to go on from the shipped weights "
            "instead, load them under Weights below.")
     )
+    warning = learning_rate_warning(mine)
+    if warning:
+        st.warning(warning)
+
+
+def learning_rate_warning(mine) -> str | None:
+    """When the loaded weights' own training ended at a much smaller learning rate than the next epoch's."""
+    runs = card_runs(mine.started_from) if mine.started_from else []
+    last = next((run["rates"][1] for run in reversed(runs) if run["rates"]), None)
+    now = learning_rate(mine.model)
+    if last is None or now is None or now < 3 * last:
+        return None
+    return (
+        f"The next epoch trains these weights at learning rate {format_rate(now)}, {now / last:,.0f}× the "
+        f"{format_rate(last)} their own training ended at: its first batches will probably undo some of "
+        "what they learned, and val_accuracy may fall before it rises."
+    )
 
 
 def no_data_notice() -> None:
     st.warning(
         "No photos to train on yet. Either start the app with `CNNVIZ_DATA=/path/to/train` (the folder of "
         "Kaggle's cat.N.jpg / dog.N.jpg files, or Microsoft's PetImages with Cat/ and Dog/), or open the "
-        "Data page to type a folder's path or download Microsoft's Dogs-vs-Cats photos (about 800 MB)."
+        "Data page to type a folder's path or download Microsoft's Dogs-vs-Cats photos (PetImages)."
     )
     st.page_link("cnnviz_app/pages/data.py", label="Open the Data page", icon=":material/photo_library:")
     folder = env_data_folder()
@@ -246,7 +298,8 @@ def settings_panel(running: bool) -> None:
         "How many photos",
         options,
         format_func=labels.get,
-        captions=[COUNT_CAPTIONS.get(option, "its own seed and sizes") for option in options],
+        captions=[COUNT_CAPTIONS.get(option, "its own seed and sizes") if option != "tutorial" else (tutorial_epoch_estimate() or "")
+                  for option in options],
         key="training_counts",
         persist_state="session",
         disabled=running,
@@ -256,7 +309,9 @@ def settings_panel(running: bool) -> None:
         key="training_augment",
         persist_state="session",
         disabled=running,
-        help="The tutorial's generator did this; it slows learning per epoch but helps against overfitting.",
+        help=f"Here: {augmentation_words()}, a new draw for every batch. The tutorial does not augment: its "
+        "generator only divides the pixels by 255. The Keras blog post it links adds shears, zooms and flips. "
+        "Augmentation slows learning per epoch but helps against overfitting.",
     )
 
 
@@ -272,10 +327,18 @@ def epoch_panel(running: bool, train_flash: str | None) -> None:
         help=f"Epoch {mine.next_epoch()} continues from the current weights.",
     )
     split, left_out = mine.epoch_split(chosen_split(), dataset.root)
+    rate = learning_rate(mine.model)
     st.markdown(
         f"Epoch {mine.next_epoch()} trains on **{len(split.train):,}** photos and validates on "
-        f"**{len(split.val):,}**, in batches of {BATCH_SIZE}."
+        f"**{len(split.val):,}**, in batches of {BATCH_SIZE}"
+        + (f", with RMSprop at learning rate **{format_rate(rate)}**." if rate is not None else ".")
     )
+    if not mine.own and not mine.rows:
+        st.caption(
+            "What to expect from one epoch at this rate from random weights: anywhere from chance (50%) to about "
+            "the tutorial's 72.8%, depending on the split and the starting weights. Runs on this project's "
+            "machines gave 56.8% and 67.4% (README, Results)."
+        )
     left_out_caption(left_out)
     counts = dataset.counts()
     st.caption(
@@ -386,9 +449,16 @@ def finished_epoch(job, status) -> None:
     cols = st.columns(5)
     cols[0].metric("val_accuracy", f"{r.val_accuracy:.1%}", help=f"Share of validation photos judged right ({RULE}).")
     cols[1].metric("val_loss", f"{r.val_loss:.4f}", help="Binary cross-entropy on the validation photos.")
-    cols[2].metric("accuracy (training)", f"{r.accuracy:.1%}", help="Running mean over the epoch's batches, while the weights were still changing.")
+    cols[2].metric(
+        "accuracy (training)",
+        f"{r.accuracy:.1%}",
+        help="Running mean over the epoch's batches, while the weights were still changing and with dropout on "
+        "(validation uses the final weights with dropout off), so in a first epoch it usually trails val_accuracy.",
+    )
     cols[3].metric("loss (training)", f"{r.loss:.4f}")
     cols[4].metric("images/s", f"{r.images_per_second:.1f}", help="Training pass only.")
+    for note in epoch_notes(r):
+        st.info(note, icon=":material/lightbulb:")
     reference = shipped_run_summary()
     if reference:
         st.caption(reference)
@@ -402,12 +472,17 @@ def shipped_run_summary() -> str | None:
     history = [h for h in card_history(card) if h.get("val_accuracy") is not None]
     if not history:
         return None
-    first, best = history[0], max(history, key=lambda h: h["val_accuracy"])
+    first, last = history[0], history[-1]
     train_size = (card.get("split") or {}).get("train")
     on = f" on {train_size:,} photos" if train_size else ""
+    first_rate = first.get("learning_rate")
+    at = f" at learning rate {format_rate(first_rate)}" if isinstance(first_rate, (int, float)) else ""
+    kept = card_accuracy(card)
+    recipe = describe_recipe(card)
     return (
-        f"For comparison, the shipped weights' own training{on}: val_accuracy {first['val_accuracy']:.1%} "
-        f"after epoch {first['epoch']}, {best['val_accuracy']:.1%} at its best (epoch {best['epoch']})."
+        f"For comparison, the shipped weights' own training{on}, with another recipe: val_accuracy "
+        f"{first['val_accuracy']:.1%} after their first epoch{at}, and {kept if kept is not None else last['val_accuracy']:.1%} "
+        f"for the file kept, after epoch {last['epoch']}. Their recipe: {recipe}."
     )
 
 

@@ -37,3 +37,50 @@ def test_architecture_shows_the_live_total_every_formula_and_dense_1s_share():
     assert any(r"\log" in latex.value for latex in at.latex)
     # The dropout text is computed from the layer: rate 0.5 scales survivors by 2.
     assert "1 / (1 − 0.5) = 2" in body
+
+
+def test_architecture_sentences_are_computed_from_the_network_and_change_with_it(monkeypatch):
+    """The valid-padding arithmetic, the pooling steps (71 -> 35 drops a row), the threshold rule
+    and the Keras blog's dense_1 (with the first pooling layer the tutorial leaves out) come from
+    the model: another network gives other sentences."""
+    from cnnviz import RULE
+    from cnnviz.backend import keras
+
+    from cnnviz.model import layer_table
+
+    at = open_page("cnnviz_app/pages/architecture.py")
+    body = texts(at)
+    assert "150 − 3 + 1 = 148" in body and "`padding='valid'`" in body
+    assert "146 → 73, 71 → 35 (71 is odd: the last row and column are dropped)" in body
+    assert f"The verdict: {RULE}." in body and "Above 0.5" not in body
+    # the blog's version, worked from the shapes: 150-2=148, /2=74, -2=72, /2=36, -2=34, /2=17
+    blog_dense = 17 * 17 * 64 * 64 + 64
+    assert f"{blog_dense:,} parameters" in body and "17×17×64 instead of 35×35×64" in body
+    assert "height × width × red, green, blue" in body
+    assert "activation_1 … activation_5; here they are relu_1, relu_2, relu_3, relu_4, sigmoid" in body
+    # the shape chart keeps its legend: 64 values are not drawn taller than the 35×35×64 maps
+    flow = plotly_specs(at)[0]
+    heights = dict(zip(["input", *(r.name for r in layer_table(shipped()[0]))], plotly_array(flow["data"][0]["y"])))
+    assert heights["flatten_1"] == heights["max_pooling2d_2"] == 35
+    assert heights["dense_1"] < heights["max_pooling2d_2"] and heights["dense_2"] < heights["dense_1"]
+
+    def wider_kernels_fewer_filters():  # 5x5 kernels and 16 filters in conv2d_3, same names
+        L = keras.layers
+        model = keras.Sequential([
+            keras.Input(shape=(150, 150, 3)),
+            L.Conv2D(32, (5, 5), name="conv2d_1"), L.Activation("relu", name="relu_1"),
+            L.Conv2D(32, (5, 5), name="conv2d_2"), L.Activation("relu", name="relu_2"),
+            L.MaxPooling2D((2, 2), name="max_pooling2d_1"),
+            L.Conv2D(16, (5, 5), name="conv2d_3"), L.Activation("relu", name="relu_3"),
+            L.MaxPooling2D((2, 2), name="max_pooling2d_2"),
+            L.Flatten(name="flatten_1"), L.Dense(64, name="dense_1"), L.Activation("relu", name="relu_4"),
+            L.Dropout(0.5, name="dropout_1"), L.Dense(1, name="dense_2"), L.Activation("sigmoid", name="sigmoid"),
+        ])
+        return model, None
+
+    monkeypatch.setattr("cnnviz_app.common.shipped_model", wider_kernels_fewer_filters)
+    body = texts(open_page("cnnviz_app/pages/architecture.py"))
+    # 150 -> 146 -> 142 -> pool 71 -> 67 -> pool 33; the blog's: 146 -> 73 -> 69 -> 34 -> 30 -> 15
+    assert "150 − 5 + 1 = 146" in body and "loses 4 rows and 4 columns: 150 → 146, 146 → 142, 71 → 67" in body
+    assert "142 → 71, 67 → 33 (67 is odd" in body
+    assert f"{15 * 15 * 16 * 64 + 64:,} parameters" in body and f"instead of {33 * 33 * 16 * 64 + 64:,}" in body

@@ -52,6 +52,25 @@ def test_data_split_controls_change_the_split(monkeypatch, tiny_kaggle):
     assert "**20** training images (10 cats, 10 dogs)" in texts(at)
 
 
+def test_the_data_pages_sentences_come_from_its_constants_and_say_what_the_split_cannot_catch(monkeypatch, tiny_kaggle):
+    from cnnviz.images import IMAGE_SIZE
+    from cnnviz_app import common
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    body = texts(open_page("cnnviz_app/pages/data.py"))
+    assert f"The defaults are the tutorial's {common.DEFAULT_TRAIN:,} and {common.DEFAULT_VAL:,}" in body
+    assert f"squashes each whole photo to {IMAGE_SIZE} × {IMAGE_SIZE}" in body
+    # only byte-identical copies are grouped (by sha256): the page must not promise more
+    assert "Byte-identical copies" in body and "Near-duplicates" in body and "not detected" in body
+    assert "never sees a photo it trained on" not in body
+
+    monkeypatch.setattr(common, "DEFAULT_TRAIN", 20)
+    monkeypatch.setattr(common, "DEFAULT_VAL", 8)
+    at = open_page("cnnviz_app/pages/data.py")
+    assert "The defaults are the tutorial's 20 and 8" in texts(at)
+    assert (len(at.session_state["split"].train), len(at.session_state["split"].val)) == (20, 8)
+
+
 def test_data_page_typed_folder_with_broken_files_lists_what_was_skipped(tmp_path, data_root):
     folder = tmp_path / "mine"
     folder.mkdir()

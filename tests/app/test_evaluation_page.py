@@ -36,6 +36,8 @@ def test_evaluation_page_numbers_are_the_librarys_and_a_wrong_photo_opens_in_the
     body = texts(at)
     assert at.metric[0].value == f"{expected.accuracy:.1%}"
     assert f"**{int(np.trace(expected.confusion))}** of **{expected.n}** validation photos judged right" in body
+    low, high = expected.interval  # the sampling uncertainty, from the same judged photos
+    assert f"95% interval: **{low:.1%} to {high:.1%}**" in body and low < expected.accuracy < high
     confusion, histogram = plotly_specs(at)
     assert plotly_array(confusion["data"][0]["customdata"]).tolist() == expected.confusion.tolist()
     assert sorted(plotly_array(histogram["data"][1]["x"])) == pytest.approx(sorted(expected.dog_probabilities[expected.labels == 1]))

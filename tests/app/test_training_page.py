@@ -127,6 +127,46 @@ def test_the_page_renders_without_data_and_says_where_to_get_it(monkeypatch, tmp
     assert {"Save weights", "Load weights", "Reset to untrained"} <= {b.label for b in at.button}
 
 
+def test_the_page_states_the_learning_rate_the_augmentation_and_the_sizes_from_the_code(env):
+    from cnnviz.backend import keras
+    from cnnviz.model import build_model, compile_model
+    from cnnviz.pipeline import _augmenter
+    from cnnviz_app.common import DEFAULT_TRAIN, DEFAULT_VAL
+
+    at = open_training()
+    page = messages(at)
+    assert "with RMSprop at learning rate **1e-3**" in page  # compile_model's default, read from the model
+    assert "from chance (50%) to about the tutorial's 72.8%" in page
+    counts = at.radio(key="training_counts")
+    assert f"The tutorial's: {DEFAULT_TRAIN:,} / {DEFAULT_VAL:,}" in counts.options
+    assert not any("an epoch" in c or "laptop" in c for c in counts.proto.captions)  # no epoch yet: no estimate
+    help_text = at.checkbox(key="training_augment").help
+    rotation = next(layer for layer in _augmenter(0).layers if isinstance(layer, keras.layers.RandomRotation))
+    factor = rotation.get_config()["factor"]
+    turn = max(abs(f) for f in factor) if isinstance(factor, (list, tuple)) else factor
+    assert f"rotations of up to {turn:g} of a turn" in help_text
+    assert "random horizontal flips" in help_text and "only divides the pixels by 255" in help_text
+    assert "The tutorial's generator did this" not in help_text
+
+    slower = SessionModel(compile_model(build_model(), 3e-4), "compiled at 3e-4")
+    at = open_page(PAGE, session=slower)
+    assert "with RMSprop at learning rate **3e-4**" in messages(at)
+
+
+def test_loading_the_shipped_weights_warns_that_the_next_epoch_runs_at_a_far_larger_rate(env):
+    from cnnviz.cards import card_runs, format_rate
+    from cnnviz.model import WEIGHTS_DIR, default_weights_path
+
+    path = default_weights_path()
+    if path is None:
+        pytest.skip("no weights ship in weights/")
+    mine = SessionModel.untrained()
+    card = mine.load(path, "the shipped weights")
+    final = card_runs(card)[-1]["rates"][1]
+    page = messages(open_page(PAGE, session=mine))
+    assert f"learning rate {format_rate(1e-3)}, {1e-3 / final:,.0f}× the {format_rate(final)} their own training ended at" in page
+
+
 @pytest.mark.slow
 def test_the_session_model_starts_untrained_and_loads_the_shipped_weights_as_a_copy(env):
     from cnnviz_app.common import shipped_model
@@ -182,6 +222,15 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     history = at.dataframe[0].value
     assert list(history["epoch"]) == [1]
     assert list(history["state"]) == ["finished"]
+
+    # the shipped weights' yardstick says their recipe, read from their card, and the tutorial's
+    # size gets an estimate from this session's measured epoch, not a typed one
+    _shipped, card = shipped_model()
+    if card:
+        from cnnviz.cards import describe_recipe
+
+        assert f"Their recipe: {describe_recipe(card)}." in messages(at)
+    assert any("an epoch here, from this session's epoch 1" in c for c in at.radio(key="training_counts").proto.captions)
 
     train_one_epoch(at)
     history = at.dataframe[0].value

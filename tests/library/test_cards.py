@@ -61,3 +61,30 @@ def test_a_warm_restarts_history_goes_on_from_its_parents():
     # a parent whose card kept no history still counts its epochs
     assert [h["epoch"] for h in card_history({**child, "started_from": {"epochs": 37}})] == [38, 39]
     assert card_history(None) == [] and card_history(parent) == parent["history"]
+
+
+def test_a_cards_recipe_is_read_from_its_runs_and_changes_with_them():
+    from cnnviz.cards import describe_recipe, format_rate
+
+    assert (format_rate(9.999999747378752e-05), format_rate(6.25e-06), format_rate(1e-3)) == ("1e-4", "6.25e-6", "1e-3")
+    first = {"epochs": 3, "history": [{"epoch": e, "learning_rate": lr} for e, lr in ((1, 1e-4), (2, 1e-4), (3, 5e-5))]}
+    last = {
+        "epochs": 2,
+        "history": [{"epoch": 1, "learning_rate": 1e-5}, {"epoch": 2, "learning_rate": 1e-5}],
+        "recipe": {"optimizer": "RMSprop", "augment": False, "precision": "mixed_bfloat16"},
+        "best_epoch": 2,
+        "split": {"train": 170, "val": 27},
+        "started_from": first,
+    }
+    text = describe_recipe(last)
+    assert text.startswith("5 epochs behind these weights, in 2 runs") and "after a run's best are not counted" in text
+    assert "RMSprop at learning rate 1e-4 falling to 5e-5, then 1e-5" in text
+    assert "the last run without augmentation, in mixed_bfloat16" in text
+    assert "the earlier runs' augmentation is not in the card" in text
+    assert "best on its 27 validation photos" in text
+    # another card, another sentence: one run, augmented, no epoch chosen
+    alone = {**last, "started_from": None, "best_epoch": None, "recipe": {**last["recipe"], "augment": True}}
+    text = describe_recipe(alone)
+    assert text.startswith("2 epochs behind these weights;") and "learning rate 1e-5;" in text and "with augmentation" in text
+    assert "validation photos" not in text and "not in the card" not in text
+    assert describe_recipe(None) is None and describe_recipe({}) is None

@@ -43,3 +43,17 @@ def test_a_sample_is_half_of_each_class_and_a_short_class_leaves_its_share_to_th
     assert labels(sample_items([("cat.1.jpg", 0)], 1)) == [0]
     assert len(sample_items(items, 100)) == 13 and sample_items(items, 6) == sample_items(items, 6)
 
+
+
+def test_an_accuracys_95_percent_interval_is_wilsons_and_narrows_with_more_photos():
+    from cnnviz.evaluation import accuracy_interval
+
+    # Wilson's interval for 170 of 200, worked by hand: centre (0.85 + 1.96²/400) / (1 + 1.96²/200)
+    low, high = accuracy_interval(170, 200)
+    assert (round(low, 4), round(high, 4)) == (0.7939, 0.8929)
+    wide, narrow = accuracy_interval(85, 100), accuracy_interval(850, 1000)
+    assert wide[1] - wide[0] > narrow[1] - narrow[0] > 0
+    assert accuracy_interval(0, 10)[0] == 0.0 and accuracy_interval(0, 10)[1] > 0.2  # never "exactly 0%, surely"
+    assert accuracy_interval(10, 10)[1] == 1.0 and accuracy_interval(10, 10)[0] < 0.8
+    e = evaluation([0, 1, 1, 0], [0.1, 0.9, 0.2, 0.3])
+    assert e.right == 3 and e.interval == accuracy_interval(3, 4)
