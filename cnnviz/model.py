@@ -147,6 +147,24 @@ def layer_table(model: keras.Model) -> list[LayerRow]:
     return rows
 
 
+def first_layer(model: keras.Model, kind: str):
+    """The model's first layer of a kind, as the layer table names kinds ("convolution",
+    "max pooling", "relu", "dropout", ...), or None when it has none."""
+    return next((layer for layer in model.layers if _kind(layer) == kind), None)
+
+
+def with_first_pooling(model: keras.Model) -> keras.Model:
+    """The Keras blog's version of a network: the same layers, plus a copy of its first pooling
+    layer right after the first convolution (and that convolution's ReLU), where the tutorial
+    has none. Built to count its parameters, never trained."""
+    layers = [type(layer).from_config(layer.get_config()) for layer in model.layers]
+    pool = first_layer(model, "max pooling")
+    conv = model.layers.index(first_layer(model, "convolution"))
+    after = conv + 1 + int(_kind(model.layers[conv + 1]) == "relu")
+    layers.insert(after, type(pool).from_config({**pool.get_config(), "name": "extra_pooling"}))
+    return keras.Sequential([keras.Input(shape=tuple(model.input_shape[1:])), *layers], name="with_first_pooling")
+
+
 def _kind(layer) -> str:
     kind = LAYER_KINDS.get(type(layer).__name__, type(layer).__name__)
     if kind == "activation":

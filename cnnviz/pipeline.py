@@ -224,12 +224,26 @@ def _to_unit_range(images, labels):
     return tf.cast(images, tf.float32) / 255.0, labels
 
 
+# What `--augment` and the Training page's checkbox do to each training photo, drawn anew per batch.
+FLIP = "horizontal"
+ROTATION = 0.08  # at most this fraction of a full turn, either way
+ZOOM = 0.1  # in or out by at most this fraction
+
+
+def augmentation_words() -> str:
+    """The augmentation in a learner's words, from the constants the augmenter is built with."""
+    return (
+        f"random {FLIP} flips, rotations of up to {ROTATION:g} of a turn (±{360 * ROTATION:.0f}°) "
+        f"and zooms of up to ±{ZOOM:.0%}"
+    )
+
+
 def _augmenter(seed: int):
     return keras.Sequential(
         [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(0.08, seed=seed + 1),
-            keras.layers.RandomZoom(0.1, seed=seed + 2),
+            keras.layers.RandomFlip(FLIP, seed=seed),
+            keras.layers.RandomRotation(ROTATION, seed=seed + 1),
+            keras.layers.RandomZoom(ZOOM, seed=seed + 2),
         ],
         name="augmentation",
     )

@@ -4,20 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE, charts
-from cnnviz.backend import keras
-from cnnviz.model import INPUT_SHAPE, layer_table
+from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, with_first_pooling
 from cnnviz_app.common import shipped_model
-
-
-def with_first_pooling(model):
-    """The Keras blog's version of this network: the same layers, plus a pooling layer (a copy of
-    the network's first one) right after the first convolution's ReLU, where the tutorial has none."""
-    layers = [type(layer).from_config(layer.get_config()) for layer in model.layers]
-    pool = next(layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D))
-    first_conv = next(i for i, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Conv2D))
-    after = first_conv + 1 + int(isinstance(model.layers[first_conv + 1], keras.layers.Activation))
-    layers.insert(after, type(pool).from_config({**pool.get_config(), "name": "extra_pooling"}))
-    return keras.Sequential([keras.Input(shape=tuple(model.input_shape[1:])), *layers], name="with_first_pooling")
 
 
 def shape_steps(rows, kind: str, input_shape) -> list[tuple[int, int]]:
@@ -73,7 +61,7 @@ st.caption(
     "A convolution's formula is (kernel height × kernel width × input channels) × filters + one bias per filter; "
     "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
 )
-activations = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+activations = [r.name for r in rows if r.kind in ("relu", "sigmoid")]
 st.caption(
     f"Names: the tutorial's code looks its activations up as activation_1 … activation_{len(activations)}; here they "
     f"are {', '.join(activations)}, in the same order. Its hand-made parameter table also names the other layers "
@@ -105,14 +93,14 @@ with chart_col:
 
 with text_col:
     st.subheader("What each layer does")
-    dropout = next((layer for layer in model.layers if layer.__class__.__name__ == "Dropout"), None)
+    dropout = first_layer(model, "dropout")
     rate = dropout.rate if dropout is not None else 0.5
     first = rows[0]
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    conv = first_layer(model, "convolution")
     kh, kw = conv.kernel_size
     padding = conv.padding
     side_in, side_out = shape_steps(rows, first.kind, INPUT_SHAPE)[0]
-    pool = next((layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)), None)
+    pool = first_layer(model, "max pooling")
     pool_steps = shape_steps(rows, "max pooling", INPUT_SHAPE) if pool is not None else []
     ph, pw = pool.pool_size if pool is not None else (2, 2)
     odd = [(a, b) for a, b in pool_steps if a % ph]

@@ -22,7 +22,7 @@ from cnnviz.durations import duration, short_duration
 from cnnviz.errors import CnnvizError
 from cnnviz.charts import batch_curves, epoch_history
 from cnnviz.model import WEIGHTS_DIR, learning_rate, list_weight_files
-from cnnviz.pipeline import _augmenter
+from cnnviz.pipeline import augmentation_words
 from cnnviz.session import EpochRunning, epoch_notes
 from cnnviz_app.common import (
     DEFAULT_TRAIN,
@@ -107,23 +107,6 @@ def count_options() -> tuple[list[str], dict[str, str]]:
 
 def augment() -> bool:
     return bool(st.session_state.get("training_augment", False))
-
-
-def augmentation_words() -> str:
-    """What cnnviz's augmenter does, read from its layers (cnnviz.pipeline), e.g.
-    "random horizontal flips, rotations of up to 0.08 of a turn (±29°) and zooms of up to ±10%"."""
-    words = []
-    for layer in _augmenter(0).layers:
-        config = layer.get_config()
-        if "mode" in config:
-            words.append(f"random {config['mode'].replace('_and_', ' and ')} flips")
-        elif "factor" in config and "height_factor" not in config:
-            turn = max(abs(f) for f in (config["factor"] if isinstance(config["factor"], (list, tuple)) else [config["factor"]]))
-            words.append(f"rotations of up to {turn:g} of a turn (±{360 * turn:.0f}°)")
-        elif "height_factor" in config:
-            zoom = max(abs(f) for f in (config["height_factor"] if isinstance(config["height_factor"], (list, tuple)) else [config["height_factor"]]))
-            words.append(f"zooms of up to ±{zoom:.0%}")
-    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else "none"
 
 
 def tutorial_epoch_estimate() -> str | None:
