@@ -37,7 +37,7 @@ def test_predict_uses_the_shipped_weights_without_a_flag(cat_photo, dog_photo):
     r = cnnviz("predict", cat_photo, dog_photo)
     assert r.returncode == 0, r.stderr
     assert "untrained" not in r.stderr
-    labels = [line.rsplit(" ", 2)[1] for line in r.stdout.splitlines()]
+    labels = [line.split(": ", 1)[1].split(" ")[0] for line in r.stdout.splitlines()]  # "path: cat (P(cat) = …, P(dog) = …)"
     assert labels == ["cat", "dog"]
 
 
