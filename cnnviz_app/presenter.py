@@ -16,7 +16,7 @@ import streamlit as st
 import math
 
 from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, pictures
-from cnnviz.cards import card_accuracy, card_history
+from cnnviz.cards import card_accuracy, card_history, card_runs, describe_recipe
 from cnnviz.images import Photo
 from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
 from cnnviz.model import INPUT_SHAPE, layer_table
@@ -193,23 +193,13 @@ def shipped_story(card: dict | None) -> list[str]:
     if not card or not finished:
         return ["No shipped weights with a history: train on the Training page to see a network learn."]
     first, best = finished[0], max(finished, key=lambda h: h["val_accuracy"])
-    runs, parent = 1, card.get("started_from")
-    while parent:
-        runs, parent = runs + 1, parent.get("started_from")
-    rates = sorted({h["learning_rate"] for h in history if h.get("learning_rate")})
-    recipe = card.get("recipe") or {}
     lines = [
         f"The shipped weights: val_accuracy {first['val_accuracy']:.1%} after their first epoch, "
-        f"{best['val_accuracy']:.1%} at best (epoch {best['epoch']}), over {len(history)} epochs in {runs} run(s)"
+        f"{best['val_accuracy']:.1%} at best (epoch {best['epoch']}), over {len(history)} epochs in {len(card_runs(card))} run(s)"
         + (f"; {accuracy:.1%} re-checked in float32." if (accuracy := card_accuracy(card)) is not None else "."),
     ]
-    if rates:
-        lines.append(
-            f"Learning rate from {rates[-1]:.2g} down to {rates[0]:.2g} over those runs. The last run's recipe: "
-            f"{recipe.get('optimizer', '?')}, augmentation {'on' if recipe.get('augment') else 'off'}, "
-            f"{recipe.get('precision', '?')}, batches of {recipe.get('batch_size', '?')} (the card keeps no recipe "
-            "for the earlier runs)."
-        )
+    if recipe := describe_recipe(card):
+        lines.append(f"How: {recipe}.")
     return lines
 
 

@@ -68,7 +68,7 @@ def test_the_review_reads_its_figures_from_the_cards_and_the_session():
             "recipe": {"optimizer": "RMSprop", "augment": True, "precision": "float32", "batch_size": 25}}
     story = " ".join(shipped_story(card))
     assert "61.0% after their first epoch, 70.0% at best (epoch 2), over 3 epochs in 2 run(s); 66.0% re-checked" in story
-    assert "from 0.001 down to 0.00025" in story and "augmentation on" in story and "batches of 25" in story
+    assert "learning rate 1e-3, then 5e-4 falling to 2.5e-4" in story and "the last run with augmentation" in story
     assert batch_size([row]) == 25 and batch_size([]) is None
     mine = SimpleNamespace(rows=[{**row, "kept": True}, {**row, "epoch": 2, "kept": False, "val_accuracy": 0.9}])
     assert session_story(mine) == "This session: 1 epoch(s) at learning rate 1e-03, val_accuracy 61.0% after the last."
