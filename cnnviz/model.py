@@ -153,6 +153,37 @@ def first_layer(model: keras.Model, kind: str):
     return next((layer for layer in model.layers if _kind(layer) == kind), None)
 
 
+def side_steps(rows: list[LayerRow], kind: str, input_side: int = IMAGE_SIZE) -> list[tuple[str, int, int]]:
+    """(layer name, side in, side out) for every layer of `kind` that outputs maps, read off the layer table."""
+    steps, side = [], input_side
+    for r in rows:
+        if len(r.output_shape) == 3:
+            if r.kind == kind:
+                steps.append((r.name, side, r.output_shape[0]))
+            side = r.output_shape[0]
+    return steps
+
+
+def shape_sentences(model: keras.Model) -> list[str]:
+    """Why the maps shrink as they do, from the layers themselves: padding, kernel and pool sizes."""
+    rows, out = layer_table(model), []
+    conv, pool = first_layer(model, "convolution"), first_layer(model, "max pooling")
+    if conv is not None:
+        (name, side_in, side_out), k = side_steps(rows, "convolution")[0], conv.kernel_size[0]
+        border = "adds no border" if conv.padding == "valid" else f"pads the border ({conv.padding})"
+        out.append(
+            f"The convolutions use `padding='{conv.padding}'`, which {border}: a {k} × {k} kernel fits "
+            f"{side_in} − {k} + 1 = {side_out} times across {side_in} pixels, so {name} turns {side_in} into {side_out}."
+        )
+    for name, side_in, side_out in side_steps(rows, "max pooling") if pool is not None else []:
+        p = pool.pool_size[0]
+        if side_in % p:
+            out.append(f"{name} keeps ⌊{side_in}/{p}⌋ = {side_out}: {side_in} is odd, so its last row and column are dropped.")
+        else:
+            out.append(f"{name} halves {side_in} to {side_out} exactly.")
+    return out
+
+
 def with_first_pooling(model: keras.Model) -> keras.Model:
     """The Keras blog's version of a network: the same layers, plus a copy of its first pooling
     layer right after the first convolution (and that convolution's ReLU), where the tutorial

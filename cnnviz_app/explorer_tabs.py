@@ -10,7 +10,6 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz import RULE, charts, pictures
-from cnnviz.backend import keras
 from cnnviz.export import LEFT_OUT, image_figures, zip_bytes
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.inspect import FilterStats
@@ -21,29 +20,6 @@ from cnnviz_app import common
 
 
 # --- sentences computed from the model ----------------------------------------------------------
-
-
-def shape_sentences(report: PhotoReport) -> list[str]:
-    """Why the maps shrink as they do, from the layers themselves: padding, kernel and pool sizes."""
-    out = []
-    for layer in report.model.layers:
-        side_in, side_out = int(layer.input.shape[1]), int(layer.output.shape[1])
-        if isinstance(layer, keras.layers.Conv2D) and not out:
-            k = layer.kernel_size[0]
-            border = "adds no border" if layer.padding == "valid" else f"pads the border ({layer.padding})"
-            out.append(
-                f"The convolutions use `padding='{layer.padding}'`, which {border}: a {k} × {k} kernel fits "
-                f"{side_in} − {k} + 1 = {side_out} times across {side_in} pixels, so {layer.name} turns {side_in} into {side_out}."
-            )
-        elif isinstance(layer, keras.layers.MaxPooling2D):
-            p = layer.pool_size[0]
-            if side_in % p:
-                out.append(
-                    f"{layer.name} keeps ⌊{side_in}/{p}⌋ = {side_out}: {side_in} is odd, so its last row and column are dropped."
-                )
-            else:
-                out.append(f"{layer.name} halves {side_in} to {side_out} exactly.")
-    return out
 
 
 def filter_sentence(stats: FilterStats) -> str:

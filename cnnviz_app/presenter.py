@@ -19,9 +19,9 @@ from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, pictures
 from cnnviz.cards import card_accuracy, card_history, card_runs, describe_recipe
 from cnnviz.images import Photo
 from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
-from cnnviz.model import INPUT_SHAPE, layer_table
+from cnnviz.model import INPUT_SHAPE, layer_table, shape_sentences
 from cnnviz.report import PhotoReport
-from cnnviz_app import common, explorer_tabs
+from cnnviz_app import common
 
 STEP = "presenter_step"
 NO_BAR = {"displayModeBar": False}
@@ -100,7 +100,7 @@ def parts_screen(talk: Talk) -> None:
         "**Convolution**: small learned filters, a dot product at every position. **ReLU**: max(0, x). "
         f"**Pooling**: keep the largest of each {ph} × {pw}. **Dense**: every value feeds every output."
     )
-    st.caption(" ".join(explorer_tabs.shape_sentences(talk.report)))
+    st.caption(" ".join(shape_sentences(talk.model)))
     st.plotly_chart(charts.shape_flow(layer_table(talk.model), INPUT_SHAPE), width="stretch", config=NO_BAR, key="presenter_flow")
 
 

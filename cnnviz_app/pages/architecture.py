@@ -4,19 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE, charts
-from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, with_first_pooling
+from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, side_steps, with_first_pooling
 from cnnviz_app.common import shipped_model
 
-
-def shape_steps(rows, kind: str, input_shape) -> list[tuple[int, int]]:
-    """(side in, side out) for every layer of `kind`, read off the layer table."""
-    steps, side = [], input_shape[0]
-    for r in rows:
-        if r.kind == kind and len(r.output_shape) == 3:
-            steps.append((side, r.output_shape[0]))
-        if len(r.output_shape) == 3:
-            side = r.output_shape[0]
-    return steps
 
 st.title("Architecture")
 
@@ -99,9 +89,10 @@ with text_col:
     conv = first_layer(model, "convolution")
     kh, kw = conv.kernel_size
     padding = conv.padding
-    side_in, side_out = shape_steps(rows, first.kind, INPUT_SHAPE)[0]
+    conv_steps = [(a, b) for _, a, b in side_steps(rows, first.kind, INPUT_SHAPE[0])]
+    side_in, side_out = conv_steps[0]
     pool = first_layer(model, "max pooling")
-    pool_steps = shape_steps(rows, "max pooling", INPUT_SHAPE) if pool is not None else []
+    pool_steps = [(a, b) for _, a, b in side_steps(rows, "max pooling", INPUT_SHAPE[0])] if pool is not None else []
     ph, pw = pool.pool_size if pool is not None else (2, 2)
     odd = [(a, b) for a, b in pool_steps if a % ph]
     st.markdown(
@@ -111,7 +102,7 @@ position it takes the dot product of the kernel with the patch under it and adds
 feature map, so {first.name}'s {first.output_shape[-1]} filters make {charts.format_shape(first.output_shape)}.
 Keras's default padding, `padding='{padding}'`, adds {"no border" if padding == "valid" else "a border"}, so a
 {kh} × {kw} kernel fits {side_in} − {kh} + 1 = {side_out} times across {side_in} pixels, and every convolution
-here loses {kh - 1} rows and {kw - 1} columns: {", ".join(f"{a} → {b}" for a, b in shape_steps(rows, first.kind, INPUT_SHAPE))}.
+here loses {kh - 1} rows and {kw - 1} columns: {", ".join(f"{a} → {b}" for a, b in conv_steps)}.
 Keras does not flip the kernel, so strictly this is a *cross-correlation*; the Layer Explorer checks it with numbers.
 
 **ReLU**: max(0, x), value by value. Negative responses become 0, so a map keeps only where its pattern was found.

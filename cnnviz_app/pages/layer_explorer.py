@@ -9,7 +9,7 @@ from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, mosaic, pictures
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.inspect import SCORE_NOTE, verdict_words
 from cnnviz.mosaic import grid_columns
-from cnnviz.model import weights_fingerprint
+from cnnviz.model import shape_sentences, weights_fingerprint
 from cnnviz.report import PhotoReport
 from cnnviz_app import common, explorer_tabs
 
@@ -227,7 +227,7 @@ with tab_maps:
         "(yellow: that map's largest value, dark blue: its smallest). Each map shows where in the photo one filter "
         "found its pattern; after each pooling the maps are smaller and each value covers a larger part of the photo."
     )
-    st.markdown(" ".join(explorer_tabs.shape_sentences(report)))
+    st.markdown(" ".join(shape_sentences(report.model)))
     for stage in report.stages():
         cols = st.columns(3)
         for col, name in zip(cols, stage):

@@ -93,11 +93,12 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     for sentence in report.unscaled_test.sentences():
         assert sentence in body
     # Filters: what a 3 x 3 filter can show, and their size against Keras's random start, computed.
-    from cnnviz_app.explorer_tabs import filter_sentence, shape_sentences
+    from cnnviz.model import shape_sentences
+    from cnnviz_app.explorer_tabs import filter_sentence
 
     assert filter_sentence(report.first_filter_stats) in body and "edges and colour blobs" not in body
     assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
-    for sentence in shape_sentences(report):
+    for sentence in shape_sentences(report.model):
         assert sentence in body
     assert "untinted: did not raise it" in body and "did not matter" not in body
     zero = int((report.dense.values == 0).sum())
