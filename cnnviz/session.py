@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz.cards import WEIGHTS_SUFFIX, card_epochs, card_trained_on, make_card, make_recipe, parent_summary
+from cnnviz.cards import WEIGHTS_SUFFIX, card_epochs, card_runs, card_trained_on, make_card, make_recipe, parent_summary
 from cnnviz.dataset import photo_names
 from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
@@ -104,6 +104,27 @@ class SessionModel:
         """Epochs whose weights the model holds (whole or in part), plus one."""
         kept = [row["epoch"] for row in self.rows if row["kept"]]
         return max(kept, default=self.base_epoch) + 1
+
+    def epoch_seconds(self, train: int, val: int) -> tuple[float, int] | None:
+        """(seconds an epoch of `train` / `val` photos would take at this session's last measured
+        rates, the epoch they were measured in); None before an epoch has finished."""
+        rows = [row for row in self.rows if row.get("images_per_second") and row.get("val_accuracy") is not None]
+        if not rows or self.split is None or not self.split.val:
+            return None
+        row = rows[-1]
+        train_seconds = row["images"] / row["images_per_second"]
+        val_per_photo = max(0.0, row["seconds"] - train_seconds) / len(self.split.val)
+        return train / row["images_per_second"] + val * val_per_photo, row["epoch"]
+
+    def rate_jump(self) -> tuple[float, float] | None:
+        """(the learning rate the next epoch uses, the one the loaded weights' training ended at)
+        when the first is over 3 times the second: the next epoch may undo what they learned."""
+        runs = card_runs(self.started_from) if self.started_from else []
+        last = next((run["rates"][1] for run in reversed(runs) if run["rates"]), None)
+        now = learning_rate(self.model)
+        if last is None or now is None or now < 3 * last:
+            return None
+        return now, last
 
     def snapshots(self) -> list[Snapshot]:
         """The first layer at the start and after every kept epoch, for the learning timeline."""

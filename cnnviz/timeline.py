@@ -42,6 +42,11 @@ def movement(shots: list[Snapshot]) -> np.ndarray:
     return np.sqrt((steps**2).sum(axis=(1, 2, 3)))
 
 
+def typical_length(kernel: np.ndarray) -> float:
+    """The mean Euclidean length of a layer's filters: the yardstick for how far they moved."""
+    return float(np.sqrt((np.asarray(kernel, dtype="float64") ** 2).sum(axis=(0, 1, 2))).mean())
+
+
 def first_layer_map(image: np.ndarray, kernel: np.ndarray, bias: np.ndarray, filter_index: int) -> np.ndarray:
     """The first layer's feature map (after ReLU) of one filter for a network input, recomputed from the weights."""
     x = np.asarray(image, dtype="float64")

@@ -6,12 +6,11 @@ snapshots come from cnnviz.session.SessionModel; every picture and number from c
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from cnnviz import charts
 from cnnviz.mosaic import colourise, filter_mosaic, normalise
-from cnnviz.timeline import first_layer_map, movement
+from cnnviz.timeline import first_layer_map, movement, typical_length
 from cnnviz_app import common
 
 SHOWN = 6  # snapshots side by side at most: the start and the latest epochs
@@ -44,7 +43,7 @@ def learning_over_time(session) -> None:
         key="timeline_movement",
     )
     top = int(moves[-1].argmax())
-    size = float(np.sqrt((shots[-1].kernel.astype("float64") ** 2).sum(axis=(0, 1, 2))).mean())
+    size = typical_length(shots[-1].kernel)
     st.caption(
         f"How far each filter's {kh * kw * cin} weights moved in each epoch (one line a filter; hover for which). "
         f"In the last epoch filter {top} moved most ({moves[-1, top]:.4f}); the filters moved {moves[-1].mean():.4f} "

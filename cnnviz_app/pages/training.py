@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE
-from cnnviz.cards import card_accuracy, card_history, card_path, card_runs, describe_recipe, format_rate
+from cnnviz.cards import card_accuracy, card_history, card_path, describe_recipe, format_rate
 from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
 from cnnviz.errors import CnnvizError
@@ -111,16 +111,11 @@ def augment() -> bool:
 
 def tutorial_epoch_estimate() -> str | None:
     """How long an epoch of the tutorial's size would take, from this session's last epoch; None before one."""
-    mine = session()
-    rows = [row for row in mine.rows if row.get("images_per_second") and row.get("val_accuracy") is not None]
-    if not rows or mine.split is None or not mine.split.val:
+    estimate = session().epoch_seconds(*COUNTS["tutorial"])
+    if estimate is None:
         return None
-    row = rows[-1]
-    train_seconds = row["images"] / row["images_per_second"]
-    val_per_photo = max(0.0, row["seconds"] - train_seconds) / len(mine.split.val)
-    train, val = COUNTS["tutorial"]
-    estimate = train / row["images_per_second"] + val * val_per_photo
-    return f"about {duration(estimate)} an epoch here, from this session's epoch {row['epoch']}"
+    seconds, epoch = estimate
+    return f"about {duration(seconds)} an epoch here, from this session's epoch {epoch}"
 
 
 # --- actions (button callbacks: they run before the page is drawn) ---------------------------
@@ -251,11 +246,9 @@ def model_caption() -> None:
 
 def learning_rate_warning(mine) -> str | None:
     """When the loaded weights' own training ended at a much smaller learning rate than the next epoch's."""
-    runs = card_runs(mine.started_from) if mine.started_from else []
-    last = next((run["rates"][1] for run in reversed(runs) if run["rates"]), None)
-    now = learning_rate(mine.model)
-    if last is None or now is None or now < 3 * last:
+    if (jump := mine.rate_jump()) is None:
         return None
+    now, last = jump
     return (
         f"The next epoch trains these weights at learning rate {format_rate(now)}, {now / last:,.0f}× the "
         f"{format_rate(last)} their own training ended at: its first batches will probably undo some of "

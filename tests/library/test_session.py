@@ -195,3 +195,28 @@ def test_a_finished_epochs_notes_explain_lagging_training_accuracy_and_a_collaps
     assert any("log 2" in note and "dead ReLUs" in note for note in collapsed)
     assert not any("dead ReLUs" in note for note in epoch_notes(result(0.52, 0.5, 0.70)))  # not log 2: no such claim
     assert epoch_notes(result(0.5, None, None)) == []  # stopped before validation
+
+
+def test_an_epochs_measured_rates_estimate_another_size_and_a_loaded_files_rate_is_compared():
+    from cnnviz.model import compile_model
+
+    mine = SessionModel(compile_model(build_model(), 1e-3), "test")
+    assert mine.epoch_seconds(16_000, 6_400) is None  # nothing measured yet
+    mine.split = split_dataset(_synthetic_dataset(), 8, 4, 13)
+    mine.rows = [{"epoch": 3, "images": 100, "images_per_second": 50.0, "seconds": 4.0, "val_accuracy": 0.6, "kept": True}]
+    # 2 s training 100 photos, 2 s validating 4: 1,000 / 50 + 10 x 0.5
+    assert mine.epoch_seconds(1_000, 10) == (pytest.approx(25.0), 3)
+    assert mine.rate_jump() is None  # no parent: nothing to compare with
+    mine.started_from = {"epochs": 1, "history": [{"epoch": 1, "learning_rate": 1e-4}, {"epoch": 2, "learning_rate": 1e-5}]}
+    assert mine.rate_jump() == (pytest.approx(1e-3), pytest.approx(1e-5))
+    mine.started_from["history"][-1]["learning_rate"] = 5e-4
+    assert mine.rate_jump() is None  # 2x is not a jump
+
+
+def _synthetic_dataset():
+    from pathlib import Path
+
+    from cnnviz.dataset import Dataset
+
+    items = sorted([(f"/d/cat.{i}.jpg", 0) for i in range(8)] + [(f"/d/dog.{i}.jpg", 1) for i in range(8)])
+    return Dataset(Path("/d"), "synthetic", items, [], {p: p for p, _ in items})

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnviz.timeline import Snapshot, first_layer_map, movement, snapshots
+from cnnviz.timeline import Snapshot, first_layer_map, movement, snapshots, typical_length
 
 
 def test_snapshots_follow_the_kept_epochs_and_movement_is_per_filter_distance():
@@ -39,3 +39,9 @@ def test_a_probes_map_from_stored_weights_is_the_networks_own():
         assert np.max(np.abs(first_layer_map(image, kernel, bias, k) - relu_1[:, :, k])) < 1e-5
     with pytest.raises(IndexError):
         first_layer_map(image, kernel, bias, 32)
+
+
+def test_a_filters_typical_length_is_the_mean_of_their_lengths():
+    kernel = np.zeros((3, 3, 3, 2))
+    kernel[0, 0, 0, 0], kernel[1, 1, 1, 1] = 3.0, 4.0
+    assert typical_length(kernel) == pytest.approx(3.5)
