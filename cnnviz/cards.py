@@ -204,8 +204,9 @@ def verified_card(weights_path: str | os.PathLike) -> dict:
 def card_accuracy(card: dict | None) -> float | None:
     """The validation accuracy a card vouches for: the float32 re-check when it has one.
 
-    A run trained with `--precision mixed_bfloat16` records its epochs' val_accuracy in
-    bfloat16; `validation` holds the same photos scored in float32, as everyone loads the file.
+    Runs before training steps and validation were separated recorded a `mixed_bfloat16`
+    run's val_accuracy in bfloat16; `validation` holds the photos scored in float32, as everyone
+    loads the file.
     """
     card = card or {}
     for value in ((card.get("validation") or {}).get("accuracy"), card.get("val_accuracy")):

@@ -21,6 +21,7 @@ from cnnviz.dataset import find_dataset, unseen
 from cnnviz.download import download_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.images import chelsea, load_photo
+from cnnviz.precision import CHOICES
 from cnnviz.model import build_model, layer_table, load_default_model, predict_dog_probability
 
 UNTRAINED = (
@@ -76,9 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument(
         "--precision",
-        choices=("float32", "mixed_bfloat16"),
-        default="float32",
-        help="mixed_bfloat16: float32 weights, bfloat16 arithmetic; about 3x faster on CPUs with AMX",
+        choices=CHOICES,
+        default="auto",
+        help="arithmetic of the training steps (weights stay float32): auto = mixed_bfloat16 where the CPU has "
+        "bfloat16 units (AVX512_BF16, AMX) or the GPU does, float32 elsewhere",
     )
     p.add_argument("--augment", action="store_true", help="random flips, rotations and zooms (training images only)")
     p.add_argument("--weights", type=Path, help="start from this weight file instead of untrained")

@@ -82,13 +82,17 @@ class TrainingJob:
     >>> job.roll_back()              # after a stop or a failure: the weights of the epoch's start
     """
 
-    def __init__(self, model: keras.Model, split: Split, *, epoch: int = 1, batch_size: int = 32, augment: bool = False):
+    def __init__(
+        self, model: keras.Model, split: Split, *, epoch: int = 1, batch_size: int = 32, augment: bool = False,
+        precision: str | None = None,
+    ):
         if getattr(model, "optimizer", None) is None:
             raise CnnvizError("The model has no optimizer: compile it (cnnviz.model.compile_model) before training.")
         require_both_classes(split)  # before any thread: training never starts on one class
         self.id = next(_job_ids)
         self.model, self.split, self.epoch = model, split, int(epoch)
         self.batch_size, self.augment = int(batch_size), bool(augment)
+        self.precision = precision  # of the training steps (None: the model's own); validation is the model's
         self.n_batches = -(-len(split.train) // self.batch_size)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -211,6 +215,7 @@ class TrainingJob:
                 first_epoch=self.epoch,
                 on_batch=self._on_batch,
                 stop=self._stop,
+                precision=self.precision,
             )
             result = results[-1] if results else None
             state, error, warning = self._judge(result)
@@ -258,7 +263,8 @@ class TrainingJob:
 
 
 def start_epoch(
-    model: keras.Model, split: Split, *, epoch: int = 1, batch_size: int = 32, augment: bool = False
+    model: keras.Model, split: Split, *, epoch: int = 1, batch_size: int = 32, augment: bool = False,
+    precision: str | None = None,
 ) -> TrainingJob:
     """Make and start a job: the one call the page needs."""
-    return TrainingJob(model, split, epoch=epoch, batch_size=batch_size, augment=augment).start()
+    return TrainingJob(model, split, epoch=epoch, batch_size=batch_size, augment=augment, precision=precision).start()

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +97,43 @@ def copy_model(model: keras.Model) -> keras.Model:
     twin.set_weights(model.get_weights())
     lr = learning_rate(model)
     return compile_model(twin, lr) if lr is not None else twin
+
+
+def precision_of(model: keras.Model) -> str:
+    """The precision `model` computes in (`float32` or `mixed_bfloat16`), from its first layer's policy."""
+    return model.layers[0].dtype_policy.name
+
+
+_twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def arithmetic_twin(model: keras.Model, precision: str) -> keras.Model:
+    """`model` itself if it computes in `precision`, else a compiled copy that does.
+
+    The copy is made once per model and lives as long as the model, so its training step is
+    traced once and not at every epoch. It holds no state of its own between epochs: training
+    copies the weights and the optimizer's state in before an epoch and back after it
+    (`copy_training_state`), so `model` stays the one a viewer, a save or a rollback reads.
+    """
+    if precision_of(model) == precision:
+        return model
+    twin = _twins.get(model)
+    if twin is None or precision_of(twin) != precision:
+        twin = build_model(precision)
+        optimizer = model.optimizer
+        twin.compile(optimizer=type(optimizer).from_config(optimizer.get_config()), loss=model.loss, metrics=["accuracy"])
+        _twins[model] = twin
+    return twin
+
+
+def copy_training_state(source: keras.Model, target: keras.Model) -> None:
+    """Weights, optimizer slots (RMSprop's running averages), step count and learning rate."""
+    target.set_weights(source.get_weights())
+    for model in (source, target):
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+    for mine, theirs in zip(target.optimizer.variables, source.optimizer.variables, strict=True):
+        mine.assign(theirs)
 
 
 def learning_rate(model: keras.Model) -> float | None:

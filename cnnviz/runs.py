@@ -38,7 +38,8 @@ from cnnviz.dataset import Dataset, hold_out, photo_names, unseen
 from cnnviz.split import Split, split_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.evaluation import evaluate_items
-from cnnviz.model import build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.model import arithmetic_twin, build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.precision import resolve
 from cnnviz.training import BatchProgress, EpochResult, Plateau, set_learning_rate, train
 
 SAVED_FROM = "cnnviz train (the command line)"
@@ -54,7 +55,7 @@ class RunOptions:
     batch_size: int = 32  # per replica when distributed
     learning_rate: float = 1e-3
     seed: int = 13
-    precision: str = "float32"
+    precision: str = "auto"  # cnnviz.precision: bfloat16 where the hardware has it
     augment: bool = False
     weights: Path | None = None
     out: Path | None = None
@@ -137,6 +138,9 @@ class Run:
         if self.split.note:
             say(self.split.note)
         self.epoch_split, self.trained_on = self._sides()
+        self.precision = resolve(options.precision)
+        say(f"training steps in {self.precision.name}: {self.precision.reason}" if options.precision == "auto"
+            else f"training steps in {self.precision.name}")
         say(
             f"training on {len(self.epoch_split.train):,} images, validating on {len(self.epoch_split.val):,} "
             f"(seed {self.split.seed})"
@@ -145,6 +149,7 @@ class Run:
         self.batch_size, rate, scope = self._distribution()
         with scope:
             self.model, self.history = self._starting_point(rate)
+            arithmetic_twin(self.model, self.precision.name)  # made now, in the strategy's scope, where its variables must live
         self.plateau = Plateau(patience=options.patience, halve_after=options.halve_after)
         for past in self.history:
             self.plateau.update(past["val_accuracy"], past["epoch"])
@@ -197,7 +202,7 @@ class Run:
         if resumed:
             self.say(f"resuming from {o.checkpoint} after epoch {len(resumed[1])}")
             return resumed
-        model = compile_model(build_model(o.precision), rate)
+        model = compile_model(build_model(), rate)  # float32: validation and the saved file are scored as viewers score them
         if o.weights:
             load_weights(model, o.weights)
         return model, []
@@ -219,7 +224,8 @@ class Run:
         o = self.options
         rate = learning_rate(self.model)
         (result,) = train(
-            self.model, self.epoch_split, 1, batch_size=self.batch_size, augment=o.augment, first_epoch=epoch, on_batch=on_batch
+            self.model, self.epoch_split, 1, batch_size=self.batch_size, augment=o.augment, first_epoch=epoch,
+            on_batch=on_batch, precision=self.precision.name,
         )
         self.history.append({**result.as_dict(), "learning_rate": rate})
         if on_epoch:
@@ -245,7 +251,7 @@ class Run:
             learning_rate=o.learning_rate,
             batch_size=o.batch_size,
             augment=o.augment,
-            precision=o.precision,
+            precision=self.precision.name,
             distributed=o.distribute,
             halve_after=o.halve_after,
             patience=o.patience,
@@ -264,8 +270,9 @@ class Run:
         )
 
     def _validate_in_float32(self) -> dict:
-        """The validation photos scored as every viewer of the file scores them: in float32
-        (training under mixed_bfloat16 reports a bfloat16 val_accuracy)."""
+        """The validation photos, with their confusion matrix, scored as every viewer of the file
+        scores them: in float32 (a checkpoint from before training steps and validation were
+        separated resumes a model that computes in bfloat16)."""
         viewer = build_model()
         viewer.set_weights(self.model.get_weights())
         return validation_summary(evaluate_items(viewer, self.epoch_split.val, batch_size=64))

@@ -26,6 +26,7 @@ from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
 from cnnviz.jobs import TrainingJob, start_epoch
 from cnnviz.model import build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.precision import Precision, detected
 from cnnviz.runs import unseen_validation
 from cnnviz.timeline import Snapshot, snapshots
 from cnnviz.training import EpochResult
@@ -69,8 +70,13 @@ class SessionModel:
     >>> session.save(folder, "my-cnn")                # NAME.weights.h5 and its card
     """
 
-    def __init__(self, model, description: str, *, own: bool = False, trained_on: frozenset[str] | None = frozenset()):
+    def __init__(
+        self, model, description: str, *, own: bool = False, trained_on: frozenset[str] | None = frozenset(),
+        precision: Precision | None = None,
+    ):
         self.saved: list[Path] = []  # files this session wrote: it may overwrite those, not others'
+        # Of the training steps; the model itself stays float32 for every viewer and validation.
+        self.precision = precision or detected()
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
@@ -178,7 +184,10 @@ class SessionModel:
                 "choose another seed on the Data page, or reset the model below."
             )
         self.started_lr = learning_rate(self.model)
-        job = start_epoch(self.model, narrowed, epoch=self.next_epoch(), batch_size=batch_size, augment=augment)
+        job = start_epoch(
+            self.model, narrowed, epoch=self.next_epoch(), batch_size=batch_size, augment=augment,
+            precision=self.precision.name,
+        )
         self.job, self.job_recorded = job, False
         self.dataset, self.split = dataset, split
         self.description = f"being trained: epoch {job.epoch} is running"
@@ -229,9 +238,10 @@ class SessionModel:
         `split` (the page's current choice, None without photos), with the recipe an epoch
         would have used.
         """
+        precision = self.precision.name
         if self.split is not None:
             dataset, split = self.dataset, self.split
-            batch_size, augment = self.job.batch_size, self.job.augment
+            batch_size, augment, precision = self.job.batch_size, self.job.augment, self.job.precision
         history = [
             {**{k: v for k, v in row.items() if k not in PAGE_FIELDS}, "epoch": row["epoch"] - self.base_epoch}
             for row in self.rows
@@ -241,7 +251,7 @@ class SessionModel:
             dataset=dataset,
             split=split,
             history=history,
-            recipe=make_recipe(learning_rate=learning_rate(self.model), batch_size=batch_size, augment=augment),
+            recipe=make_recipe(learning_rate=learning_rate(self.model), batch_size=batch_size, augment=augment, precision=precision),
             trained_on=self.trained_on,
             started_from=self.started_from,
             description=self.description,

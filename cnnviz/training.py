@@ -19,6 +19,7 @@ from typing import Callable
 from cnnviz.backend import keras
 
 from cnnviz import CLASS_NAMES
+from cnnviz.model import arithmetic_twin, copy_training_state, precision_of
 from cnnviz.pipeline import _fits_in_memory, decoded_images, make_pipeline, releasable_pipeline
 from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
@@ -106,16 +107,20 @@ def train(
     on_batch: Callable[[BatchProgress], None] | None = None,
     on_epoch: Callable[[EpochResult], None] | None = None,
     stop: threading.Event | None = None,
+    precision: str | None = None,
 ) -> list[EpochResult]:
     """Train a compiled model for `epochs` epochs on `split`, validating after each.
 
-    Safe to call from a background thread. Returns the epochs that ran; the last one has
-    `stopped=True` if `stop` was set during it.
+    `precision` is the arithmetic of the training steps (`cnnviz.precision`; None: the
+    model's own). Validation is scored by `model` itself, so a float32 model gets float32
+    figures however it was trained. Safe to call from a background thread. Returns the
+    epochs that ran; the last one has `stopped=True` if `stop` was set during it.
     """
     if model.optimizer is None:
         raise ValueError("compile the model first (cnnviz.model.compile_model)")
     require_both_classes(split)
     batches = -(-len(split.train) // batch_size)
+    worker = arithmetic_twin(model, precision or precision_of(model))
     cached = _decoded(split)
     if cached is None:  # too many photos to hold decoded: stream them from disk every epoch
         train_ds = make_pipeline(split.train, batch_size, training=True, augment=augment, seed=split.seed)
@@ -130,7 +135,7 @@ def train(
             )
             val_ds, release_val = releasable_pipeline(cached[1], batch_size)
         try:
-            result = _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, len(split.train), on_batch, stop)
+            result = _one_epoch(model, worker, train_ds, val_ds, epoch, batches, batch_size, len(split.train), on_batch, stop)
         finally:
             if cached is not None:
                 release_train(), release_val()
@@ -171,10 +176,17 @@ def require_both_classes(split: Split) -> None:
             )
 
 
-def _one_epoch(model, train_ds, val_ds, epoch, batches, batch_size, n_images, on_batch, stop) -> EpochResult:
+def _one_epoch(model, worker, train_ds, val_ds, epoch, batches, batch_size, n_images, on_batch, stop) -> EpochResult:
+    """Train `worker` (`model`, or its twin in another precision), then validate `model`."""
     reporter = _Reporter(epoch, batches, batch_size, n_images, on_batch, stop)
-    # steps_per_epoch tells Keras the epoch's length; shuffle=False because the pipeline shuffles.
-    model.fit(train_ds, epochs=1, steps_per_epoch=batches, shuffle=False, callbacks=[reporter], verbose=0)
+    if worker is not model:
+        copy_training_state(model, worker)
+    try:
+        # steps_per_epoch tells Keras the epoch's length; shuffle=False because the pipeline shuffles.
+        worker.fit(train_ds, epochs=1, steps_per_epoch=batches, shuffle=False, callbacks=[reporter], verbose=0)
+    finally:
+        if worker is not model:  # what was learned, even in a stopped or failed epoch, is the model's
+            copy_training_state(worker, model)
     train_seconds = time.perf_counter() - reporter.started
     stopped = stop is not None and stop.is_set()
     if reporter.batches_done < batches and not stopped:

@@ -153,6 +153,38 @@ def test_the_page_states_the_learning_rate_the_augmentation_and_the_sizes_from_t
     assert "with RMSprop at learning rate **3e-4**" in messages(at)
 
 
+@pytest.mark.parametrize("name, reason", [
+    ("mixed_bfloat16", "this test's processor has bfloat16 units (AMX)"),
+    ("float32", "this test's processor has none"),
+])
+def test_the_page_says_which_arithmetic_the_epoch_uses_and_why(env, name, reason):
+    from cnnviz.model import compile_model
+    from cnnviz.precision import Precision
+
+    mine = SessionModel(compile_model(build_model()), "a test model", precision=Precision(name, reason))
+    page = messages(open_page(PAGE, session=mine))
+    word = "**bfloat16**" if name == "mixed_bfloat16" else "**float32**"
+    assert f"The training steps {'multiply in' if name == 'mixed_bfloat16' else 'compute in'} {word}" in page
+    assert f"because {reason}." in page
+    assert ("Validation, verdicts and every picture are computed in float32." in page) == (name == "mixed_bfloat16")
+
+
+def test_the_session_trains_in_the_precision_it_names(env, small_folder):
+    """The session's job trains in its own precision and its card records it."""
+    from cnnviz.dataset import find_dataset
+    from cnnviz.model import compile_model, precision_of
+    from cnnviz.precision import Precision
+    from cnnviz.split import split_dataset
+
+    dataset = find_dataset(small_folder, cache_dir=env / "cache")
+    mine = SessionModel(compile_model(build_model()), "a test model", precision=Precision("mixed_bfloat16", "test"))
+    job = mine.start_epoch(split_dataset(dataset, 16, 8, 13), dataset, batch_size=8)
+    job.join(120)
+    assert mine.record() and mine.rows[-1]["state"] == "finished"
+    assert job.precision == "mixed_bfloat16" and precision_of(mine.model) == "float32"
+    assert mine.card()["recipe"]["precision"] == "mixed_bfloat16"
+
+
 def test_loading_the_shipped_weights_warns_that_the_next_epoch_runs_at_a_far_larger_rate(env):
     from cnnviz.cards import card_runs, format_rate
     from cnnviz.model import WEIGHTS_DIR, default_weights_path

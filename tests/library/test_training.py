@@ -10,7 +10,8 @@ import pytest
 from cnnviz.dataset import find_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.split import Split, split_dataset
-from cnnviz.model import build_model, compile_model
+from cnnviz.model import arithmetic_twin, build_model, compile_model, precision_of
+from cnnviz.pipeline import make_pipeline
 from cnnviz.training import train
 
 
@@ -119,3 +120,24 @@ def test_training_never_starts_on_a_split_with_one_class(tiny_kaggle, tmp_path):
     assert threading.active_count() == threads  # no epoch thread was started
     assert int(model.optimizer.iterations.numpy()) == 0
     assert all((a == b).all() for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.slow
+def test_bfloat16_steps_leave_a_float32_model_scored_in_float32(split):
+    """Training steps in mixed_bfloat16 change the float32 model's weights and optimizer state;
+    validation scores the float32 model, so the figure equals a float32 evaluation."""
+    model = compile_model(build_model())
+    before = [w.copy() for w in model.get_weights()]
+    (result,) = train(model, split, epochs=1, batch_size=8, precision="mixed_bfloat16")
+    assert precision_of(model) == "float32"
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert int(model.optimizer.iterations.numpy()) == 4, "the twin's four steps are the model's"
+    twin = arithmetic_twin(model, "mixed_bfloat16")
+    assert twin is not model and precision_of(twin) == "mixed_bfloat16"
+    assert all(np.array_equal(a, b) for a, b in zip(twin.get_weights(), model.get_weights()))
+    loss, accuracy = model.evaluate(make_pipeline(split.val, 8, training=False), verbose=0)
+    assert result.val_accuracy == pytest.approx(accuracy, abs=1e-6)
+    assert result.val_loss == pytest.approx(loss, rel=1e-5)
+    (again,) = train(model, split, epochs=1, batch_size=8, precision="mixed_bfloat16", first_epoch=2)
+    assert arithmetic_twin(model, "mixed_bfloat16") is twin, "one twin per model: its step is traced once"
+    assert int(model.optimizer.iterations.numpy()) == 8
