@@ -154,6 +154,14 @@ def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
         return found
 
 
+def validation_inputs(split, n: int) -> np.ndarray:
+    """Network inputs (in [0, 1]) of the first `n` readable validation photos of `split`:
+    the pixels an epoch already decoded, when it did."""
+    decoded = split.decoded.get("val") or decoded_images(split.val)
+    images, _labels = next(decoded.batches(range(min(n, len(decoded))), n), (np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), "uint8"), None))
+    return images.astype("float32") / 255.0
+
+
 def cached_pipeline(decoded: DecodedImages, batch_size: int, order_seed: int | None = None, augment: bool = False, seed: int = 13):
     """A one-epoch tf.data.Dataset over `decoded`, the same batches `make_pipeline` makes.
 

@@ -13,7 +13,6 @@ rolled back). A card keeps the kept epochs' card fields, numbered from the file 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -25,9 +24,12 @@ from cnnviz.dataset import photo_names
 from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
 from cnnviz.jobs import TrainingJob, start_epoch
-from cnnviz.model import build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.model import DEFAULT_RATE, build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.pipeline import validation_inputs
 from cnnviz.precision import Precision, detected
 from cnnviz.runs import unseen_validation
+from cnnviz.stall import PHOTOS as STALL_PHOTOS
+from cnnviz.stall import Stall, diagnose
 from cnnviz.timeline import Snapshot, snapshots
 from cnnviz.training import EpochResult
 
@@ -36,6 +38,7 @@ RESET = "untrained: random starting weights (reset on this page)"
 SAVED_FROM = "the cnnviz app's Training page"
 PAGE_FIELDS = ("state", "kept")  # in a row for the page, never in a card
 RESULT_FIELDS = tuple(EpochResult.__dataclass_fields__)
+NEAR_CHANCE = 0.1  # val_accuracy this close to 0.5 is worth a stall diagnosis
 
 
 class EpochRunning(CnnvizError):
@@ -99,6 +102,7 @@ class SessionModel:
         self.dataset = self.split = None  # of the last epoch started: what a card describes
         self.started_lr: float | None = None  # of the epoch running or last ended
         self._narrowed: tuple[tuple, Split, int | None] | None = None
+        self._stall: tuple[tuple, Stall | None] | None = None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -154,10 +158,11 @@ class SessionModel:
         )
         return card
 
-    def reset(self) -> None:
-        """New random weights and a fresh optimizer; the history starts over."""
+    def reset(self, rate: float | None = None) -> None:
+        """New random weights and a fresh optimizer (at learning rate `rate`, else the current one); the history starts over."""
         self._require_idle("stop it first, then reset.")
-        self._replace(compile_model(build_model()), RESET, own=False, trained_on=frozenset())
+        rate = rate or learning_rate(self.model) or DEFAULT_RATE
+        self._replace(compile_model(build_model(), rate), RESET, own=False, trained_on=frozenset())
 
     def epoch_split(self, split: Split, root) -> tuple[Split, int | None]:
         """(the split the next epoch uses, validation photos left out; None when that is unknown).
@@ -220,6 +225,26 @@ class SessionModel:
         self.description = status.model_state
         return True
 
+    def stall(self) -> Stall | None:
+        """The diagnosis of the last epoch when it finished near chance (computed once per epoch), else None.
+
+        Looked for only near 50%: a network that answers one P(dog) for every photo scores
+        about half of a balanced validation set, and a healthy epoch is spared the forward pass.
+        """
+        if not self.rows or self.training or self.job is None:
+            return None
+        row = self.rows[-1]
+        if row["state"] != "finished" or not row["kept"] or row["val_accuracy"] is None:
+            return None
+        key = (len(self.rows), row["epoch"])
+        if self._stall is None or self._stall[0] != key:
+            found = None
+            if abs(row["val_accuracy"] - 0.5) < NEAR_CHANCE:
+                running = [p.loss for p in self.job.status().progress]
+                found = diagnose(self.model, validation_inputs(self.job.split, STALL_PHOTOS), running)
+            self._stall = (key, found)
+        return self._stall[1]
+
     def roll_back(self) -> None:
         """Put back the weights the ended epoch started from; its row stays, marked not kept."""
         if self.job is None or self.job.is_alive():
@@ -277,10 +302,8 @@ def epoch_notes(result: EpochResult) -> list[str]:
     """What a finished epoch's figures mean, in sentences for the Training page.
 
     Training accuracy is a running mean taken with dropout on and weights still moving, so it
-    usually trails val_accuracy in a first epoch (the tutorial's: 61% against 72.8%). And an
-    epoch that ends at val_loss log 2 with val_accuracy 0.5 has collapsed: every photo gets
-    P(dog) = 0.5, which happens when the dense layer's ReLUs all stop firing after the first
-    updates overshoot.
+    usually trails val_accuracy in a first epoch (the tutorial's: 61% against 72.8%). An epoch
+    that stalled is explained by `SessionModel.stall`, with its own numbers.
     """
     notes = []
     if result.val_accuracy is None:
@@ -291,13 +314,5 @@ def epoch_notes(result: EpochResult) -> list[str]:
             "mean over the epoch's batches, taken while the weights were still changing and with dropout switching "
             "off half the dense layer's units, while validation uses the epoch's final weights with dropout off. "
             "The tutorial's own epoch shows the same, 61% against 72.8%."
-        )
-    if result.val_loss is not None and abs(result.val_loss - math.log(2)) < 1e-3 and abs(result.val_accuracy - 0.5) < 0.02:
-        notes.append(
-            f"val_loss {result.val_loss:.4f} is log 2 = {math.log(2):.4f}, the cost of answering 50/50 on every photo, "
-            f"and val_accuracy is {result.val_accuracy:.1%}: the network says P(dog) = 0.5 to everything. That is "
-            "what happens when the first large updates drive every unit of the dense layer below zero, so its ReLUs "
-            "output 0 whatever the photo (dead ReLUs) and only the last bias is left. It is common after one epoch at "
-            "this learning rate on a small sample; reset and train again, or train more epochs."
         )
     return notes

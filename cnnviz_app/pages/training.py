@@ -24,6 +24,7 @@ from cnnviz.charts import batch_curves, epoch_history
 from cnnviz.model import WEIGHTS_DIR, learning_rate, list_weight_files
 from cnnviz.pipeline import augmentation_words
 from cnnviz.session import EpochRunning, epoch_notes
+from cnnviz.stall import stall_sentences
 from cnnviz_app.common import (
     DEFAULT_TRAIN,
     DEFAULT_VAL,
@@ -41,9 +42,11 @@ from cnnviz_app.timeline_view import learning_over_time
 
 FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/reset, shown once
 TRAIN_FLASH = "training_train_flash"  # why "Train one epoch" could not start, shown once
+EPOCHS_LEFT = "training_epochs_left"  # epochs still to run after the one running, from one click
 SAVE_ENV = "CNNVIZ_SAVE_DIR"
 BATCH_SIZE = 32  # the tutorial's
 POLL_SECONDS = 1.0
+MORE_EPOCHS = 3
 
 COUNTS = {  # choice -> (train, validation)
     "workshop": (2_000, 800),  # the values the tutorial's code has commented out
@@ -136,7 +139,45 @@ def start_training() -> None:
     watch(job)  # stopped if this browser session goes away for good (tab closed)
 
 
+def train_more(epochs: int) -> None:
+    """Start `epochs` epochs in a row, one after the other (each its own row, curve and Stop)."""
+    st.session_state[EPOCHS_LEFT] = epochs - 1
+    start_training()
+
+
+def start_again(rate: float) -> None:
+    """Fresh random weights at learning rate `rate`, and their first epoch."""
+    try:
+        session().reset(rate)
+    except CnnvizError as exc:
+        st.session_state[TRAIN_FLASH] = str(exc)
+        return
+    st.session_state[EPOCHS_LEFT] = 0
+    start_training()
+
+
+def tutorial_epoch() -> None:
+    """The tutorial's own epoch and split (scaled down to the folder)."""
+    st.session_state["training_counts"] = "tutorial"
+    train_more(1)
+
+
+def record_epoch() -> bool:
+    """Record an epoch that has ended (True if one was) and start the next of the click's epochs."""
+    mine = session()
+    if not mine.record():
+        return False
+    left = st.session_state.get(EPOCHS_LEFT, 0)
+    if left and mine.rows[-1]["state"] == "finished":
+        st.session_state[EPOCHS_LEFT] = left - 1
+        start_training()
+    else:
+        st.session_state[EPOCHS_LEFT] = 0
+    return True
+
+
 def stop_training() -> None:
+    st.session_state[EPOCHS_LEFT] = 0
     job = session().job
     if job is not None:
         job.stop()
@@ -309,6 +350,7 @@ def epoch_panel(running: bool, train_flash: str | None) -> None:
         f"**{len(split.val):,}**, in batches of {BATCH_SIZE}"
         + (f", with RMSprop at learning rate **{format_rate(rate)}**." if rate is not None else ".")
     )
+    st.caption(precision_sentence(mine.precision))
     if not mine.own and not mine.rows:
         st.caption(
             "What to expect from one epoch at this rate from random weights: anywhere from chance (50%) to about "
@@ -323,6 +365,15 @@ def epoch_panel(running: bool, train_flash: str | None) -> None:
     )
     if train_flash:
         st.error(train_flash)
+
+
+def precision_sentence(precision) -> str:
+    if precision.bfloat16:
+        return (
+            f"The training steps multiply in **bfloat16**, 16-bit numbers, because {precision.reason}. "
+            "Validation, verdicts and every picture are computed in float32."
+        )
+    return f"The training steps compute in **float32**, 32-bit numbers, because {precision.reason}."
 
 
 def left_out_caption(left_out: int | None) -> None:
@@ -345,7 +396,7 @@ def live_panel() -> None:
     if job is None:
         return
     status = job.status()
-    if mine.record():
+    if record_epoch():
         st.rerun()  # the whole page: buttons enabled again, the history updated
     if status.state == "running":
         running_epoch(job, status)
@@ -435,11 +486,35 @@ def finished_epoch(job, status) -> None:
     cols[4].metric("images/s", f"{r.images_per_second:.1f}", help="Training pass only.")
     for note in epoch_notes(r):
         st.info(note, icon=":material/lightbulb:")
+    stall = session().stall()
+    if stall is not None and stall.stalled:
+        stall_panel(stall)
     reference = shipped_run_summary()
     if reference:
         st.caption(reference)
     if status.warning:
         st.warning(status.warning)
+
+
+def stall_panel(stall) -> None:
+    """The stalled epoch's own numbers, and the remedies as next runs."""
+    st.warning("  \n\n".join(stall_sentences(stall)), icon=":material/warning:")
+    rate = learning_rate(session().model)
+    lower = rate / 10
+    cols = st.columns(3)
+    cols[0].button(
+        f"Start again at learning rate {format_rate(lower)}", key="training_lower_rate", icon=":material/restart_alt:",
+        on_click=start_again, args=(lower,), help="New random weights, smaller first steps, and one epoch.",
+    )
+    cols[1].button(
+        f"Train {MORE_EPOCHS} more epochs", key="training_more_epochs", icon=":material/fast_forward:",
+        on_click=train_more, args=(MORE_EPOCHS,), help="Go on from these weights, one epoch after another.",
+    )
+    cols[2].button(
+        f"Train the tutorial's {COUNTS['tutorial'][0]:,}-photo epoch", key="training_tutorial_epoch",
+        icon=":material/school:", on_click=tutorial_epoch,
+        help="Go on from these weights with many more photos in one epoch, as the tutorial trained.",
+    )
 
 
 def shipped_run_summary() -> str | None:
@@ -562,7 +637,7 @@ def weights_panel(running: bool, flash: tuple[str, str] | None) -> None:
 # --- the page -------------------------------------------------------------------------------------
 
 introduction()
-session().record()  # an epoch that ended while the page was away
+record_epoch()  # an epoch that ended while the page was away
 running = training_in_progress()
 model_caption()
 flash, train_flash = st.session_state.pop(FLASH, None), st.session_state.pop(TRAIN_FLASH, None)

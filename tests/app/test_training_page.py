@@ -273,6 +273,54 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_a_stalled_epoch_is_diagnosed_with_its_numbers_and_offers_next_runs(env):
+    """dense_1's bias far below zero: no unit fires, every photo gets one P(dog), and the page
+    says so from the model; "Start again" trains fresh weights at a tenth of the rate."""
+    from cnnviz.model import compile_model, learning_rate
+
+    stalled = compile_model(build_model(), 1e-7)  # too small a rate to move the bias back up
+    kernel, bias = stalled.get_layer("dense_1").get_weights()
+    stalled.get_layer("dense_1").set_weights([kernel, np.full_like(bias, -1e4)])
+    mine = SessionModel(stalled, "stalled on purpose")
+    at = open_page(PAGE, session=mine)
+    train_one_epoch(at)
+    page = messages(at)
+    assert "The network has stalled" in page, page
+    assert "64 of dense_1's 64 units never fire" in page
+    assert "The first batch's loss was" in page
+    labels = [b.label for b in at.button]
+    assert "Start again at learning rate 1e-8" in labels and "Train 3 more epochs" in labels
+    assert any(label.startswith("Train the tutorial's 16,000-photo epoch") for label in labels)
+
+    at.button(key="training_lower_rate").click().run()
+    fresh = at.session_state["session"]
+    assert fresh.model is not stalled and learning_rate(fresh.model) == pytest.approx(1e-8)
+    assert fresh.training, "the fresh start's first epoch runs"
+    fresh.job.join(300)
+
+
+@pytest.mark.slow
+def test_a_healthy_epoch_gets_no_stall_warning_and_more_epochs_run_in_a_row(env):
+    from cnnviz.model import compile_model
+
+    mine = SessionModel(compile_model(build_model(), 1e-4), "a test model")
+    at = open_page(PAGE, session=mine)
+    train_one_epoch(at)
+    stall = mine.stall()
+    assert stall is None or not stall.stalled
+    assert "The network has stalled" not in messages(at)
+    assert "training_more_epochs" not in [b.key for b in at.button]
+    # the stall panel's "more epochs" click, as its callback runs it: two epochs in a row
+    at.session_state["training_epochs_left"] = 1
+    at.button(key="training_train").click().run()
+    wait_until(lambda: not mine.training)
+    at.run()
+    wait_until(lambda: not mine.training)
+    at.run()
+    assert [row["epoch"] for row in mine.rows] == [1, 2, 3]
+
+
 def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     at = open_training()
     at.button(key="training_train").click().run()
