@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.appserver import copy_photos, healthy, running_app
+from tests.appserver import TRAIN_BUTTON, copy_photos, healthy, running_app
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -157,7 +157,7 @@ async def train(browser, url: str, who: Attendee, photo: Path, timeout_ms: int, 
     context, page = await open_app(browser, url, "Training", timeout_ms)
     contexts.append((who, context, page))
     t0 = time.monotonic()
-    await page.get_by_role("button", name="Train one epoch").click()
+    await page.get_by_role("button", name=TRAIN_BUTTON).click()
     await page.get_by_text(re.compile(r"Epoch 1 finished in")).wait_for(timeout=max(timeout_ms, 900_000))
     who.epoch_s = time.monotonic() - t0
     await go(page, "Layer Explorer")

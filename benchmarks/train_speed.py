@@ -6,8 +6,10 @@
     symlinks to N photos, a `Rescaling(1/255)` map, `model.fit` one epoch at a time;
 (b) cnnviz: `cnnviz.training.train` once per epoch on a split of the same N photos, as
     `python -m cnnviz train` calls it (so the decoded-image cache lives as it does there),
-    once for each `--precision` (float32, then mixed_bfloat16 = `train --precision
-    mixed_bfloat16`: float32 weights, bfloat16 products, which AMX units run natively).
+    once for each `--precision`: `auto` (the default of `train` and the Training page:
+    mixed_bfloat16 where the CPU has bfloat16 units, cnnviz.precision), then float32.
+    mixed_bfloat16 keeps float32 weights and multiplies in bfloat16, which AVX512_BF16 and
+    AMX units run natively; validation stays float32 either way.
 All train the same network (cnnviz.model.build_model, RMSprop, BCE, batch 32), from the
 same fresh weights, with epochs interleaved peer, cnnviz float32, cnnviz bfloat16, peer, ...
 so a load that comes and goes on a shared machine hits all alike. Epoch 1 of the first
@@ -39,6 +41,7 @@ from cnnviz.backend import keras, tf
 from cnnviz.dataset import find_dataset
 from cnnviz.split import split_dataset
 from cnnviz.model import build_model, compile_model
+from cnnviz.precision import detected, resolve
 from cnnviz.training import train
 from benchmarks.iterator_teardown import Marks
 
@@ -84,9 +87,11 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--data", type=Path, default=DATA / "train")
-    p.add_argument("--precisions", default="float32,mixed_bfloat16", help="cnnviz's runs, comma-separated")
+    p.add_argument("--precisions", default="auto,float32", help="cnnviz's runs, comma-separated")
     args = p.parse_args(argv)
     precisions = args.precisions.split(",")
+    resolved = {precision: resolve(precision).name for precision in precisions}
+    print("auto here: " + f"{detected().name}, because {detected().reason}")
 
     split = split_dataset(find_dataset(args.data), args.n, args.val, seed=13)
     n = len(split.train)
@@ -96,7 +101,7 @@ def main(argv=None) -> None:
     peer_ds = peer_dataset(class_tree(split.train, Path(tmp.name)), args.batch_size, seed=13)
     keras.utils.set_random_seed(13)
     peer_model = compile_model(build_model())
-    ours_models = {precision: compile_model(build_model(precision)) for precision in precisions}
+    ours_models = {precision: compile_model(build_model()) for precision in precisions}
     for model in ours_models.values():
         model.set_weights(peer_model.get_weights())
 
@@ -111,7 +116,7 @@ def main(argv=None) -> None:
         ours = {}
         for precision, model in ours_models.items():
             cpu = time.process_time()
-            (result,) = train(model, split, 1, batch_size=args.batch_size, first_epoch=epoch)
+            (result,) = train(model, split, 1, batch_size=args.batch_size, first_epoch=epoch, precision=resolved[precision])
             ours[precision] = (result.images_per_second, n / (time.process_time() - cpu))
         loads.append(os.getloadavg()[0])
         rows.append((peer, peer_cpu, ours))
@@ -145,10 +150,14 @@ def main(argv=None) -> None:
         for precision in precisions:
             ours, ours_cpu = (statistics.mean(r[2][precision][k] for r in group) for k in (0, 1))
             print(
-                f"| {name:<14} | {precision:<14} | {ours:>6.1f} | {peer:>17.1f} | {ours / peer:>5.2f} | {100 * ours / limit:>9.0f}% "
+                f"| {name:<14} | {label(precision, resolved):<14} | {ours:>6.1f} | {peer:>17.1f} | {ours / peer:>5.2f} | {100 * ours / limit:>9.0f}% "
                 f"| {100 * peer / limit:>14.0f}% | {ours_cpu:>9.1f} | {peer_cpu:>14.1f} | {ours_cpu / peer_cpu:>5.2f} |"
             )
     tmp.cleanup()
+
+
+def label(precision: str, resolved: dict[str, str]) -> str:
+    return precision if resolved[precision] == precision else f"{precision} = {resolved[precision].replace('mixed_', '')}"
 
 
 if __name__ == "__main__":

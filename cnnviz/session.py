@@ -31,7 +31,7 @@ from cnnviz.runs import unseen_validation
 from cnnviz.stall import PHOTOS as STALL_PHOTOS
 from cnnviz.stall import Stall, diagnose
 from cnnviz.timeline import Snapshot, snapshots
-from cnnviz.training import EpochResult
+from cnnviz.training import EpochResult, set_learning_rate
 
 UNTRAINED = "untrained: random starting weights, ready to learn"
 RESET = "untrained: random starting weights (reset on this page)"
@@ -83,9 +83,9 @@ class SessionModel:
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
-    def untrained(cls) -> "SessionModel":
+    def untrained(cls, rate: float = DEFAULT_RATE) -> "SessionModel":
         """Random weights, as the tutorial starts: a room watches the network learn from a coin toss."""
-        return cls(compile_model(build_model()), UNTRAINED)
+        return cls(compile_model(build_model(), rate), UNTRAINED)
 
     def _replace(self, model, description, *, own, trained_on, base_epoch=0, started_from=None) -> None:
         self.model = model
@@ -224,6 +224,11 @@ class SessionModel:
         self.job_recorded = True
         self.description = status.model_state
         return True
+
+    def set_rate(self, rate: float) -> None:
+        """The learning rate of the epochs to come; the weights and RMSprop's averages stay."""
+        self._require_idle("wait for it to end, or stop it first, then change the learning rate.")
+        set_learning_rate(self.model, rate)
 
     def stall(self) -> Stall | None:
         """The diagnosis of the last epoch when it finished near chance (computed once per epoch), else None.

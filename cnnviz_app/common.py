@@ -52,6 +52,10 @@ SPLIT = "split"
 
 DATA_ENV = "CNNVIZ_DATA"
 DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's split
+# The Training page's workshop setting, chosen by measurement (benchmarks/workshop_default.py,
+# README "Workshop epoch"): at the tutorial's 1e-3 RMSprop's first steps often silence every
+# dense unit on 2,000 photos; at this rate the network stays alive and rises above chance.
+WORKSHOP_RATE, WORKSHOP_EPOCHS = 1e-4, 2
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
 PAGES = {  # file, relative to the repository -> title, in the tutorial's order; streamlit_app.py builds the navigation from it
@@ -101,7 +105,7 @@ def session():
     from cnnviz.session import SessionModel  # TensorFlow: see the module's docstring
 
     if st.session_state.get(SESSION) is None:
-        st.session_state[SESSION] = SessionModel.untrained()
+        st.session_state[SESSION] = SessionModel.untrained(WORKSHOP_RATE)
     return st.session_state[SESSION]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+# The Training page's start button says how many epochs a click runs: "Train one epoch", "Train 2 epochs".
+TRAIN_BUTTON = re.compile(r"^Train (one epoch|\d+ epochs)$")
 
 REPO = Path(__file__).resolve().parent.parent
 

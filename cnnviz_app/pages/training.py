@@ -8,6 +8,7 @@ usable, and leaving the page and coming back neither stops nor corrupts the epoc
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
 from cnnviz.errors import CnnvizError
 from cnnviz.charts import batch_curves, epoch_history
-from cnnviz.model import WEIGHTS_DIR, learning_rate, list_weight_files
+from cnnviz.model import DEFAULT_RATE, WEIGHTS_DIR, learning_rate, list_weight_files
 from cnnviz.pipeline import augmentation_words
 from cnnviz.session import EpochRunning, epoch_notes
 from cnnviz.stall import stall_sentences
@@ -29,6 +30,8 @@ from cnnviz_app.common import (
     DEFAULT_TRAIN,
     DEFAULT_VAL,
     REPO,
+    WORKSHOP_EPOCHS,
+    WORKSHOP_RATE,
     SPLIT,
     current_dataset,
     current_split,
@@ -43,6 +46,11 @@ from cnnviz_app.timeline_view import learning_over_time
 FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/reset, shown once
 TRAIN_FLASH = "training_train_flash"  # why "Train one epoch" could not start, shown once
 EPOCHS_LEFT = "training_epochs_left"  # epochs still to run after the one running, from one click
+RATE, PER_CLICK = "training_rate", "training_epochs_per_click"
+RATES = {
+    WORKSHOP_RATE: f"{format_rate(WORKSHOP_RATE)}: the workshop's, measured to learn sooner here",
+    DEFAULT_RATE: f"{format_rate(DEFAULT_RATE)}: the tutorial's (RMSprop's default)",
+}
 SAVE_ENV = "CNNVIZ_SAVE_DIR"
 BATCH_SIZE = 32  # the tutorial's
 POLL_SECONDS = 1.0
@@ -332,14 +340,59 @@ def settings_panel(running: bool) -> None:
     )
 
 
+def epochs_per_click() -> int:
+    return int(st.session_state.setdefault(PER_CLICK, WORKSHOP_EPOCHS))
+
+
+def rate_panel(running: bool) -> None:
+    """The learning rate (read from the model, so a loaded file's own rate shows as neither) and
+    the epochs a click runs; the tutorial's exact setting one click away."""
+    now = learning_rate(session().model)
+    st.session_state[RATE] = next((r for r in RATES if now and math.isclose(r, now, rel_tol=1e-5)), None)
+    st.radio(
+        "Learning rate",
+        list(RATES),
+        format_func=RATES.get,
+        key=RATE,
+        on_change=lambda: session().set_rate(st.session_state[RATE]),
+        disabled=running,
+        help="How big RMSprop's steps are. Its first steps move every weight by about three times the rate, "
+        "whatever the gradient: at 1e-3 that is often enough to push every unit of dense_1 below zero.",
+    )
+    if st.session_state[RATE] is None and now:
+        st.caption(f"The model's optimizer is at {format_rate(now)}, from the weights loaded; choose to change it.")
+    epochs_per_click()
+    st.number_input("Epochs per click", min_value=1, max_value=10, step=1, key=PER_CLICK, disabled=running)
+    st.caption(
+        f"The workshop setting ({format_rate(WORKSHOP_RATE)}, {WORKSHOP_EPOCHS} epochs a click, "
+        f"{COUNTS['workshop'][0]:,} photos) was chosen by training many random starts on this project's machines "
+        f"(README, Workshop epoch): at the tutorial's rate, one epoch of {COUNTS['workshop'][0]:,} photos often ends "
+        "at exactly 50% with every dense unit silenced; at the smaller rate the network stays alive and climbs "
+        "above chance over its first epochs."
+    )
+    st.button(
+        "Use the tutorial's exact setting", key="training_tutorial_setting", icon=":material/school:",
+        on_click=tutorial_setting, disabled=running,
+        help=f"{COUNTS['tutorial'][0]:,} / {COUNTS['tutorial'][1]:,} photos, learning rate {format_rate(DEFAULT_RATE)}, one epoch a click.",
+    )
+
+
+def tutorial_setting() -> None:
+    st.session_state["training_counts"] = "tutorial"
+    st.session_state[PER_CLICK] = 1
+    session().set_rate(DEFAULT_RATE)
+
+
 def epoch_panel(running: bool, train_flash: str | None) -> None:
     mine, dataset = session(), current_dataset()
+    per_click = epochs_per_click()
     st.button(
-        "Train one epoch",
+        "Train one epoch" if per_click == 1 else f"Train {per_click} epochs",
         key="training_train",
         type="primary",
         icon=":material/play_arrow:",
-        on_click=start_training,
+        on_click=train_more,
+        args=(per_click,),
         disabled=running,
         help=f"Epoch {mine.next_epoch()} continues from the current weights.",
     )
@@ -647,6 +700,7 @@ else:
     settings, action = st.columns([3, 2], gap="large")
     with settings:
         settings_panel(running)
+        rate_panel(running)
     with action:
         epoch_panel(running, train_flash)
 st.fragment(run_every=POLL_SECONDS if running else None)(live_panel)()

@@ -92,8 +92,14 @@ def same(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def click_train(at: AppTest, epochs: int = 1) -> AppTest:
+    """Set the epochs a click runs (the workshop's default is more than one), then click Train."""
+    at.number_input(key="training_epochs_per_click").set_value(epochs).run()
+    return at.button(key="training_train").click().run()
+
+
 def train_one_epoch(at: AppTest, timeout: float = 300) -> AppTest:
-    at.button(key="training_train").click().run()
+    click_train(at)
     assert not at.exception, [e.value for e in at.exception]
     job = at.session_state["session"].job
     deadline = time.monotonic() + timeout
@@ -135,7 +141,7 @@ def test_the_page_states_the_learning_rate_the_augmentation_and_the_sizes_from_t
 
     at = open_training()
     page = messages(at)
-    assert "with RMSprop at learning rate **1e-3**" in page  # compile_model's default, read from the model
+    assert "with RMSprop at learning rate **1e-4**" in page  # the workshop's, read from the model
     assert "from chance (50%) to about the tutorial's 72.8%" in page
     counts = at.radio(key="training_counts")
     assert f"The tutorial's: {DEFAULT_TRAIN:,} / {DEFAULT_VAL:,}" in counts.options
@@ -183,6 +189,30 @@ def test_the_session_trains_in_the_precision_it_names(env, small_folder):
     assert mine.record() and mine.rows[-1]["state"] == "finished"
     assert job.precision == "mixed_bfloat16" and precision_of(mine.model) == "float32"
     assert mine.card()["recipe"]["precision"] == "mixed_bfloat16"
+
+
+def test_the_workshop_setting_is_the_default_and_the_tutorials_is_one_click_away(env):
+    from cnnviz.model import learning_rate
+    from cnnviz_app.common import DEFAULT_TRAIN, WORKSHOP_EPOCHS, WORKSHOP_RATE
+
+    at = open_training()
+    mine = at.session_state["session"]
+    assert learning_rate(mine.model) == pytest.approx(WORKSHOP_RATE)
+    assert at.radio(key="training_rate").value == WORKSHOP_RATE
+    assert at.number_input(key="training_epochs_per_click").value == WORKSHOP_EPOCHS
+    assert at.button(key="training_train").label == f"Train {WORKSHOP_EPOCHS} epochs"
+    assert "was chosen by training many random starts" in messages(at)
+
+    at.radio(key="training_rate").set_value(1e-3).run()
+    assert learning_rate(mine.model) == pytest.approx(1e-3), "the radio sets the model's own optimizer"
+    assert "with RMSprop at learning rate **1e-3**" in messages(at)
+
+    at.radio(key="training_rate").set_value(WORKSHOP_RATE).run()
+    at.button(key="training_tutorial_setting").click().run()
+    assert learning_rate(mine.model) == pytest.approx(1e-3)
+    assert at.radio(key="training_counts").value == "tutorial"
+    assert at.button(key="training_train").label == "Train one epoch"
+    assert f"Epoch 1 trains on **{DEFAULT_TRAIN:,}**" in messages(at) or "Scaled down" in messages(at)
 
 
 def test_loading_the_shipped_weights_warns_that_the_next_epoch_runs_at_a_far_larger_rate(env):
@@ -233,7 +263,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
 
     shipped_before = weights(shipped_model()[0])
     at = open_training()
-    assert [b.label for b in at.button].count("Train one epoch") == 1
+    assert at.button(key="training_train").label.startswith("Train ")
     assert "Epoch 1 trains on **22** photos and validates on **8**" in messages(at)
     assert "Scaled down: the folder holds 16 cats and 16 dogs" in messages(at)
     model = at.session_state["session"].model
@@ -311,19 +341,17 @@ def test_a_healthy_epoch_gets_no_stall_warning_and_more_epochs_run_in_a_row(env)
     assert stall is None or not stall.stalled
     assert "The network has stalled" not in messages(at)
     assert "training_more_epochs" not in [b.key for b in at.button]
-    # the stall panel's "more epochs" click, as its callback runs it: two epochs in a row
-    at.session_state["training_epochs_left"] = 1
-    at.button(key="training_train").click().run()
+    click_train(at, epochs=2)  # two epochs from one click, one after the other
     wait_until(lambda: not mine.training)
     at.run()
-    wait_until(lambda: not mine.training)
+    wait_until(lambda: len(mine.rows) == 2 and not mine.training)
     at.run()
     assert [row["epoch"] for row in mine.rows] == [1, 2, 3]
 
 
 def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     at = open_training()
-    at.button(key="training_train").click().run()
+    click_train(at)
     job = at.session_state["session"].job
     at.switch_page("cnnviz_app/pages/architecture.py").run()
     assert job.join(300)
@@ -398,7 +426,7 @@ def test_stop_then_roll_back_puts_back_the_epochs_start(env):
     at = open_training()
     model = at.session_state["session"].model
     start = weights(model)
-    at.button(key="training_train").click().run()
+    click_train(at)
     at.button(key="training_stop").click().run()  # long before the first batch's tracing is done
     job = at.session_state["session"].job
     assert job.join(120)
@@ -425,7 +453,7 @@ def test_stop_then_roll_back_puts_back_the_epochs_start(env):
 @pytest.mark.timeout(600)
 def test_reruns_and_another_page_mid_epoch_keep_one_epoch_running(training):
     at = training
-    at.button(key="training_train").click().run()
+    click_train(at)
     assert_no_exception(at)
     job = at.session_state["session"].job
     assert job.is_alive()
@@ -457,7 +485,7 @@ def test_photos_deleted_mid_epoch_fail_it_and_the_page_says_where_the_model_is(t
     at = training
     model = at.session_state["session"].model
     start = weights(model)
-    at.button(key="training_train").click().run()
+    click_train(at)
     job = at.session_state["session"].job
     wait_until(lambda: job.status().batches_done >= 1 or not job.is_alive())
     for photo in photos.iterdir():  # the folder is emptied under the running epoch
@@ -571,7 +599,7 @@ def test_training_after_loading_the_shipped_weights_validates_on_photos_they_nev
     assert f"validates on **{len(kept)}**" in body
     assert f"{left_out:,} validation photos are left out: the model was trained on them before" in body
 
-    at.button(key="training_train").click().run()
+    click_train(at)
     assert_no_exception(at)
     job = at.session_state["session"].job
     deadline = time.monotonic() + 300

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.appserver import copy_photos, healthy, running_app
+from tests.appserver import TRAIN_BUTTON, copy_photos, healthy, running_app
 from tests.browser.helpers import EXCEPTION
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,7 +61,7 @@ def wait_for_log(log_path: Path, pattern: str, timeout: float) -> re.Match:
 def test_a_tab_closed_mid_epoch_gets_its_epoch_stopped_and_the_server_goes_on(server, browser):
     url, log_path = server
     context, page = open_page(browser, url, "Training")
-    page.get_by_role("button", name="Train one epoch").click()
+    page.get_by_role("button", name=TRAIN_BUTTON).click()
     page.get_by_text(re.compile(r"Epoch 1: batch \d+ of 27")).first.wait_for(timeout=240_000)
     context.close()  # the tab, and its websocket, gone mid-epoch
 
@@ -74,7 +74,7 @@ def test_a_tab_closed_mid_epoch_gets_its_epoch_stopped_and_the_server_goes_on(se
 
     # The next visitor: a session of their own, free to train, with the shipped or untrained model.
     context, page = open_page(browser, url, "Training")
-    train = page.get_by_role("button", name="Train one epoch")
+    train = page.get_by_role("button", name=TRAIN_BUTTON)
     train.wait_for()
     assert train.is_enabled()
     assert page.get_by_text("No epoch trained in this session yet").count() == 1

@@ -83,6 +83,10 @@ def test_every_page_in_chromium(page, server, cat_photo):
     no_exception(page)
     screenshots(page, "4-training")
 
+    # one epoch a click (the workshop's default runs more), so each can be watched alone
+    per_click = page.get_by_label("Epochs per click")
+    per_click.fill("1")
+    per_click.press("Enter")
     # epoch 1, live: the progress bar, the curves and a Stop button, then val_accuracy
     train = page.get_by_role("button", name="Train one epoch")
     train.click()
