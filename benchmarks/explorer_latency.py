@@ -4,10 +4,10 @@ and the filters, all as PNG bytes, in-process, after warm-up.
     .venv/bin/python -m benchmarks.explorer_latency [--runs 50]
 
 cnnviz's path is what pages/layer_explorer.py computes for a new photo, by the same calls:
-`load_photo`, then `report.photo_report` (one pass for every layer, the verdict, and a palette
-PNG of every convolution, ReLU and pooling output, two at a time), then the report's
-`filter_png` of the first layer (RGB and its three channels) and of each deeper layer's
-first input channel.
+`load_photo`, then `report.photo_report` (one pass for every layer, and the verdict), its
+`mosaics` (a palette PNG of every convolution, ReLU and pooling output, two at a time), then
+its `filter_png` of the first layer (RGB and its three channels) and of each deeper layer's
+first input channel. The page itself computes only the open tab's parts; this is all of them.
 The peer, run alternately in the same process on the same photos, is the tutorial's way:
 an activation model called with `Model.predict`, per-map mosaics coloured one map at a time,
 PNGs by Pillow at its default compression, one after another. Targets (issue 5): p50 <= 150 ms, p95 <= 300 ms.
@@ -42,14 +42,17 @@ def cnnviz_path(model, data: bytes, stages: dict) -> dict:
     t1 = time.perf_counter()
     report = photo_report(model, photo)
     t2 = time.perf_counter()
+    pngs = dict(report.mosaics)
+    t3 = time.perf_counter()
     (first, _), *deeper = report.filters.items()
-    pngs = {**report.mosaics, f"{first} rgb": report.filter_png(first)}
+    pngs[f"{first} rgb"] = report.filter_png(first)
     for c in range(3):
         pngs[f"{first} {c}"] = report.filter_png(first, c)
     for name, _ in deeper:
         pngs[f"{name} 0"] = report.filter_png(name, 0)
-    t3 = time.perf_counter()
-    for key, dt in (("decode photo", t1 - t0), ("report: network and feature-map PNGs", t2 - t1), ("filter PNGs", t3 - t2)):
+    t4 = time.perf_counter()
+    timed = (("decode photo", t1 - t0), ("network and verdict", t2 - t1), ("feature-map PNGs", t3 - t2), ("filter PNGs", t4 - t3))
+    for key, dt in timed:
         stages.setdefault(key, []).append(dt)
     return {"verdict": report.verdict, "pngs": pngs}
 

@@ -15,6 +15,7 @@ compared with the network's map of the unscaled photo. It computes a different f
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from cnnviz.backend import keras, tf
 from cnnviz.model import predict_dog_probability
 
 _extractors: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = weakref.WeakKeyDictionary()
+# A room arrives at once: without the lock, every session that found no extractor for the
+# shared shipped model built and traced one of its own, and all but the last were thrown away.
+_building = threading.Lock()
 
 
 def _extractor(model: keras.Model):
@@ -35,12 +39,17 @@ def _extractor(model: keras.Model):
     Compiled once per model as a TensorFlow graph for one image: called eagerly, the Keras
     model dispatches its fifteen layers one by one from Python, which costs more than the
     arithmetic. The weights are read when it runs, so it follows training and loaded weights.
+    One per model object: every session showing the shipped weights shares this one.
     """
-    if model not in _extractors:
-        every_layer = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
-        spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)
-        _extractors[model] = tf.function(lambda x: every_layer(x, training=False), input_signature=[spec])
-    return _extractors[model]
+    found = _extractors.get(model)
+    if found is None:
+        with _building:
+            found = _extractors.get(model)
+            if found is None:
+                every_layer = keras.Model(model.inputs[0], [layer.output for layer in model.layers])
+                spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)
+                found = _extractors[model] = tf.function(lambda x: every_layer(x, training=False), input_signature=[spec])
+    return found
 
 
 def activations(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray]:

@@ -2,11 +2,11 @@
 
 The Layer Explorer, its Export tab, `python -m cnnviz inspect` and
 benchmarks/explorer_latency.py all draw from one PhotoReport, so the numbers a person
-sees, downloads and prints come from one forward pass. What every view shows at once
-(every layer's output, the verdict, the feature-map mosaics) is computed when the report
-is made; the rest (filters, Grad-CAM and saliency, the convolution check, the dense
-layer's arithmetic) when first asked for and then kept, so the Explorer's first paint
-waits for nothing it does not draw.
+sees, downloads and prints come from one forward pass. Only that pass and the verdict, which
+every view shows, are computed when the report is made; every other part (the feature-map
+mosaics, filters, Grad-CAM and saliency, the convolution check, the dense layer's
+arithmetic) when first asked for and then kept. The Explorer computes only the tab a
+visitor has open, so its first paint waits for nothing it does not draw.
 
 A report reads the model's weights as they are when each part is computed: callers that
 keep one (the Explorer's per-session memo) key it by the weights' fingerprint.
@@ -69,16 +69,29 @@ class PhotoReport:
     kinds: dict[str, str]  # layer name -> kind, as in cnnviz.model.layer_table
     activations: dict[str, np.ndarray]  # every layer's output, batch axis removed, in layer order
     verdict: Verdict
-    mosaics: dict[str, bytes]  # each convolution, ReLU and pooling layer's maps, as palette PNG bytes
     _checks: dict[int, ConvCheck] = field(default_factory=dict, repr=False)
     _filter_pngs: dict[tuple[str, int | None], bytes] = field(default_factory=dict, repr=False)
 
     # --- feature maps ----------------------------------------------------------------------
 
+    @cached_property
+    def mosaics(self) -> dict[str, bytes]:
+        """Each convolution, ReLU and pooling layer's maps, as palette PNG bytes, in layer order."""
+        names = self.map_layers()
+        # PNG bytes made here go to the browser as they are (st.image would re-encode an array
+        # with Pillow, several times slower); numpy and ISA-L's deflate release the GIL, so two at once.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pngs = pool.map(lambda name: feature_mosaic_png(self.activations[name], cols=MOSAIC_COLUMNS), names)
+            return dict(zip(names, pngs))
+
+    def map_layers(self) -> list[str]:
+        """The layers whose output is a stack of maps to show (MAP_KINDS): the mosaics' layers."""
+        return [name for name, a in self.activations.items() if a.ndim == 3 and self.kinds[name] in MAP_KINDS]
+
     def stages(self) -> list[list[str]]:
         """The mosaics' layers in stages: a convolution, its ReLU and the pooling after it."""
         stages: list[list[str]] = []
-        for name in self.mosaics:
+        for name in self.map_layers():
             if self.kinds[name] == "convolution" or not stages:
                 stages.append([])
             stages[-1].append(name)
@@ -210,13 +223,8 @@ class PhotoReport:
 
 
 def photo_report(model: keras.Model, photo: Photo) -> PhotoReport:
-    """One photo through `model`: every layer's output in one pass, the verdict and every mosaic."""
+    """One photo through `model`: every layer's output in one pass, and the verdict; the rest when asked for."""
     acts = activations(model, photo.network_input)
     kinds = {row.name: row.kind for row in layer_table(model)}
-    names = [name for name, a in acts.items() if a.ndim == 3 and kinds[name] in MAP_KINDS]
-    # PNG bytes made here go to the browser as they are (st.image would re-encode an array
-    # with Pillow, several times slower); numpy and ISA-L's deflate release the GIL, so two at once.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        mosaics = dict(zip(names, pool.map(lambda name: feature_mosaic_png(acts[name], cols=MOSAIC_COLUMNS), names)))
     last = model.layers[-1].name
-    return PhotoReport(model, photo, kinds, acts, verdict(float(acts[last].ravel()[0])), mosaics)
+    return PhotoReport(model, photo, kinds, acts, verdict(float(acts[last].ravel()[0])))

@@ -1,25 +1,144 @@
-"""The Layer Explorer's tabs beyond the tutorial: where the network looked, and a convolution
-stepped through one position at a time. Not a page itself: layer_explorer.py calls these
-inside its tabs, so that file stays a list of tabs. Every number comes from the page's
-cnnviz.report.PhotoReport, so each is computed once for the photo."""
+"""The Layer Explorer's nine tabs, one renderer each (TABS, in the order the page shows them).
+
+Not a page itself: layer_explorer.py chooses the photo and the weights, shows the verdict,
+then draws only the open tab, so only that tab's parts of the photo's
+cnnviz.report.PhotoReport are computed (a visitor looks at one tab at a time; all nine at
+once made the first run 2.0-2.6 s). Every number comes from that report, so each is
+computed once for the photo, whichever tab asks first.
+
+A closed tab draws nothing, and Streamlit drops the value of a widget that was not drawn
+in a run; so every widget in a tab keeps its value while its tab is closed
+(persist_state=KEEP): the Export tab still reads the convolution check's filter, and a
+visitor back on a tab finds it as they left it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import RULE, charts, pictures
+from cnnviz import RULE, charts, mosaic, pictures
 from cnnviz.export import LEFT_OUT, image_figures, zip_bytes
 from cnnviz.images import IMAGE_SIZE
-from cnnviz.inspect import FilterStats
-from cnnviz.mosaic import to_png
+from cnnviz.inspect import FilterStats, verdict_words
+from cnnviz.model import shape_sentences
+from cnnviz.mosaic import grid_columns, to_png
 from cnnviz.report import PhotoReport
 from cnnviz.stepthrough import conv_step, next_position, pool_step
 from cnnviz_app import common
 
+TAB = "explorer_tab"  # st.session_state key: the open tab's label
+KEEP = "page"  # persist_state of the widgets in tabs: kept while their tab is closed, dropped on leaving the page
+NO_BAR = {"displayModeBar": False}
 
-# --- sentences computed from the model ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shown:
+    """What the tabs draw: one photo's report through the chosen weights."""
+
+    report: PhotoReport
+    fingerprint: str  # the weights', for the export's memo
+    weights: str  # which weights, in words (ModelChoice.description)
+    photo_name: str
+
+
+# --- what a computer sees ---------------------------------------------------------------------
+
+
+@st.fragment
+def _pixel_view(photo):
+    view = st.radio(
+        "Numbers of",
+        ["the photo (0 to 255)", f"the network's input ({IMAGE_SIZE} × {IMAGE_SIZE}, 0 to 1)"],
+        horizontal=True,
+        key="pixel_source",
+        persist_state=KEEP,
+    )
+    network = view.startswith("the network")
+    image = photo.network_input if network else photo.original
+    h, w = image.shape[:2]
+    size = 8
+    c1, c2 = st.columns(2)
+    # The size is in the key: a value kept from a larger photo would be outside this one's range.
+    row = c1.slider("Row (from the top)", 0, h - size, min(h - size, h // 3), key=f"pixel_row_{network}_{h}", persist_state=KEEP)
+    col = c2.slider("Column (from the left)", 0, w - size, min(w - size, w // 2), key=f"pixel_col_{network}_{w}", persist_state=KEEP)
+    left, right = st.columns([2, 3], gap="large")
+    picture = pictures.network_view(image, 1) if network else image
+    small = pictures.thumbnail(picture, 480)
+    scale = small.shape[1] / w
+    frame_size = max(int(round(size * scale)), 6)
+    left.image(
+        pictures.patch_outline(small, int(row * scale), int(col * scale), frame_size, width=2),
+        caption=f"The red square: {size} × {size} pixels at row {row}, column {col}",
+        width="stretch",
+    )
+    left.markdown(
+        "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
+        f"This one is {h} rows × {w} columns × 3 colours = {h * w * 3:,} numbers."
+    )
+    right.plotly_chart(charts.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
+
+
+def pixels(shown: Shown) -> None:
+    """What a computer sees: the photo's numbers, 8 × 8 pixels at a time."""
+    _pixel_view(shown.report.photo)
+
+
+# --- feature maps -----------------------------------------------------------------------------
+
+
+def _caption(report: PhotoReport, name: str) -> str:
+    return f"{name} · {report.kinds[name]} · {charts.format_shape(report.activations[name].shape)}"
+
+
+@st.fragment
+def _closer_look(report: PhotoReport, names: list[str]):
+    c1, c2 = st.columns([1, 2])
+    name = c1.selectbox("Layer", names, index=0, key="closer_layer", persist_state=KEEP)
+    channels = report.activations[name].shape[-1]
+    channel = c2.slider("Feature map (channel)", 0, channels - 1, 0, key=f"closer_channel_{name}", persist_state=KEEP)
+    m = report.feature_map(name, channel)
+    left, right = st.columns([3, 1], gap="large")
+    left.plotly_chart(
+        charts.feature_map_heatmap(m, f"{name}, map {channel} of {channels}: {m.shape[0]} × {m.shape[1]} values"),
+        width="content",
+        config=NO_BAR,
+    )
+    summary = mosaic.map_summary(m)
+    right.markdown(
+        f"**smallest** {summary['min']:.4f}  \n**largest** {summary['max']:.4f}  \n**mean** {summary['mean']:.4f}  \n"
+        f"**exactly zero** {summary['zero_share']:.0%} of the values"
+    )
+    if report.kinds[name] == "relu":
+        right.caption("After a ReLU, every negative value has become 0.")
+    elif report.kinds[name] == "convolution":
+        right.caption("Before its ReLU: negative values are still there.")
+    else:
+        ph, pw = report.model.get_layer(name).pool_size
+        right.caption(f"Each value is the largest of a {ph} × {pw} block of the layer before.")
+
+
+def feature_maps(shown: Shown) -> None:
+    """Every map of every convolution, ReLU and pooling layer, and a closer look at one."""
+    report = shown.report
+    st.markdown(
+        "Every feature map of every convolution, ReLU and pooling layer, each coloured on its own scale "
+        "(yellow: that map's largest value, dark blue: its smallest). Each map shows where in the photo one filter "
+        "found its pattern; after each pooling the maps are smaller and each value covers a larger part of the photo."
+    )
+    st.markdown(" ".join(shape_sentences(report.model)))
+    for stage in report.stages():
+        cols = st.columns(3)
+        for col, name in zip(cols, stage):
+            col.image(report.mosaics[name], caption=_caption(report, name), width="stretch", output_format="PNG")
+    st.subheader("A closer look at one map")
+    _closer_look(report, report.map_layers())
+
+
+# --- filters ----------------------------------------------------------------------------------
 
 
 def filter_sentence(stats: FilterStats) -> str:
@@ -40,9 +159,78 @@ def filter_sentence(stats: FilterStats) -> str:
     )
 
 
-def unscaled_panel(report: PhotoReport) -> None:
+@st.fragment
+def _deeper_filters(report: PhotoReport):
+    deeper = [name for name, (kernel, _bias) in report.filters.items() if kernel.shape[2] != 3]
+    c1, c2 = st.columns([1, 2])
+    name = c1.selectbox("Layer", deeper, key="filter_layer", persist_state=KEEP)
+    kernel = report.filters[name][0]
+    channel = c2.slider("Input channel", 0, kernel.shape[2] - 1, 0, key=f"filter_channel_{name}", persist_state=KEEP)
+    st.image(
+        report.filter_png(name, channel),
+        caption=f"{name}: the {kernel.shape[0]} × {kernel.shape[1]} weights each of its {kernel.shape[-1]} filters applies to input channel {channel} "
+        f"(one of {kernel.shape[2]}; red positive, blue negative)",
+        width=min(640, 60 * grid_columns(kernel.shape[-1])),
+        output_format="PNG",
+    )
+
+
+def filters(shown: Shown) -> None:
+    """The first layer's filters in colour and channel by channel, then any deeper layer's."""
+    report = shown.report
+    first_name = next(iter(report.filters))
+    k1 = report.filters[first_name][0]
+    kh, kw, cin = k1.shape[:3]
+    st.markdown(
+        f"The {k1.shape[-1]} filters of **{first_name}**, each {kh} × {kw} × {cin}: first as colours (each filter's red, green "
+        "and blue weights together), then one colour channel at a time (red: positive weight, blue: negative)."
+    )
+    st.markdown(filter_sentence(report.first_filter_stats))
+    cols = st.columns(4)
+    cols[0].image(report.filter_png(first_name), caption=f"{first_name} in RGB", width="stretch", output_format="PNG")
+    for c, channel_name in enumerate(("red", "green", "blue")):
+        cols[c + 1].image(
+            report.filter_png(first_name, c), caption=f"{first_name}, {channel_name} channel", width="stretch", output_format="PNG"
+        )
+    st.subheader("Deeper layers")
+    st.markdown(
+        f"A deeper filter has one {kh} × {kw} slice for every feature map of the layer before it; pick which one to see."
+    )
+    _deeper_filters(report)
+
+
+# --- dense layer and verdict ------------------------------------------------------------------
+
+
+def dense_layer(shown: Shown) -> None:
+    """The hidden dense layer's units, and the arithmetic from them to z, P(dog) and the verdict."""
+    dense, verdict = shown.report.dense, shown.report.verdict
+    st.markdown(
+        f"The {dense.values.size} units of **{dense.hidden}** after ReLU: each one weighs all "
+        f"{dense.inputs:,} flattened values. Orange bars feed the last layer "
+        "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
+    )
+    st.plotly_chart(charts.dense_activations(dense.values, dense.weights), width="stretch", config=NO_BAR)
+    zero = int((dense.values == 0).sum())
+    st.caption(
+        f"{zero} of the {dense.values.size} units are exactly 0 for this photo (ReLU cut them): they add nothing to z here. "
+        "A unit that is 0 for every photo is a dead ReLU; one photo cannot tell which these are."
+    )
+    st.markdown(
+        f"**{dense.output}** adds them up: z = Σ activation × weight + bias = {dense.weighted_sum:.4f} "
+        f"+ ({dense.bias:.4f}) = **{dense.z:.4f}**. The sigmoid turns z into a probability: "
+        f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict_words(verdict)}**. "
+        "Dropout does nothing here: it only acts during training.",
+        unsafe_allow_html=True,
+    )
+
+
+# --- the tutorial's test: unscaled pixels, == 1 -----------------------------------------------
+
+
+def unscaled(shown: Shown) -> None:
     """The tutorial's test as it ran: the same photo unscaled, and `prediction == 1`."""
-    test = report.unscaled_test
+    test = shown.report.unscaled_test
     st.markdown(
         "The tutorial tested its network on a photo it fed **unscaled** (0 to 255, though it trained on pixels divided "
         "by 255) and called it a dog only when `prediction == 1`. Here is the same photo both ways, through these weights:"
@@ -56,7 +244,80 @@ def unscaled_panel(report: PhotoReport) -> None:
     )
 
 
-def where_it_looked(report: PhotoReport) -> None:
+# --- is it really convolving? -----------------------------------------------------------------
+
+
+@st.fragment
+def _convolution_panel(report: PhotoReport, n_filters: int):
+    k = st.slider("First-layer filter", 0, n_filters - 1, 0, key="check_filter", persist_state=KEEP)
+    check = report.convolution_check(k)
+    kh, kw, cin = report.first_filter_stats.shape
+    if check.dead:
+        others = ", ".join(str(i) for i in check.firing[:5]) or "none"
+        st.info(
+            f"Filter {k} never fires on this photo: ReLU cut every value of its map to 0, so the map is blank. It is "
+            f"silent here, not necessarily dead: another photo may make it fire. Every hand computation 'matches' a map "
+            f"of zeros, which proves nothing: pick one that fires here, such as {others}.",
+            icon=":material/info:",
+        )
+    diffs = check.max_abs_difference
+    pictures_ = report.convolution_pictures(k)
+    titles = [
+        "The network's own feature map (after ReLU)",
+        "correlate2d per colour channel, summed, + bias, ReLU",
+        "convolve2d with the kernel flipped, + bias, ReLU",
+    ]
+    notes = ["the reference"] + [f"max |difference| = {d:.2g}" for d in list(diffs.values())[:2]]
+    cols = st.columns(3)
+    for col, image, title, note in zip(cols, pictures_[:3], titles, notes):
+        col.image(image, width="stretch")
+        col.markdown(f"**{title}**  \n{note}")
+    st.caption("These three are coloured on the network map's value range, so equal colours mean equal numbers.")
+    st.markdown(
+        "`correlate2d` and the flipped `convolve2d` match the network's map to within float rounding. Keras's Conv2D slides "
+        f"each {kh} × {kw} × {cin} kernel over the photo *without flipping it* and takes the dot product at every position: "
+        "mathematically a cross-correlation, which is what `correlate2d` computes. A true convolution flips the kernel "
+        "first, so `convolve2d` matches only when it is handed an already flipped kernel, and the two flips cancel."
+    )
+    st.markdown("#### The tutorial's check, as it did it")
+    r, ratio = check.tutorial_correlation, check.scale_ratio
+    left, right, words = st.columns([2, 2, 3], gap="medium")
+    left.image(pictures_[3], width="stretch")
+    left.markdown("**The network's map of the unscaled 0–255 photo** (what the tutorial compared with)")
+    right.image(pictures_[4], width="stretch")
+    right.markdown(f"**The tutorial's map**  \nmax |difference| = {list(diffs.values())[2]:.3g}")
+    words.markdown(
+        "The tutorial turned its unscaled test photo grey with `skimage.color.rgb2gray` (a weighted luminance, not the "
+        "three colours the network sees), took only the filter's weights for the **red** input, left out the bias, "
+        "and called `convolve2d`, which **flips the kernel**, then ReLU. Each of these differs from what the layer does."
+    )
+    words.markdown(
+        f"For filter {k} on this photo, the two maps correlate "
+        + ("not at all measurably (one of them is constant)" if r is None else f"at **r = {r:+.2f}**")
+        + ("" if ratio is None else f", and the network's peaks {ratio:.0f} times higher")
+        + ". "
+        + ("" if (median := report.tutorial_median_correlation) is None else
+           f"Over every filter that fires here, the median correlation is **{median:+.2f}**: ")
+        + "the tutorial's recipe computes a different feature, not the network's. Each picture is coloured on its own "
+        "range, as the tutorial's `imshow` did, which hides how far apart the numbers are."
+    )
+
+
+def convolution_check(shown: Shown) -> None:
+    """Is the CNN really convolving? One first-layer filter's map recomputed by hand three ways, and the tutorial's check."""
+    st.markdown(
+        "Does the first layer compute what the textbook says? Pick one of its filters; its feature map is recomputed "
+        "by hand with SciPy three ways and compared, number by number, with the network's own."
+    )
+    _convolution_panel(shown.report, shown.report.first_filter_stats.filters)
+
+
+# --- where it looked --------------------------------------------------------------------------
+
+
+def where_it_looked(shown: Shown) -> None:
+    """Both Grad-CAMs and the saliency map, each with its PNG."""
+    report = shown.report
     result = report.explanation
     p = result.dog_probability
     st.markdown(
@@ -109,7 +370,8 @@ def where_it_looked(report: PhotoReport) -> None:
     )
 
 
-# --- step-through convolution --------------------------------------------------------------------
+# --- step-through convolution -----------------------------------------------------------------
+
 
 PLAY_SECONDS = 1.0
 
@@ -120,8 +382,9 @@ def _move(height: int, width: int, step: int) -> None:
     st.session_state["step_row"], st.session_state["step_col"] = next_position(row, col, height, width, step)
 
 
-def step_through(report: PhotoReport) -> None:
+def step_through(shown: Shown) -> None:
     """A first-layer filter's window at one position: the products, the sum, the bias, the ReLU."""
+    report = shown.report
     kh, kw, cin = next(iter(report.filters.values()))[0].shape[:3]
     n = kh * kw * cin
     st.markdown(
@@ -130,7 +393,7 @@ def step_through(report: PhotoReport) -> None:
         f"number with the filter's {n} weights, the products are added up, the bias is added, and ReLU keeps the result "
         "if it is positive. That one number is one pixel of the feature map. Press **Play** to sweep the window along."
     )
-    playing = st.toggle("Play", key="step_play", help="Moves the window one position every second.")
+    playing = st.toggle("Play", key="step_play", help="Moves the window one position every second.", persist_state=KEEP)
     st.fragment(run_every=PLAY_SECONDS if playing else None)(_conv_panel)(report, playing)
     st.subheader("Then max pooling")
     _pool_panel(report.activations)
@@ -139,24 +402,24 @@ def step_through(report: PhotoReport) -> None:
 def _conv_panel(report: PhotoReport, playing: bool) -> None:
     photo = report.photo
     kernel, bias = next(iter(report.filters.values()))
-    after, feature_maps = report.first_conv
-    height, width = feature_maps.shape[:2]
+    after, maps = report.first_conv
+    height, width = maps.shape[:2]
     # Start mid-photo, so the map already shows the rows swept so far.
     st.session_state.setdefault("step_row", height // 2)
     st.session_state.setdefault("step_col", width // 3)
     if playing:
         _move(height, width, 1)
     c1, c2, c3, c4, c5 = st.columns([2, 3.5, 3.5, 1.8, 1.8], vertical_alignment="bottom")
-    k = c1.number_input("Filter", 0, kernel.shape[-1] - 1, 0, key="step_filter")
+    k = c1.number_input("Filter", 0, kernel.shape[-1] - 1, 0, key="step_filter", persist_state=KEEP)
     # No default values: Back, Next and Play set these keys, and a default would fight them.
-    row = c2.slider("Row", 0, height - 1, key="step_row")
-    col = c3.slider("Column", 0, width - 1, key="step_col")
+    row = c2.slider("Row", 0, height - 1, key="step_row", persist_state=KEEP)
+    col = c3.slider("Column", 0, width - 1, key="step_col", persist_state=KEEP)
     c4.button("Back", icon=":material/chevron_left:", key="step_prev", width="stretch", on_click=_move, args=(height, width, -1))
     c5.button("Next", icon=":material/chevron_right:", key="step_next", width="stretch", on_click=_move, args=(height, width, 1))
 
     step = conv_step(photo.network_input, kernel, bias, int(k), int(row), int(col))
     n = step.products.size
-    network_value = float(feature_maps[row, col, k])
+    network_value = float(maps[row, col, k])
     scale = 3
     left, zoom, middle, right = st.columns([3, 3, 4, 3], gap="medium")
     left.image(
@@ -181,11 +444,11 @@ def _conv_panel(report: PhotoReport, playing: bool) -> None:
         f"The network's own value there: **{network_value:.4f}** (difference {abs(step.output - network_value):.1e})."
     )
     right.image(
-        pictures.map_with_pixel(feature_maps[:, :, k], row, col, scale=2),
+        pictures.map_with_pixel(maps[:, :, k], row, col, scale=2),
         caption=f"{after}, map {k}: pixel ({row}, {col}) lit in red; grey: not reached yet",
         width="stretch",
     )
-    st.plotly_chart(charts.conv_products(step), width="stretch", config={"displayModeBar": False}, key="step_products")
+    st.plotly_chart(charts.conv_products(step), width="stretch", config=NO_BAR, key="step_products")
     st.caption(
         f"The {n} products, one {kernel.shape[0]} × {kernel.shape[1]} grid per colour channel: pixel value × weight. "
         "Red adds to the sum, blue takes away."
@@ -199,9 +462,9 @@ def _pool_panel(acts: dict) -> None:
     source = names[names.index(pool) - 1]
     maps, pooled = acts[source], acts[pool]
     c1, c2, c3 = st.columns([2, 3, 3])
-    channel = c1.number_input("Map", 0, maps.shape[-1] - 1, 0, key="pool_channel")
-    row = c2.slider("Pooled row", 0, pooled.shape[0] - 1, pooled.shape[0] // 2, key="pool_row")
-    col = c3.slider("Pooled column", 0, pooled.shape[1] - 1, pooled.shape[1] // 2, key="pool_col")
+    channel = c1.number_input("Map", 0, maps.shape[-1] - 1, 0, key="pool_channel", persist_state=KEEP)
+    row = c2.slider("Pooled row", 0, pooled.shape[0] - 1, pooled.shape[0] // 2, key="pool_row", persist_state=KEEP)
+    col = c3.slider("Pooled column", 0, pooled.shape[1] - 1, pooled.shape[1] // 2, key="pool_col", persist_state=KEEP)
     step = pool_step(maps[:, :, channel], int(row), int(col))
     left, middle, right = st.columns([3, 5, 3], gap="medium")
     left.image(
@@ -225,11 +488,12 @@ def _pool_panel(acts: dict) -> None:
     )
 
 
-# --- export -----------------------------------------------------------------------------------------
+# --- export -----------------------------------------------------------------------------------
 
 
-def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_name: str) -> None:
+def export(shown: Shown) -> None:
     """The tabs' main figures as PNGs, and all of them in one zip: the workshop pack."""
+    report = shown.report
     check_filter = int(st.session_state.get("check_filter", 0))
     st.markdown(
         "The main figures of the tabs above for this photo and these weights, as PNG files: download one, or all of "
@@ -237,7 +501,7 @@ def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_
         f"where the network looked, and the convolution check for filter {check_filter} with its numbers). "
         f"Not included: {'; '.join(LEFT_OUT)}."
     )
-    key = (fingerprint, common.photo_key(report.photo), check_filter)
+    key = (shown.fingerprint, common.photo_key(report.photo), check_filter)
     ready = key in st.session_state.get("_export_memo", {})
     if not ready and not st.button("Prepare the figures", key="export_prepare", icon=":material/photo_library:"):
         return
@@ -249,16 +513,16 @@ def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_
         def on_step(name: str) -> None:
             bar.progress(parts.index(name) / len(parts), text=f"Drawing {name}…")
 
-        files = image_figures(report, description, on_step=on_step, filter_index=check_filter)
+        files = image_figures(report, shown.weights, on_step=on_step, filter_index=check_filter)
         bar.empty()
         return files
 
     files = common.memo(key, compute, slot="_export_memo", keep=1)
-    stem = Path(photo_name).stem.replace(" ", "-")[:40] or "photo"
+    stem = Path(shown.photo_name).stem.replace(" ", "-")[:40] or "photo"
     pngs = [name for name in files if name.endswith(".png")]
     left, right = st.columns([2, 3], gap="large")
     with left:
-        name = st.selectbox("Figure", pngs, key="export_figure")
+        name = st.selectbox("Figure", pngs, key="export_figure", persist_state=KEEP)
         st.download_button(
             "Download this PNG", files[name], file_name=f"{stem}-{Path(name).name}", mime="image/png",
             icon=":material/download:", on_click="ignore", key="export_png",
@@ -270,3 +534,16 @@ def export_panel(report: PhotoReport, fingerprint: str, description: str, photo_
         )
         st.caption(f"One zip of {len(files)} files, with a README that lists them.")
     right.image(files[name], caption=name, width="stretch")
+
+
+TABS: dict[str, Callable[[Shown], None]] = {  # label -> renderer, in the tutorial's order
+    "What a computer sees": pixels,
+    "Feature maps, layer by layer": feature_maps,
+    "Filters": filters,
+    "Dense layer and verdict": dense_layer,
+    "The tutorial's test: unscaled, == 1": unscaled,
+    "Is the CNN really convolving?": convolution_check,
+    "Where it looked": where_it_looked,
+    "Step through a convolution": step_through,
+    "Export": export,
+}

@@ -45,14 +45,16 @@ def healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_app(env: dict[str, str], log_path: Path, timeout: float = 90):
+def running_app(env: dict[str, str], log_path: Path, timeout: float = 90, root: Path = REPO):
     """`streamlit run streamlit_app.py` on a free port with `env` added; yields (url, process)
-    once it answers its health check, and stops it afterwards. Its output goes to `log_path`."""
+    once it answers its health check, and stops it afterwards. Its output goes to `log_path`.
+    `root` is the checkout to run: another one (an older commit) runs its own code, since the
+    working directory comes first on the server's import path."""
     port = free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)],
-            cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,8 +1,10 @@
 """The Layer Explorer under streamlit.testing.
 
-The verdict, mosaics, filters, dense arithmetic and convolution check carry the library's
-numbers; the closer look, pixel view, step-through, "where it looked" and export tabs
-rerun without errors; samples, validation images and real uploads go through every layer.
+Only the open tab is drawn and computes its parts of the photo's report; a test opens a
+tab as a click does, through its key. The verdict, mosaics, filters, dense arithmetic and
+convolution check carry the library's numbers; the closer look, pixel view, step-through,
+"where it looked" and export tabs rerun without errors, and a tab's widgets keep their
+values while it is closed; samples, validation images and real uploads go through every layer.
 
 Every odd photo a workshop room sends goes through the uploader in one session, one after
 another: each accepted one is shown upright with its verdict; each refused one gives exactly
@@ -30,6 +32,7 @@ from cnnviz.errors import CnnvizError
 from cnnviz.images import MAX_BYTES, MAX_PIXELS, load_photo
 from cnnviz.session import SessionModel
 from cnnviz_app.common import UPLOAD_TYPES
+from cnnviz_app.explorer_tabs import TAB, TABS
 from tests.app.helpers import APP, REPO, assert_no_exception, open_page, plotly_array, plotly_specs, seen_by_the_shipped_weights, shipped, split_of, texts
 
 
@@ -37,9 +40,60 @@ def explorer(**state) -> AppTest:
     return open_page("cnnviz_app/pages/layer_explorer.py", **state)
 
 
-def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_check():
-    from cnnviz.inspect import classify
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Opens one of the Explorer's tabs, as a click on it does: the page reruns with it open."""
+    at.session_state[TAB] = label
+    at.run()
+    assert_no_exception(at)
+    return at
+
+
+def shown_report(at: AppTest):
+    """The session's report of the photo shown (its memo holds the last two; this page shows one)."""
+    return next(iter(at.session_state["_memo"].values()))
+
+
+LAZY_PARTS = ("mosaics", "filters", "dense", "explanation", "looked", "unscaled_activations", "first_conv", "tutorial_median_correlation")
+
+
+def computed(report) -> set[str]:
+    """The report's parts computed so far (its lazy parts are kept on the report once made)."""
+    done = {name for name in LAZY_PARTS if name in vars(report)}
+    return done | ({"convolution checks"} if report._checks else set()) | ({"filter PNGs"} if report._filter_pngs else set())
+
+
+def test_only_the_open_tab_computes_and_the_first_visitor_sees_the_first():
+    at = explorer()
+    report = shown_report(at)
+    assert at.session_state[TAB] == next(iter(TABS))  # the pixels: the tutorial's first step
+    assert computed(report) == set()  # the verdict needs one pass, nothing more
+    assert "A photo is, to a computer, a grid of numbers" in texts(at) and "conv2d_1 · convolution" not in texts(at)
+
+    open_tab(at, "Where it looked")
+    assert shown_report(at) is report  # the same report: a tab switch does not redo the pass
+    assert computed(report) == {"explanation", "looked"}
+    assert "Grad-CAM for **dog**" in texts(at) and "A photo is, to a computer" not in texts(at)
+
+    open_tab(at, "Feature maps, layer by layer")
+    assert computed(report) == {"explanation", "looked", "mosaics"}
+    assert "conv2d_1 · convolution · 148×148×32" in texts(at) and "Grad-CAM for" not in texts(at)
+
+
+def test_every_session_with_the_shipped_weights_shares_one_model_and_its_compiled_pass():
+    from cnnviz import inspect
+
+    first, second = explorer(), explorer()
+    mine, theirs = shown_report(first), shown_report(second)
+    assert mine is not theirs and mine.model is theirs.model is shipped()[0]
+    extractor = inspect._extractor(mine.model)
+    assert extractor.experimental_get_tracing_count() == 1  # compiled by whichever session came first, once
+
+
+def test_layer_explorer_chelsea_verdict_and_every_tab_carries_the_librarys_numbers():
+    from cnnviz.inspect import SCORE_NOTE, classify
+    from cnnviz.model import shape_sentences
     from cnnviz_app.common import chelsea
+    from cnnviz_app.explorer_tabs import filter_sentence
 
     model, card = shipped()
     at = explorer()
@@ -47,13 +101,11 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     photo = chelsea()
 
     # The verdict is the library's, for the shipped (or untrained) weights; the 0.5 rule is stated.
-    p = at.session_state["_memo"]
-    verdict = next(iter(p.values())).verdict
+    report = shown_report(at)
+    verdict = report.verdict
     expected = classify(model, photo.network_input)
     assert verdict.label == expected.label and verdict.dog_probability == pytest.approx(expected.dog_probability, abs=1e-5)
     assert f"P(dog) = {verdict.dog_probability:.3f}" in body and "dog when P(dog) > 0.5, otherwise cat" in body
-    from cnnviz.inspect import SCORE_NOTE
-
     assert f"Verdict: **{verdict.label}**" in body and "sure" not in body
     assert f"P(cat) = {1 - verdict.dog_probability:.3f}, P(dog) = {verdict.dog_probability:.3f}" in body
     assert SCORE_NOTE in body
@@ -61,6 +113,7 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
     assert "What the network gets: squashed to 150 × 150" in body
 
     # Every conv, ReLU and pool layer has a mosaic labelled with its output shape.
+    body = texts(open_tab(at, "Feature maps, layer by layer"))
     for caption in (
         "conv2d_1 · convolution · 148×148×32",
         "relu_1 · relu · 148×148×32",
@@ -69,45 +122,58 @@ def test_layer_explorer_chelsea_verdict_mosaics_filters_dense_and_convolution_ch
         "max_pooling2d_2 · max pooling · 35×35×64",
     ):
         assert caption in body
+    assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
+    for sentence in shape_sentences(report.model):
+        assert sentence in body
+
+    # Filters: what a 3 x 3 filter can show, and their size against Keras's random start, computed.
+    body = texts(open_tab(at, "Filters"))
     assert "conv2d_1 in RGB" in body and "conv2d_1, blue channel" in body
     assert "applies to input channel 0 (one of 32" in body
+    assert filter_sentence(report.first_filter_stats) in body and "edges and colour blobs" not in body
 
     # The 64 dense activations, and the arithmetic to the verdict.
+    body = texts(open_tab(at, "Dense layer and verdict"))
     dense = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "bar")
     assert plotly_array(dense["data"][0]["y"]).shape == (64,)
     assert "dense_2** adds them up" in body
+    zero = int((report.dense.values == 0).sum())
+    assert f"{zero} of the 64 units are exactly 0 for this photo" in body
+
+    # The tutorial's unscaled `== 1` test, every number from the library.
+    body = texts(open_tab(at, "The tutorial's test: unscaled, == 1"))
+    for sentence in report.unscaled_test.sentences():
+        assert sentence in body
 
     # The convolution check: correlate2d and the flipped convolve2d match, the tutorial's does not.
+    body = texts(open_tab(at, "Is the CNN really convolving?"))
     diffs = [float(x) for x in re.findall(r"max \|difference\| = ([0-9.e+-]+)", body)]
     assert len(diffs) == 3
     assert diffs[0] < 1e-4 and diffs[1] < 1e-4 and diffs[2] > 1e-3
     # ... and the tutorial's check as it was done, with what its numbers show, computed.
-    report = next(iter(at.session_state["_memo"].values()))
     check = report.convolution_check(0)
     assert "`convolve2d`, which **flips the kernel**" in body and "looks alike" not in body
     if check.tutorial_correlation is not None:
         assert f"**r = {check.tutorial_correlation:+.2f}**" in body
     assert f"the median correlation is **{report.tutorial_median_correlation:+.2f}**" in body
 
-    # The tutorial's unscaled `== 1` test, every number from the library.
-    for sentence in report.unscaled_test.sentences():
-        assert sentence in body
-    # Filters: what a 3 x 3 filter can show, and their size against Keras's random start, computed.
-    from cnnviz.model import shape_sentences
-    from cnnviz_app.explorer_tabs import filter_sentence
-
-    assert filter_sentence(report.first_filter_stats) in body and "edges and colour blobs" not in body
-    assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
-    for sentence in shape_sentences(report.model):
-        assert sentence in body
+    body = texts(open_tab(at, "Where it looked"))
     assert "untinted: did not raise it" in body and "did not matter" not in body
-    zero = int((report.dense.values == 0).sum())
-    assert f"{zero} of the 64 units are exactly 0 for this photo" in body
+
+
+def test_a_tabs_widgets_keep_their_values_while_it_is_closed():
+    """The Export tab reads the convolution check's filter; the check's tab is closed by then."""
+    at = open_tab(explorer(), "Is the CNN really convolving?")
+    at.slider(key="check_filter").set_value(5).run()
+    body = texts(open_tab(at, "Export"))
+    assert "the convolution check for filter 5 with its numbers" in body
+    open_tab(at, "Is the CNN really convolving?")
+    assert at.slider(key="check_filter").value == 5 and "For filter 5 on this photo" in texts(at)
 
 
 def test_a_filter_silent_on_the_photo_is_named_and_one_that_fires_offered():
-    at = explorer()
-    report = next(iter(at.session_state["_memo"].values()))
+    at = open_tab(explorer(), "Is the CNN really convolving?")
+    report = shown_report(at)
     firing = report.convolution_check(0).firing
     silent = [k for k in range(32) if k not in firing]
     if not silent:
@@ -121,7 +187,7 @@ def test_a_filter_silent_on_the_photo_is_named_and_one_that_fires_offered():
 
 @pytest.mark.slow
 def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
-    at = explorer()
+    at = open_tab(explorer(), "Feature maps, layer by layer")
     at.selectbox(key="closer_layer").select("relu_2").run()
     assert_no_exception(at)
     body = texts(at)
@@ -130,30 +196,36 @@ def test_layer_explorer_closer_look_and_filter_pickers_rerun_without_errors():
     z = plotly_array(heatmap["data"][0]["z"])
     assert z.shape == (146, 146) and z.min() >= 0
 
+    open_tab(at, "Filters")
     at.selectbox(key="filter_layer").select("conv2d_3").run()
     at.slider(key="filter_channel_conv2d_3").set_value(31).run()
+    assert_no_exception(at)
+    assert "conv2d_3: the 3 × 3 weights each of its 64 filters applies to input channel 31" in texts(at)
+    open_tab(at, "Is the CNN really convolving?")
     at.slider(key="check_filter").set_value(5).run()
     assert_no_exception(at)
     body = texts(at)
-    assert "conv2d_3: the 3 × 3 weights each of its 64 filters applies to input channel 31" in body
     assert len(re.findall(r"max \|difference\| = ", body)) == 3
-    assert "Filter 5 never fires" not in body or 5 not in next(iter(at.session_state["_memo"].values())).convolution_check(0).firing
+    assert "Filter 5 never fires" not in body or 5 not in shown_report(at).convolution_check(0).firing
 
 
 @pytest.mark.slow
 def test_layer_explorer_pixel_view_shows_the_numbers_of_the_photo():
     from cnnviz_app.common import chelsea
 
-    at = explorer()
+    at = explorer()  # the first tab, open for a first visitor
     photo = chelsea()
-    at.slider(key="pixel_row_False").set_value(10)
-    at.slider(key="pixel_col_False").set_value(20).run()
+    h, w = photo.original.shape[:2]
+    at.slider(key=f"pixel_row_False_{h}").set_value(10)
+    at.slider(key=f"pixel_col_False_{w}").set_value(20).run()
     assert_no_exception(at)
     patch = next(s for s in plotly_specs(at) if s["data"][0].get("type") == "image")
     shown = " ".join(t for trace in patch["data"][1:] for t in trace["text"])
     r, g, b = photo.original[10, 20]
     assert f"{r}<br>{g}<br>{b}" in shown
     assert "row 10, column 20" in texts(at)
+    open_tab(at, "Filters")
+    assert "row 10, column 20" in texts(open_tab(at, next(iter(TABS))))  # kept while its tab was closed
 
     at.radio(key="pixel_source").set_value(at.radio(key="pixel_source").options[1]).run()
     assert_no_exception(at)
@@ -173,7 +245,7 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
     acts = activations(model, image)
     kernel, bias = conv_filters(model)["conv2d_1"]
 
-    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    at = open_tab(explorer(), "Step through a convolution")
     at.number_input(key="step_filter").set_value(5)
     at.slider(key="step_row").set_value(70)
     at.slider(key="step_col").set_value(33).run()
@@ -202,6 +274,11 @@ def test_step_through_shows_the_arithmetic_of_the_chosen_pixel_and_next_moves_th
     assert pooled.output == pytest.approx(float(acts["max_pooling2d_1"][10, 20, 3]), abs=1e-6)
     assert f"= **{pooled.output:.4f}**, found at row {pooled.argmax[0]}, column {pooled.argmax[1]}" in texts(at)
 
+    # Another tab and back: the window is where the visitor left it.
+    open_tab(at, "Filters")
+    open_tab(at, "Step through a convolution")
+    assert (at.slider(key="step_row").value, at.slider(key="step_col").value) == (70, 35)
+
 
 @pytest.mark.slow
 def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys_probability():
@@ -210,13 +287,13 @@ def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys
 
     model, _ = shipped()
     expected = explain(model, chelsea().network_input)
-    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    at = open_tab(explorer(), "Where it looked")
     body = texts(at)
     p = expected.dog_probability
     assert f"Grad-CAM for **dog** (P(dog) = {p:.3f})" in body
     assert f"Grad-CAM for **cat** (1 − P(dog) = {1 - p:.3f})" in body
     assert "Saliency, for dog and for cat alike" in body
-    shown = next(iter(at.session_state["_memo"].values())).explanation
+    shown = shown_report(at).explanation
     assert np.array_equal(shown.grad_cams["dog"].heatmap, expected.grad_cams["dog"].heatmap)
     names = [b.proto.label for b in at.get("download_button")]
     assert names.count("PNG") >= 3
@@ -229,7 +306,7 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
     from cnnviz_app.common import chelsea, describe_card
 
     model, card = shipped()
-    at = open_page("cnnviz_app/pages/layer_explorer.py")
+    at = open_tab(explorer(), "Export")
     assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
     at.button(key="export_prepare").click().run()
     assert_no_exception(at)
@@ -327,7 +404,7 @@ def test_upload_of_a_real_photo_goes_through_every_layer(cat_photo):
     at.file_uploader[0].set_value((cat_photo.name, data, "image/jpeg")).run()
     assert_no_exception(at)
     assert not at.error
-    body = texts(at)
+    body = texts(open_tab(at, "Feature maps, layer by layer"))
     h, w = expected.original.shape[:2]
     assert f"{cat_photo.name}: {w} × {h} pixels, JPEG" in body
     assert "Verdict:" in body and "conv2d_3 · convolution · 71×71×64" in body

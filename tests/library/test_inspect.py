@@ -161,3 +161,27 @@ def test_classify_agrees_with_last_activation(model, image):
     v = classify(model, image)
     p = activations(model, image)["sigmoid"][0]
     assert v.dog_probability == pytest.approx(float(p), abs=1e-6)
+
+
+def test_sessions_arriving_at_once_share_one_extractor_traced_once(image):
+    """Eight threads at once, as a room's first photos reach a model nobody has used yet:
+    each gets the same compiled extractor, and it is traced once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnnviz import inspect
+
+    fresh = build_model()
+    barrier = threading.Barrier(8)
+
+    def first_photo(_):
+        barrier.wait()
+        extractor = inspect._extractor(fresh)
+        return extractor, activations(fresh, image)["sigmoid"][0]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(first_photo, range(8)))
+    extractors = {id(extractor) for extractor, _ in results}
+    assert len(extractors) == 1 and inspect._extractor(fresh) is results[0][0]
+    assert results[0][0].experimental_get_tracing_count() == 1
+    assert len({float(p) for _, p in results}) == 1

@@ -67,7 +67,9 @@ def test_gradients_wait_until_asked_for_and_match_explain(model, photo):
     from cnnviz.explain import explain
 
     report = photo_report(model, photo)
-    assert "explanation" not in vars(report)  # the first paint does not wait for Grad-CAM
+    # The first paint waits for neither Grad-CAM nor the mosaics, which one tab each shows.
+    assert "explanation" not in vars(report) and "mosaics" not in vars(report)
+    assert report.stages()[0] == ["conv2d_1", "relu_1"] and "mosaics" not in vars(report)
     expected = explain(model, photo.network_input)
     assert report.explanation.dog_probability == pytest.approx(expected.dog_probability, abs=1e-6)
     assert np.allclose(report.explanation.grad_cams["cat"].heatmap, expected.grad_cams["cat"].heatmap, atol=1e-5)

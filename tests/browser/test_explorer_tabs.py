@@ -1,0 +1,82 @@
+"""The Layer Explorer's tabs in Chromium: a visitor clicks through all nine, and each draws
+its content. Only the open tab is drawn (cnnviz_app/explorer_tabs.py), so each click reruns
+the page on the server: here the browser, not streamlit.testing, sends those reruns.
+
+The page is opened by its deep link, as a workshop's slide would link it.
+"""
+
+import re
+
+import pytest
+
+from cnnviz_app.explorer_tabs import TABS
+from tests.appserver import running_app
+from tests.browser.helpers import no_exception, screenshots, settle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# label -> text only that tab draws
+DRAWS = {
+    "What a computer sees": "A photo is, to a computer, a grid of numbers",
+    "Feature maps, layer by layer": "conv2d_1 · convolution · 148×148×32",
+    "Filters": "conv2d_1 in RGB",
+    "Dense layer and verdict": "adds them up: z =",
+    "The tutorial's test: unscaled, == 1": "The tutorial tested its network on a photo it fed",
+    "Is the CNN really convolving?": "The tutorial's check, as it did it",
+    "Where it looked": "Grad-CAM for",
+    "Step through a convolution": "sum of the 27 products",
+    "Export": "Prepare the figures",
+}
+PICTURES = {  # label -> how many pictures the tab draws, at least (st.image or a plotly chart)
+    "What a computer sees": 2,
+    "Feature maps, layer by layer": 9,
+    "Filters": 5,
+    "Dense layer and verdict": 1,
+    "Is the CNN really convolving?": 5,
+    "Where it looked": 3,
+    "Step through a convolution": 6,
+}
+
+
+# Images loaded in full (a broken or unsent one has no natural width), and plotly charts, in the open tab.
+COUNT_PICTURES = """() => {
+  const open = '[role="tabpanel"]:not([hidden])';
+  const images = [...document.querySelectorAll(`${open} img`)].filter(i => i.complete && i.naturalWidth > 0);
+  return images.length + document.querySelectorAll(`${open} .js-plotly-plot`).length;
+}"""
+
+
+def test_every_explorer_tab_draws_its_content_when_clicked(browser, tmp_path):
+    assert list(DRAWS) == list(TABS)  # every tab, in the page's order
+    env = {"CNNVIZ_SAVE_DIR": str(tmp_path / "saved"), "CNNVIZ_CACHE": str(tmp_path / "cache"), "CNNVIZ_DATA": ""}
+    with running_app(env, tmp_path / "streamlit.log") as (url, _):
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(f"{url}/layer_explorer")
+            page.get_by_text("Verdict:").first.wait_for()
+            settle(page)
+            for label, text in DRAWS.items():
+                tab = page.get_by_role("tab", name=label, exact=True)
+                tab.click()
+                panel = page.locator('[role="tabpanel"]:not([hidden])')
+                panel.get_by_text(text).first.wait_for()
+                settle(page)
+                assert tab.get_attribute("aria-selected") == "true"
+                no_exception(page)
+                # The other tabs' content is not on the page: they were not drawn.
+                for other, other_text in DRAWS.items():
+                    if other != label:
+                        assert page.get_by_text(other_text, exact=False).count() == 0, f"{other} drawn with {label} open"
+                if label in PICTURES:
+                    page.wait_for_function(f"({COUNT_PICTURES})() >= {PICTURES[label]}")
+                if label == "Export":
+                    panel.get_by_role("button", name="Prepare the figures").click()
+                    panel.get_by_role("button", name="Download the workshop pack").wait_for()
+                    assert re.search(r"One zip of \d+ files", panel.inner_text())
+                    settle(page)
+                    no_exception(page)
+            screenshots(page, "12-explorer-export-tab")
+        finally:
+            context.close()
