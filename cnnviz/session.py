@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz import census
 from cnnviz.cards import WEIGHTS_SUFFIX, card_epochs, card_runs, card_trained_on, make_card, make_recipe, parent_summary
 from cnnviz.dataset import photo_names
 from cnnviz.split import Split
@@ -80,6 +81,7 @@ class SessionModel:
 
     def _replace(self, model, description, *, own, trained_on, base_epoch=0, started_from=None) -> None:
         self.model = model
+        census.track(census.MODELS, model)
         self.description = description
         self.own = own  # trained or loaded here: only then do the other pages offer it
         self.trained_on = trained_on  # names relative to the dataset root; None: unknown
