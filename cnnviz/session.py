@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz import census
+from cnnviz import census, room
 from cnnviz.cards import WEIGHTS_SUFFIX, card_epochs, card_runs, card_trained_on, make_card, make_recipe, parent_summary
 from cnnviz.dataset import photo_names
 from cnnviz.split import Split
@@ -72,6 +72,7 @@ class SessionModel:
 
     def __init__(self, model, description: str, *, own: bool = False, trained_on: frozenset[str] | None = frozenset()):
         self.saved: list[Path] = []  # files this session wrote: it may overwrite those, not others'
+        self.in_room = False  # counted among the room's sessions (cnnviz.room): once, whatever it trains
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
@@ -211,6 +212,9 @@ class SessionModel:
         self.first_layers.append(first_layer(self.model))
         self.job_recorded = True
         self.description = status.model_state
+        # Only loaded weights set started_from: without it, an epoch 1 began from random weights.
+        room.ROOM.add(room.draw(self.rows[-1], job, random_start=self.started_from is None), new_session=not self.in_room)
+        self.in_room = True
         return True
 
     def roll_back(self) -> None:
