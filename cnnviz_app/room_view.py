@@ -31,21 +31,22 @@ def _draw(key: str) -> None:
     view = room.ROOM.view()
     words, chart = st.columns([2, 3], gap="large")
     if not view.populations:
+        trained = f"**{view.sessions}** session(s) have trained here ({view.epochs} epoch(s)), but no" if view.epochs else "No"
         words.markdown(
-            f"**{view.sessions}** session(s) have trained here ({view.epochs} epoch(s)), but no first epoch from random "
-            "weights has ended yet. Each one that does adds its val_accuracy to this histogram."
+            f"{trained} first epoch from random weights has ended yet. Each one that does adds its val_accuracy to this histogram."
         )
         chart.plotly_chart(_figure(None), width="stretch", config=NO_BAR, key=f"{key}_histogram")
         _census_caption(chart)
         return
+    by_words = {p.setting.words(): p for p in view.populations}  # the biggest first
     population = view.populations[0]
-    if len(view.populations) > 1:
-        choice = words.selectbox(
-            "Setting", range(len(view.populations)), key=f"{key}_setting",
-            format_func=lambda i: f"{view.populations[i].n} first epoch(s): {view.populations[i].setting.words()}",
+    if len(by_words) > 1:
+        # Chosen by its words, not its place: the order changes as populations grow.
+        chosen = words.selectbox(
+            "Setting", list(by_words), key=f"{key}_setting", format_func=lambda w: f"{by_words[w].n} first epoch(s): {w}",
             help="Only first epochs with the same photos, batch size, learning rate and augmentation are comparable.",
         )
-        population = view.populations[min(choice, len(view.populations) - 1)]
+        population = by_words[chosen]
     for line in room_words(view.sessions, population):
         words.markdown(line)
     words.caption(f"Setting: {population.setting.words()}. Other settings' epochs are kept apart: they are not the same draw.")
@@ -62,13 +63,10 @@ def room_words(sessions: int, population: Population) -> list[str]:
         f"**{s.low:.1%}** to **{s.high:.1%}** (median {s.median:.1%}).",
     ]
     train = population.setting.train
-    size = (
-        "an epoch of the same size" if train == TUTORIAL_TRAIN
-        else f"an epoch of {TUTORIAL_TRAIN:,} photos, {TUTORIAL_TRAIN / train:.3g} times this setting's"
-    )
+    size = "" if train == TUTORIAL_TRAIN else f", though of an epoch of {TUTORIAL_TRAIN:,} photos, {TUTORIAL_TRAIN / train:.3g} times this setting's"
     lines.append(
-        f"The tutorial printed **{TUTORIAL_VAL_ACCURACY:.1%}** after {size}: one draw of its random start. "
-        f"{s.at_least_tutorial} of these {s.n} reached it."
+        f"The tutorial printed **{TUTORIAL_VAL_ACCURACY:.1%}** after its one epoch, from its own random start: one draw "
+        f"like these{size}. {s.at_least_tutorial} of these {s.n} reached it."
     )
     shipped = _shipped()
     if shipped is not None:
