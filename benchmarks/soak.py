@@ -16,7 +16,8 @@ the soak waits out that time, sends a visitor to Home and back out to make Strea
 the expired ones, waits once more, and then opens presenter mode's room screen, whose caption
 counts the session models and decoded photo sets still alive (cnnviz.census), and the room's
 epochs. The server's RSS and thread count are read from /proc/<pid>/status every second
-throughout, printed as a table and drawn as a PNG.
+throughout, printed as a table and drawn as a PNG; the threads before and after the room are
+read alike, once the server has been quiet (`quiet_reading`), and named from /proc too.
 
 Targets: RSS after the last session has gone within 10% of the first visitor's; thread
 count back to what it was once the first visitor's session had been forgotten; no session
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import re
@@ -45,7 +45,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.attendees import CHROMIUM, HOME_HEADING, exceptions, go, mb, open_app, percentile, say
+from benchmarks.attendees import CHROMIUM, HOME_HEADING, exceptions, go, mb, open_app, percentile, print_rows, report, say
 from tests.appserver import copy_photos, healthy, running_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -424,11 +424,7 @@ def print_table(r: dict) -> None:
     for when in ("before", "after"):
         rows.append((f"threads {when} the room, by name", ", ".join(f"{k} {n}" for k, n in sorted(r[f"thread_names_{when}"].items()))))
     rows.append(("problems", "none" if not r["problems"] else str(len(r["problems"]))))
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"  {k:<{width}}  {v}")
-    for problem in r["problems"]:
-        print(f"  ! {problem}")
+    print_rows(rows, r["problems"])
     if r.get("png"):
         print(f"  plot: {r['png']}")
 
@@ -443,11 +439,7 @@ def main() -> int:
     parser.add_argument("--png", type=Path, default=REPO / "test-artifacts" / "soak.png")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    result = run(args.sessions, args.alive, args.per_class, args.ttl, args.png, args.train_every)
-    print_table(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 1 if result["problems"] else 0
+    return report(run(args.sessions, args.alive, args.per_class, args.ttl, args.png, args.train_every), print_table, args.json)
 
 
 if __name__ == "__main__":
