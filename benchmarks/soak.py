@@ -143,7 +143,7 @@ class Visit:
     errors: list[str] = field(default_factory=list)
 
 
-async def settle(page, timeout_ms: int = 120_000) -> None:
+async def settle(page, timeout_ms: int) -> None:
     """Until Streamlit's script has stayed finished for three looks in a row (a rerun may follow a rerun)."""
     idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
     quiet, waited = 0, 0
@@ -155,13 +155,13 @@ async def settle(page, timeout_ms: int = 120_000) -> None:
         waited += 250
 
 
-async def explore(page) -> None:
+async def explore(page, timeout_ms: int) -> None:
     """The sample photo's verdict, then a random validation photo's verdict and where it looked."""
     await page.get_by_text("Verdict:").first.wait_for()
     await page.get_by_text("Validation image", exact=True).click()
     await page.get_by_text(re.compile(r"^Validation image \(0 to")).wait_for()
     await page.get_by_role("button", name="Random").click()
-    await settle(page)
+    await settle(page, timeout_ms)
     await page.get_by_text("Verdict:").first.wait_for()
     await page.get_by_role("tab", name="Where it looked").click()
     await page.get_by_text("Grad-CAM for").first.wait_for()
@@ -171,7 +171,7 @@ async def visit(browser, url: str, v: Visit, timeout_ms: int, epoch_timeout_ms: 
     t0 = time.monotonic()
     context, page = await open_app(browser, url, "Layer Explorer", timeout_ms)
     try:
-        await explore(page)
+        await explore(page, timeout_ms)
         v.explore_s = time.monotonic() - t0
         if v.trains:
             await go(page, "Training")
@@ -224,7 +224,7 @@ async def observe(browser, url: str, timeout_ms: int) -> dict:
         await page.get_by_text("Presenter mode").click()
         await page.get_by_role("heading", name=re.compile(r"^1\. Data")).wait_for()
         for screen in range(2, 7):
-            await settle(page)  # mid-rerun, the screen's old Next button is still on the page beside the new one
+            await settle(page, timeout_ms)  # mid-rerun, the screen's old Next button is still on the page beside the new one
             await page.get_by_role("button", name="Next").click()
             await page.get_by_role("heading", name=re.compile(rf"^{screen}\. ")).wait_for()
         caption = page.get_by_text(CENSUS).first
