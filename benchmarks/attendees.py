@@ -364,11 +364,24 @@ def print_table(r: dict) -> None:
     for phase, rss in r["rss"].items():
         rows.append((f"server RSS, {phase}: last / peak", f"{mb(rss['last'])} / {mb(rss['peak'])}"))
     rows.append(("isolation and health problems", "none" if not r["problems"] else str(len(r["problems"]))))
+    print_rows(rows, r["problems"])
+
+
+def print_rows(rows: list[tuple[str, str]], problems: list[str]) -> None:
+    """A benchmark's (what, figure) rows aligned, then each problem found."""
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
-    for problem in r["problems"]:
+    for problem in problems:
         print(f"  ! {problem}")
+
+
+def report(result: dict, table, json_path: Path | None) -> int:
+    """Print `result` with `table`, write it to `json_path` too if given; the exit status: 1 if it found problems."""
+    table(result)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+    return 1 if result["problems"] else 0
 
 
 def main() -> int:
@@ -380,11 +393,7 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=1500.0, help="the whole load ends by then, whatever happens")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    result = run(args.explorers, args.trainers, args.photos_per_class, args.linger, args.deadline)
-    print_table(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    return 1 if result["problems"] else 0
+    return report(run(args.explorers, args.trainers, args.photos_per_class, args.linger, args.deadline), print_table, args.json)
 
 
 if __name__ == "__main__":

@@ -510,3 +510,42 @@ def filter_movement(moves: np.ndarray, labels: Sequence[str]) -> go.Figure:
     fig.update_xaxes(title="epoch", gridcolor="#eee")
     fig.update_yaxes(title="distance its 27 weights moved", gridcolor="#eee", rangemode="tozero")
     return _layout(fig, height=320)
+
+
+# --- the room ------------------------------------------------------------------------------------
+
+
+def room_histogram(lefts: np.ndarray, counts: np.ndarray, width: float, marks: Sequence[tuple[str, float]] = ()) -> go.Figure:
+    """The room's first epochs: a bar of `width` from each left edge, as tall as its count of
+    sessions, and a dashed line at each (label, val_accuracy) of `marks` (chance, the tutorial's).
+
+    `lefts` and `counts` come from cnnviz.room.bins. The x axis spans 45% to 90% or more, so
+    the frame stays put while the bars grow as the room's epochs end.
+    """
+    lefts = np.asarray(lefts, dtype="float64")
+    counts = np.asarray(counts, dtype=int)
+    fig = go.Figure(
+        go.Bar(
+            x=lefts + width / 2,
+            y=counts,
+            width=width * 0.95,
+            marker_color=TRAIN_COLOURS["accuracy"],
+            customdata=np.stack([lefts, lefts + width], axis=-1) if len(lefts) else None,
+            hovertemplate="val_accuracy %{customdata[0]:.0%} to %{customdata[1]:.0%}: %{y} first epoch(s)<extra></extra>",
+        )
+    )
+    for i, (label, value) in enumerate(marks):
+        # Labels alternate between two heights: chance and the tutorial sit close on this axis.
+        fig.add_vline(
+            x=value, line=dict(color="#333", dash="dash", width=2),
+            annotation_text=f"{label} {value:.1%}", annotation_position="top" if i % 2 == 0 else "bottom",
+        )
+    xs = [*lefts, *(lefts + width), *(v for _, v in marks)]
+    fig.update_xaxes(
+        title="val_accuracy after epoch 1", tickformat=".0%", gridcolor="#eee",
+        range=[min([0.45, *xs]) - 0.01, max([0.9, *xs]) + 0.01],
+    )
+    fig.update_yaxes(title="first epochs", gridcolor="#eee", rangemode="tozero", dtick=1 if counts.size == 0 or counts.max() <= 10 else None)
+    _layout(fig, height=340)
+    fig.update_layout(margin=dict(t=SPACE_FOR_LABEL, b=10), bargap=0)
+    return fig

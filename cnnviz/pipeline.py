@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import psutil
 
+from cnnviz import census
 from cnnviz.backend import keras, tf
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
@@ -151,6 +152,7 @@ def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
         if found is None:
             found = DecodedImages(items)
             _decoded_shared[key] = found
+            census.track(census.DECODED, found)
         return found
 
 

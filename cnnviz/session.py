@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz import census, room
 from cnnviz.cards import WEIGHTS_SUFFIX, card_epochs, card_runs, card_trained_on, make_card, make_recipe, parent_summary
 from cnnviz.dataset import photo_names
 from cnnviz.split import Split
@@ -80,6 +81,7 @@ class SessionModel:
         self.saved: list[Path] = []  # files this session wrote: it may overwrite those, not others'
         # Of the training steps; the model itself stays float32 for every viewer and validation.
         self.precision = precision or detected()
+        self.in_room = False  # counted among the room's sessions (cnnviz.room): once, whatever it trains
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
@@ -89,6 +91,7 @@ class SessionModel:
 
     def _replace(self, model, description, *, own, trained_on, base_epoch=0, started_from=None) -> None:
         self.model = model
+        census.track(census.MODELS, model)
         self.description = description
         self.own = own  # trained or loaded here: only then do the other pages offer it
         self.trained_on = trained_on  # names relative to the dataset root; None: unknown
@@ -223,6 +226,9 @@ class SessionModel:
         self.first_layers.append(first_layer(self.model))
         self.job_recorded = True
         self.description = status.model_state
+        # Only loaded weights set started_from: without it, an epoch 1 began from random weights.
+        room.ROOM.add(room.draw(self.rows[-1], job, random_start=self.started_from is None), new_session=not self.in_room)
+        self.in_room = True
         return True
 
     def set_rate(self, rate: float) -> None:

@@ -22,6 +22,7 @@ from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
 from cnnviz.model import INPUT_SHAPE, layer_table, shape_sentences
 from cnnviz.report import PhotoReport
 from cnnviz_app import common
+from cnnviz_app.room_view import room_panel
 
 STEP = "presenter_step"
 NO_BAR = {"displayModeBar": False}
@@ -134,9 +135,14 @@ def train_screen(talk: Talk) -> None:
             st.markdown("Binary cross-entropy. Train an epoch on the Training page and its curves appear here.")
 
 
+def room_screen(talk: Talk) -> None:
+    st.title("6. The room: one network, many random starts")
+    room_panel(key="presenter_room")
+
+
 def test_screen(talk: Talk) -> None:
     v = talk.report.verdict
-    st.title("6. Test: one photo in, one score out")
+    st.title("7. Test: one photo in, one score out")
     left, right = st.columns([2, 3], gap="large")
     left.image(pictures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
     right.markdown(f"P(dog) = **{v.dog_probability:.3f}**")
@@ -149,7 +155,7 @@ def learned_screen(talk: Talk) -> None:
     acts = talk.report.activations
     name, (kernel, _bias) = next(iter(talk.report.filters.items()))
     after = [layer.name for layer in talk.model.layers][1]
-    st.title("7. What the CNN learned")
+    st.title("8. What the CNN learned")
     left, right = st.columns([2, 3], gap="large")
     left.image(talk.report.filter_png(name), caption=f"The {kernel.shape[-1]} filters of {name}", width="stretch", output_format="PNG")
     right.image(
@@ -163,7 +169,7 @@ def convolving_screen(talk: Talk) -> None:
     k = firing[0] if firing else 0  # a filter that fires on the photo: an all-zero map proves nothing
     check = talk.report.convolution_check(k)
     diffs = list(check.max_abs_difference.values())
-    st.title("8. Is it really convolving?")
+    st.title("9. Is it really convolving?")
     st.markdown(f"Filter {k}'s map recomputed by hand with SciPy, number by number against the network's own:")
     titles = ["the network", "correlate2d", "flipped convolve2d", "the network, unscaled photo", "the tutorial's check"]
     notes = ["reference", f"max difference {diffs[0]:.1g}", f"max difference {diffs[1]:.1g}", "its reference",
@@ -214,7 +220,7 @@ def session_story(mine) -> str:
 
 
 def review_screen(talk: Talk) -> None:
-    st.title("9. Review and next steps")
+    st.title("10. Review and next steps")
     rows = layer_table(talk.model)
     biggest = max(rows, key=lambda r: r.params)
     _model, card = common.shipped_model()
@@ -236,8 +242,8 @@ def review_screen(talk: Talk) -> None:
 
 
 STEPS = [
-    data_screen, pixels_screen, parts_screen, build_screen, train_screen, test_screen, learned_screen, convolving_screen,
-    review_screen,
+    data_screen, pixels_screen, parts_screen, build_screen, train_screen, room_screen, test_screen, learned_screen,
+    convolving_screen, review_screen,
 ]
 
 

@@ -1,15 +1,21 @@
-"""Presenter mode under streamlit.testing: the tutorial's nine screens, stepped through with
+"""Presenter mode under streamlit.testing: the tutorial's ten screens, stepped through with
 live numbers from the library."""
 
 from tests.app.helpers import assert_no_exception, shipped, texts
 
 
 def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch, tiny_kaggle):
+    from cnnviz import room
     from cnnviz.inspect import check_lines, classify, convolution_check, verdict_words
     from cnnviz_app.common import chelsea
     from cnnviz_app.presenter import shipped_story
+    from cnnviz_app.room_view import room_words
 
     monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    monkeypatch.setattr(room, "ROOM", room.Room())  # the room as two attendees' first epochs left it
+    workshop = room.Setting(train=2000, val=800, seed=13, batch_size=32, learning_rate=0.001, augment=False)
+    for accuracy in (0.61, 0.69):
+        room.ROOM.add((workshop, accuracy), new_session=True)
     model, _ = shipped()
     # The screens as streamlit_app.py shows them while the toggle is on. (AppTest reruns only
     # the open page after the first run, not the entry script with the toggle; the browser
@@ -19,7 +25,7 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
     at = AppTest.from_string("from cnnviz_app.presenter import show\n\nshow()", default_timeout=120).run()
     assert_no_exception(at)
     titles = []
-    for i in range(9):
+    for i in range(10):
         if i:
             at.button(key="presenter_next").click().run()
             assert_no_exception(at)
@@ -33,22 +39,27 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
         if titles[-1].startswith("3."):
             assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
         if titles[-1].startswith("6."):
+            assert titles[-1] == "6. The room: one network, many random starts"
+            for line in room_words(2, room.ROOM.view().populations[0]):
+                assert line in body
+            assert at.get("plotly_chart")
+        if titles[-1].startswith("7."):
             v = classify(model, chelsea().network_input)
             assert f"P(dog) = **{v.dog_probability:.3f}**" in body and f"**{verdict_words(v)}**" in body
             assert "sure" not in body
-        if titles[-1].startswith("8."):
+        if titles[-1].startswith("9."):
             first = convolution_check(model, chelsea().network_input, 0)
             k = first.firing[0]
             check = convolution_check(model, chelsea().network_input, k)
             assert f"Filter {k}'s map" in body and check_lines(check)[-1] in body
             for d in check.max_abs_difference.values():
                 assert f"max difference {d:.1g}" in body
-        if titles[-1].startswith("9."):
+        if titles[-1].startswith("10."):
             assert "This session has not finished an epoch yet." in body
             for line in shipped_story(shipped()[1]):
                 assert line in body
             assert "transfer learning" in body and "data augmentation" in body and "more epochs" in body
-    assert [t.split(".")[0] for t in titles] == [str(i) for i in range(1, 10)]
+    assert [t.split(".")[0] for t in titles] == [str(i) for i in range(1, 11)]
     assert at.button(key="presenter_next").disabled and at.title[0].value == titles[-1]
     at.button(key="presenter_prev").click().run()
     assert at.title[0].value == titles[-2]
