@@ -40,6 +40,7 @@ from cnnviz_app.common import (
     shipped_model,
     training_in_progress,
 )
+from cnnviz_app.room_view import room_panel
 from cnnviz_app.session_guard import watch
 from cnnviz_app.timeline_view import learning_over_time
 
@@ -705,4 +706,6 @@ else:
         epoch_panel(running, train_flash)
 st.fragment(run_every=POLL_SECONDS if running else None)(live_panel)()
 history_panel()
+with st.expander("The room: every first epoch trained on this server", icon=":material/groups:"):
+    room_panel(key="training_room")
 weights_panel(running, flash)

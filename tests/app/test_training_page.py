@@ -202,6 +202,7 @@ def test_the_workshop_setting_is_the_default_and_the_tutorials_is_one_click_away
     assert at.number_input(key="training_epochs_per_click").value == WORKSHOP_EPOCHS
     assert at.button(key="training_train").label == f"Train {WORKSHOP_EPOCHS} epochs"
     assert "was chosen by training many random starts" in messages(at)
+    assert any(e.label.startswith("The room") for e in at.expander), "the room's first epochs, for the presenter"
 
     at.radio(key="training_rate").set_value(1e-3).run()
     assert learning_rate(mine.model) == pytest.approx(1e-3), "the radio sets the model's own optimizer"
