@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.appserver import TRAIN_BUTTON, copy_photos, healthy, running_app
+from tests.appserver import copy_photos, healthy, running_app
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,16 +159,23 @@ async def explore(browser, url: str, who: Attendee, photo: Path, timeout_ms: int
     who.weights_line = await weights_line(page)
 
 
-async def train(browser, url: str, who: Attendee, photo: Path, timeout_ms: int, contexts: list) -> None:
-    context, page = await open_app(browser, url, "Training", timeout_ms)
-    contexts.append((who, context, page))
-    # One epoch a click, as the workshop's first epoch is measured (the page's default runs several).
+async def train_one_epoch(page) -> float:
+    """Set one epoch a click, as a first epoch is measured (the page's workshop default runs
+    several), click Train, and return the click's time.monotonic()."""
     per_click = page.get_by_label("Epochs per click")
     await per_click.fill("1")
     await per_click.press("Enter")
-    await page.get_by_role("button", name="Train one epoch").wait_for()
-    t0 = time.monotonic()
-    await page.get_by_role("button", name=TRAIN_BUTTON).click()
+    button = page.get_by_role("button", name="Train one epoch")
+    await button.wait_for()
+    clicked = time.monotonic()
+    await button.click()
+    return clicked
+
+
+async def train(browser, url: str, who: Attendee, photo: Path, timeout_ms: int, contexts: list) -> None:
+    context, page = await open_app(browser, url, "Training", timeout_ms)
+    contexts.append((who, context, page))
+    t0 = await train_one_epoch(page)
     await page.get_by_text(re.compile(r"Epoch 1 finished in")).wait_for(timeout=max(timeout_ms, 900_000))
     who.epoch_s = time.monotonic() - t0
     await go(page, "Layer Explorer")
