@@ -38,7 +38,7 @@ from cnnviz.dataset import Dataset, hold_out, photo_names, unseen
 from cnnviz.split import Split, split_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.evaluation import evaluate_items
-from cnnviz.model import arithmetic_twin, build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.model import arithmetic_twin, build_model, copy_training_state, compile_model, learning_rate, load_weights, save_weights
 from cnnviz.precision import resolve
 from cnnviz.training import BatchProgress, EpochResult, Plateau, set_learning_rate, train
 
@@ -149,7 +149,9 @@ class Run:
         self.batch_size, rate, scope = self._distribution()
         with scope:
             self.model, self.history = self._starting_point(rate)
-            arithmetic_twin(self.model, self.precision.name)  # made now, in the strategy's scope, where its variables must live
+            twin = arithmetic_twin(self.model, self.precision.name)
+            if twin is not self.model:  # made now, in the strategy's scope, where its variables and optimizer slots must live
+                copy_training_state(self.model, twin)
         self.plateau = Plateau(patience=options.patience, halve_after=options.halve_after)
         for past in self.history:
             self.plateau.update(past["val_accuracy"], past["epoch"])
