@@ -140,17 +140,35 @@ async def protocol_at(url: str, starts: list[float], timeout_s: float) -> list[V
     return list(await asyncio.gather(*(protocol_visit(url, t0 + s, timeout_s) for s in starts)))
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds of these processes and all their children, so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:  # a process that ended meanwhile
+            pass
+    return total
+
+
 def spread(n: int, seconds: float) -> list[float]:
     """Start offsets: n arrivals spread evenly over `seconds` (all at once for 0)."""
     return [seconds * i / n for i in range(n)]
 
 
-async def measure(servers: dict[str, str], sessions: int, arrivals: int, photos: list[Path], timeout_s: float) -> dict:
+async def measure(servers: dict[str, tuple[str, int]], sessions: int, arrivals: int, photos: list[Path], timeout_s: float) -> dict:
+    """servers: name -> (url, process id)."""
+    import psutil
     from playwright.async_api import async_playwright
 
     results: dict = {name: {} for name in servers}
     order = list(servers)
-    for name, url in servers.items():
+    for name, (url, _) in servers.items():
         say(f"{name}: warm-up, one visitor")
         results[name]["first visitor"] = await protocol_visit(url, time.monotonic(), timeout_s)
         results[name]["one visitor alone"] = await protocol_visit(url, time.monotonic(), timeout_s)
@@ -158,6 +176,8 @@ async def measure(servers: dict[str, str], sessions: int, arrivals: int, photos:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
+        # The browser's own process, a child of Playwright's driver; its renderers are its children.
+        chromium = [c.pid for c in psutil.Process().children(recursive=True) if "chrom" in c.name() and "chrom" not in c.parent().name()]
         try:
             loads = []
             if sessions:
@@ -171,11 +191,13 @@ async def measure(servers: dict[str, str], sessions: int, arrivals: int, photos:
             for i, (load, run) in enumerate(loads):
                 for name in order if i % 2 == 0 else order[::-1]:
                     await asyncio.sleep(5)  # the last load's stragglers (closing pages, freed sessions) settle
-                    before = os.getloadavg()[0]
+                    url, pid = servers[name]
+                    before, cpu = os.getloadavg()[0], (cpu_seconds([pid]), cpu_seconds(chromium))
                     say(f"{name}: {load}")
-                    visits = await run(servers[name])
+                    visits = await run(url)
                     results[name][load] = visits
                     results[name][f"{load}: load average"] = (before, os.getloadavg()[0])
+                    results[name][f"{load}: CPU seconds"] = (cpu_seconds([pid]) - cpu[0], cpu_seconds(chromium) - cpu[1])
         finally:
             await browser.close()
     return results
@@ -227,6 +249,9 @@ def rows(result: dict, sessions: int, arrivals: int) -> list[tuple[str, str, str
         out.append((f"{load}: connection -> run's end, p50 / p95 / max", summary(visits, "ready_s"), ""))
         out.append((f"{load}: answered", f"{sum(v.verdict_s is not None for v in visits)} of {arrivals}", "all"))
     for key, value in result.items():
+        if key.endswith(": CPU seconds"):
+            out.append((key.replace(": CPU seconds", ": CPU seconds, server / Chromium"), f"{value[0]:.1f} / {value[1]:.1f}", ""))
+    for key, value in result.items():
         if key.endswith(": load average"):
             out.append((key.replace(": load average", ": load average, before / after"), f"{value[0]:.1f} / {value[1]:.1f}", ""))
     return out
@@ -268,8 +293,8 @@ def main() -> int:
                 checkouts[f"peer {args.peer[:7]}"] = stack.enter_context(peer_checkout(args.peer))
             for i, (name, root) in enumerate(checkouts.items()):
                 env = {"CNNVIZ_DATA": "", "CNNVIZ_SAVE_DIR": str(work / f"saved-{i}"), "CNNVIZ_CACHE": str(work / f"cache-{i}")}
-                url, _ = stack.enter_context(running_app(env, work / f"streamlit-{i}.log", timeout=120, root=root))
-                servers[name] = url
+                url, server = stack.enter_context(running_app(env, work / f"streamlit-{i}.log", timeout=120, root=root))
+                servers[name] = (url, server.pid)
             results = asyncio.run(asyncio.wait_for(measure(servers, args.sessions, args.arrivals, photos, args.timeout), args.deadline))
         tracebacks = [log.name for log in work.glob("streamlit-*.log") if "Traceback" in log.read_text()]
     finally:
