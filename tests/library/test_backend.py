@@ -3,10 +3,7 @@
 import subprocess
 import sys
 
-import pytest
 
-
-@pytest.mark.slow  # a fresh interpreter imports TensorFlow: about 5 s
 def test_a_full_collection_after_the_import_walks_none_of_tensorflows_objects():
     """Streamlit collects twice after every script run; each full collection walked TensorFlow's
     import (0.3 s with the GIL held) until it was frozen."""
