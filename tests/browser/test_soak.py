@@ -16,12 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(
-    strict=False,
-    reason="known leak, open in issue 14: on main after merging the lazy Explorer, the room and the workshop "
-    "setting, one trained session's model and its two decoded photo sets stayed alive after Streamlit forgot "
-    "the session (each part alone frees them; not yet bisected)",
-)
 def test_sessions_that_explored_and_trained_leave_no_model_decoded_photos_or_thread_behind(data_root):
     result = soak.run(sessions=2, alive=1, per_class=16, ttl=2, png=None, train_every=1, epoch_timeout_s=300, deadline=540)
     soak.print_table(result)
