@@ -25,5 +25,32 @@ def _import_quietly():
 
 tf = _import_quietly()
 import keras  # noqa: E402  (after TensorFlow, so Keras finds its backend already loaded)
+from tensorflow.python.framework import ops as _ops  # noqa: E402  (TensorFlow's gradient registry, no public API)
 
-__all__ = ["keras", "tf"]
+__all__ = ["forget_graph_custom_gradients", "keras", "tf"]
+
+_GRAPH_CUSTOM_GRADIENT = "_graph_mode_decorator.<locals>.internal_grad_fn"
+
+
+def forget_graph_custom_gradients() -> int:
+    """Take the gradient functions that graph-mode custom gradients registered out of
+    TensorFlow's gradient registry; how many.
+
+    Every trace of a Keras train step makes one: the optimizer's all-reduce of the gradients
+    (even on one device) is a tf.custom_gradient, which in graph mode registers its gradient
+    function under a new name in a process-wide registry that nothing ever empties. That
+    function holds the traced graph, and the graph holds the model's variables: a trained
+    model's weights and optimizer state (about 40 MB here) stayed in memory for the life of
+    the server after the model itself was gone. A registered gradient is only looked up while
+    a graph that differentiates through its op is being built; Keras takes the gradients
+    before the all-reduce, and cnnviz differentiates through no graph-mode custom gradient,
+    so once a train step is traced its entry is never needed again.
+    """
+    registry = _ops._gradient_registry._registry
+    stale = [
+        name for name, entry in list(registry.items())
+        if name.startswith("CustomGradient-") and getattr(entry["type"], "__qualname__", "") == _GRAPH_CUSTOM_GRADIENT
+    ]
+    for name in stale:
+        registry.pop(name, None)
+    return len(stale)

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from cnnviz.backend import keras
+from cnnviz.backend import forget_graph_custom_gradients, keras
 
 from cnnviz import CLASS_NAMES
 from cnnviz.model import arithmetic_twin, copy_training_state, precision_of
@@ -139,6 +139,7 @@ def train(
         finally:
             if cached is not None:
                 release_train(), release_val()
+            forget_graph_custom_gradients()  # else the traced train step keeps this model's variables for good
         results.append(result)
         if on_epoch:
             on_epoch(result)

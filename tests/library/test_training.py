@@ -141,3 +141,27 @@ def test_bfloat16_steps_leave_a_float32_model_scored_in_float32(split):
     (again,) = train(model, split, epochs=1, batch_size=8, precision="mixed_bfloat16", first_epoch=2)
     assert arithmetic_twin(model, "mixed_bfloat16") is twin, "one twin per model: its step is traced once"
     assert int(model.optimizer.iterations.numpy()) == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_a_trained_model_once_dropped_leaves_no_traced_graph_behind(split, precision):
+    """TensorFlow's gradient registry kept every train step's graph, and with it the model's
+    variables, for the life of the process: a workshop server grew by each trained model."""
+    import gc
+
+    from cnnviz.backend import tf
+
+    def graphs() -> int:  # a traced function's graph is a tf.Graph too
+        gc.collect()
+        return sum(isinstance(o, tf.Graph) for o in gc.get_objects())
+
+    def train_and_drop() -> None:
+        model = compile_model(build_model())
+        train(model, split, epochs=1, batch_size=8, precision=precision)
+
+    train_and_drop()  # TensorFlow's one-time traces (tf.data's, its own) are made here
+    before = graphs()
+    train_and_drop()
+    train_and_drop()
+    assert graphs() == before
