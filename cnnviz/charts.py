@@ -369,6 +369,7 @@ def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
 
 
 SPACE_FOR_LABEL = 36  # px above a plot for one line of annotation text at _FONT's size
+LABEL_ROW = 20  # px between two rows of such labels
 
 
 def probability_histogram(dog_probabilities: np.ndarray, labels: np.ndarray, bins: int = 20) -> go.Figure:
@@ -534,11 +535,14 @@ def room_histogram(lefts: np.ndarray, counts: np.ndarray, width: float, marks: S
             hovertemplate="val_accuracy %{customdata[0]:.0%} to %{customdata[1]:.0%}: %{y} first epoch(s)<extra></extra>",
         )
     )
+    rightmost = max((v for _, v in marks), default=None)
     for i, (label, value) in enumerate(marks):
-        # Labels alternate between two heights: chance and the tutorial sit close on this axis.
+        # Labels above the plot, on two rows taken in turn: neighbouring marks' labels would overlap
+        # on one. The rightmost ends at its line, or the plot's edge would cut it.
         fig.add_vline(
             x=value, line=dict(color="#333", dash="dash", width=2),
-            annotation_text=f"{label} {value:.1%}", annotation_position="top" if i % 2 == 0 else "bottom",
+            annotation=dict(text=f"{label} {value:.1%}", yshift=LABEL_ROW * (i % 2), xanchor="right" if value == rightmost else "center"),
+            annotation_position="top",
         )
     xs = [*lefts, *(lefts + width), *(v for _, v in marks)]
     fig.update_xaxes(
@@ -546,6 +550,6 @@ def room_histogram(lefts: np.ndarray, counts: np.ndarray, width: float, marks: S
         range=[min([0.45, *xs]) - 0.01, max([0.9, *xs]) + 0.01],
     )
     fig.update_yaxes(title="first epochs", gridcolor="#eee", rangemode="tozero", dtick=1 if counts.size == 0 or counts.max() <= 10 else None)
-    _layout(fig, height=340)
-    fig.update_layout(margin=dict(t=SPACE_FOR_LABEL, b=10), bargap=0)
+    _layout(fig, height=320)
+    fig.update_layout(margin=dict(t=SPACE_FOR_LABEL + LABEL_ROW, b=10), bargap=0)
     return fig

@@ -136,7 +136,7 @@ def train_screen(talk: Talk) -> None:
 
 
 def room_screen(talk: Talk) -> None:
-    st.title("6. The room: one network, many random starts")
+    st.title("6. The room: many random starts")
     room_panel(key="presenter_room")
 
 

@@ -29,7 +29,7 @@ def room_panel(key: str = "room", every: float = 5.0) -> None:
 
 def _draw(key: str) -> None:
     view = room.ROOM.view()
-    words, chart = st.columns([2, 3], gap="large")
+    words, chart = st.columns(2, gap="large")
     if not view.populations:
         trained = f"**{view.sessions}** session(s) have trained here ({view.epochs} epoch(s)), but no" if view.epochs else "No"
         words.markdown(
@@ -49,29 +49,25 @@ def _draw(key: str) -> None:
         population = by_words[chosen]
     for line in room_words(view.sessions, population):
         words.markdown(line)
-    words.caption(f"Setting: {population.setting.words()}. Other settings' epochs are kept apart: they are not the same draw.")
     chart.plotly_chart(_figure(population), width="stretch", config=NO_BAR, key=f"{key}_histogram")
+    chart.caption(f"Setting: {population.setting.words()}. Other settings' first epochs are kept apart: they are other draws.")
     _census_caption(chart)
 
 
 def room_words(sessions: int, population: Population) -> list[str]:
     """What the room's figures mean, for a learner: the spread, then the tutorial's and the shipped weights' place."""
     s = summary(population)
-    lines = [
-        f"**{sessions}** session(s) have trained here; **{s.n}** first epoch(s) from random weights at this setting. "
-        f"Same network, same photos, a different random start each: after one epoch, val_accuracy went from "
-        f"**{s.low:.1%}** to **{s.high:.1%}** (median {s.median:.1%}).",
-    ]
     train = population.setting.train
-    size = "" if train == TUTORIAL_TRAIN else f", though of an epoch of {TUTORIAL_TRAIN:,} photos, {TUTORIAL_TRAIN / train:.3g} times this setting's"
-    lines.append(
-        f"The tutorial printed **{TUTORIAL_VAL_ACCURACY:.1%}** after its one epoch, from its own random start: one draw "
-        f"like these{size}. {s.at_least_tutorial} of these {s.n} reached it."
-    )
+    bigger = "" if train == TUTORIAL_TRAIN else f", of an epoch {TUTORIAL_TRAIN / train:.3g} times this size"
+    lines = [
+        f"**{sessions}** session(s) trained here. Same network, same photos, a different random start each: after one "
+        f"epoch, val_accuracy went from **{s.low:.1%}** to **{s.high:.1%}** over {s.n} first epoch(s) (median {s.median:.1%}).",
+        f"The tutorial's **{TUTORIAL_VAL_ACCURACY:.1%}** was one such draw{bigger}: {s.at_least_tutorial} of these {s.n} reached it.",
+    ]
     shipped = _shipped()
     if shipped is not None:
         accuracy, epochs = shipped
-        lines.append(f"The shipped weights score **{accuracy:.1%}** after {epochs} epochs: what more epochs buy.")
+        lines.append(f"The shipped weights: **{accuracy:.1%}** after {epochs} epochs.")
     return lines
 
 

@@ -39,7 +39,7 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
         if titles[-1].startswith("3."):
             assert "150 − 3 + 1 = 148" in body and "keeps ⌊71/2⌋ = 35" in body
         if titles[-1].startswith("6."):
-            assert titles[-1] == "6. The room: one network, many random starts"
+            assert titles[-1] == "6. The room: many random starts"
             for line in room_words(2, room.ROOM.view().populations[0]):
                 assert line in body
             assert at.get("plotly_chart")

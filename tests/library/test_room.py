@@ -104,6 +104,7 @@ def test_the_histogram_chart_draws_the_rooms_bins_and_marks():
     assert np.allclose(bar.x, lefts + room.BIN_WIDTH / 2) and list(bar.y) == counts.tolist()
     assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.728]
     assert [a.text for a in fig.layout.annotations] == ["chance 50.0%", "tutorial 72.8%"]
+    assert fig.layout.annotations[0].yshift != fig.layout.annotations[1].yshift  # neighbours' labels on two rows
     assert fig.layout.xaxis.range[0] <= 0.45 and fig.layout.xaxis.range[1] >= 0.9
 
 
