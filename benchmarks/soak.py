@@ -56,7 +56,7 @@ WORKSHOP_PER_CLASS = 1400  # (2,000 + 800) / 2: the Training page's workshop spl
 TTL_OPTION = "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"  # server.disconnectedSessionTTL
 DEFAULT_TTL = 120  # Streamlit's own default for that option
 CENSUS = re.compile(r"In this server's memory now: (\d+) session model\(s\) and (\d+) decoded photo set\(s\)")
-ROOM_SESSIONS = re.compile(r"(\d+) session\(s\) have trained here")
+ROOM_SESSIONS = re.compile(r"(\d+) session\(s\) (?:have )?trained here")
 
 
 # --- the server, from outside ------------------------------------------------------------------

@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.mark.timeout(600)
 def test_sessions_that_explored_and_trained_leave_no_model_decoded_photos_or_thread_behind(data_root):
-    result = soak.run(sessions=2, alive=1, per_class=16, ttl=2, png=None, train_every=1, epoch_timeout_s=300, deadline=540)
+    result = soak.run(sessions=1, alive=1, per_class=16, ttl=2, png=None, train_every=1, epoch_timeout_s=300, deadline=540)
     soak.print_table(result)
     assert result["problems"] == []
     assert result["observed"]["models"] == 0 and result["observed"]["decoded"] == 0
-    assert result["observed"]["sessions_trained"] == 2 and len(result["epoch_s"]) == 2
+    assert result["observed"]["sessions_trained"] == 1 and len(result["epoch_s"]) == 1
     assert result["threads_after"] <= result["threads_idle_after_first"]

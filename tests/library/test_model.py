@@ -220,7 +220,7 @@ def test_a_save_killed_at_random_moments_leaves_the_previous_file_intact(tmp_pat
     save_weights(model, path, {"version": 0})
     rng = random.Random(6)
     version, kills = 0, []
-    for round_ in range(5):
+    for round_ in range(3):
         child = subprocess.Popen(
             [sys.executable, "-c", _SAVER, str(path), str(version + 1)],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
