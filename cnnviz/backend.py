@@ -46,7 +46,9 @@ def forget_graph_custom_gradients() -> int:
     before the all-reduce, and cnnviz differentiates through no graph-mode custom gradient,
     so once a train step is traced its entry is never needed again.
     """
-    registry = _ops._gradient_registry._registry
+    registry = getattr(getattr(_ops, "_gradient_registry", None), "_registry", None)
+    if not isinstance(registry, dict):  # another TensorFlow's internals: nothing this knows how to free
+        return 0
     stale = [
         name for name, entry in list(registry.items())
         if name.startswith("CustomGradient-") and getattr(entry["type"], "__qualname__", "") == _GRAPH_CUSTOM_GRADIENT
