@@ -22,7 +22,8 @@ from cnnviz.download import download_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.images import chelsea, load_photo
 from cnnviz.precision import CHOICES
-from cnnviz.model import build_model, layer_table, load_default_model, predict_dog_probability
+from cnnviz.architecture import multiply_adds, network_line
+from cnnviz.model import OPTIMIZERS, build_network, layer_table, load_default_model, predict_dog_probability
 
 UNTRAINED = (
     "note: no weight file in weights/, so the network is untrained and its answers are coin flips; "
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("summary", help="the layer table and parameter counts")
+    _network_option(p)
     p.set_defaults(run=cmd_summary)
 
     p = sub.add_parser("predict", help="dog or cat for each image")
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=1, help="train until this many epochs in all (counting resumed ones)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop", help="rmsprop (the tutorial's), adam, or sgd (momentum 0.9)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument(
         "--precision",
@@ -84,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--augment", action="store_true", help="random flips, rotations and zooms (training images only)")
     p.add_argument("--weights", type=Path, help="start from this weight file instead of untrained")
+    _network_option(p)
     p.add_argument(
         "--exclude",
         type=Path,
@@ -118,12 +122,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _weights_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", type=Path, help="a .weights.h5 file (default: the newest in weights/)")
+    parser.add_argument("--weights", type=Path, help="a .weights.h5 file (default: the network's newest in weights/)")
+    _network_option(parser)
+
+
+def _network_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--network",
+        "--arch",
+        dest="network",
+        metavar="NETWORK",
+        help="tutorial (the default), modern, or a line of blocks such as "
+        "'conv32 pool conv32 pool conv64 pool dense64 dropout0.5': convN, pool, bn, dropoutP, gap, denseN "
+        "(one sigmoid unit is always added); with --weights, that file's network",
+    )
 
 
 def _load_model(args):
-    """(model, card) for --weights or the default file; card None means untrained, said on stderr."""
-    model, card = load_default_model(args.weights)
+    """(model, card) for --weights or the network's default file; card None means untrained, said on stderr."""
+    model, card = load_default_model(args.weights, args.network)
     if card is None:
         print(UNTRAINED, file=sys.stderr)
     return model, card
@@ -133,13 +150,21 @@ def _load_model(args):
 
 
 def cmd_summary(args) -> None:
-    model = build_model()
+    line = network_line(args.network or "tutorial")
+    model = build_network(line)
     rows = layer_table(model)
-    print(f"{'layer':<17}{'kind':<17}{'output shape':<16}{'parameters = formula':<36}{'share':>7}")
-    for r in rows:
-        shape = "x".join(str(d) for d in r.output_shape)
-        print(f"{r.name:<17}{r.kind:<17}{shape:<16}{f'{r.params:,} = {r.formula}':<36}{r.share:>7.2%}")
+    print(f"network: {line}")
+    cells = [
+        (r.name, r.kind, "x".join(str(d) for d in r.output_shape), f"{r.params:,} = {r.formula}", f"{r.share:.2%}")
+        for r in rows
+    ]
+    header = ("layer", "kind", "output shape", "parameters = formula", "share")
+    widths = [max(len(row[i]) for row in [header, *cells]) + 2 for i in range(4)]
+    for row in [header, *cells]:
+        print("".join(cell.ljust(w) for cell, w in zip(row, widths)) + row[4].rjust(7))
     print(f"total parameters: {model.count_params():,}")
+    macs = multiply_adds(line)
+    print(f"multiply-adds per photo: {macs:,} ({macs / 1e6:,.0f} million)")
 
 
 def cmd_predict(args) -> int:

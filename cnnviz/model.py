@@ -22,6 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from cnnviz.architecture import TUTORIAL, line_of, network_line, network_name, specs
 from cnnviz.cards import WEIGHTS_SUFFIX, card_path, read_card, sha256_of, verified_card, write_json_atomically
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
@@ -48,8 +49,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def build_model(precision: str = "float32") -> keras.Model:
-    """The tutorial's CNN: 5,046,369 parameters, sigmoid output = P(dog).
+def build_network(line: str = TUTORIAL, precision: str = "float32") -> keras.Model:
+    """The network a line of the architecture grammar describes (`cnnviz.architecture`), sigmoid
+    output = P(dog); by default the tutorial's CNN, 5,046,369 parameters.
 
     `precision="mixed_bfloat16"` keeps every weight in float32 but multiplies in bfloat16,
     which CPUs with AMX (and GPUs) do several times faster; the network and its weight
@@ -57,49 +59,56 @@ def build_model(precision: str = "float32") -> keras.Model:
     """
     if precision not in PRECISIONS:
         raise CnnvizError(f"Unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}.")
-    layers = keras.layers
-    p = {"dtype": precision}
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE, name="input"),
-            layers.Conv2D(32, (3, 3), name="conv2d_1", **p),
-            layers.Activation("relu", name="relu_1", **p),
-            layers.Conv2D(32, (3, 3), name="conv2d_2", **p),
-            layers.Activation("relu", name="relu_2", **p),
-            layers.MaxPooling2D((2, 2), name="max_pooling2d_1", **p),
-            layers.Conv2D(64, (3, 3), name="conv2d_3", **p),
-            layers.Activation("relu", name="relu_3", **p),
-            layers.MaxPooling2D((2, 2), name="max_pooling2d_2", **p),
-            layers.Flatten(name="flatten_1", **p),
-            layers.Dense(64, name="dense_1", **p),
-            layers.Activation("relu", name="relu_4", **p),
-            layers.Dropout(0.5, name="dropout_1", **p),
-            layers.Dense(1, name="dense_2", **p),
-            layers.Activation("sigmoid", name="sigmoid", dtype="float32"),
-        ],
-        name="tutorial_cnn",
-    )
+    layers = [keras.Input(shape=INPUT_SHAPE, name="input")]
+    for spec in specs(line):
+        dtype = "float32" if spec.name == "sigmoid" else precision
+        layers.append(getattr(keras.layers, spec.layer)(name=spec.name, dtype=dtype, **spec.args))
+    name = network_name(network_line(line))
+    return keras.Sequential(layers, name=f"{name}_cnn" if name else "custom_cnn")
+
+
+def build_model(precision: str = "float32") -> keras.Model:
+    """The tutorial's network."""
+    return build_network(TUTORIAL, precision)
+
+
+def build_like(model: keras.Model, precision: str = "float32") -> keras.Model:
+    """A fresh, untrained network of the same architecture as `model`."""
+    return build_network(line_of(model.layers), precision)
 
 
 DEFAULT_RATE = 1e-3  # Keras's RMSprop default: the tutorial compiles with optimizer='rmsprop'
 
 
-def compile_model(model: keras.Model, learning_rate: float = DEFAULT_RATE) -> keras.Model:
-    """RMSprop on binary cross-entropy, as the tutorial trains (its text says MSE; the code is BCE)."""
+OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam", "sgd": "SGD"}  # the name cnnviz takes -> Keras's class
+
+
+def compile_model(model: keras.Model, learning_rate: float = DEFAULT_RATE, optimizer: str = "rmsprop") -> keras.Model:
+    """Binary cross-entropy (the tutorial's text says MSE; its code is BCE), with RMSprop as the
+    tutorial trains, or Adam, or SGD with momentum 0.9."""
+    if optimizer not in OPTIMIZERS:
+        raise CnnvizError(f"Unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}.")
+    extra = {"momentum": 0.9} if optimizer == "sgd" else {}
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        optimizer=getattr(keras.optimizers, OPTIMIZERS[optimizer])(learning_rate=learning_rate, **extra),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
+def optimizer_of(model: keras.Model) -> str:
+    """The name `compile_model` took for the model's optimizer."""
+    kind = type(model.optimizer).__name__
+    return next(name for name, cls in OPTIMIZERS.items() if cls == kind)
+
+
 def copy_model(model: keras.Model) -> keras.Model:
     """A separate, compiled copy with the same weights: one session's training never touches another's."""
-    twin = build_model()
+    twin = build_like(model)
     twin.set_weights(model.get_weights())
     lr = learning_rate(model)
-    return compile_model(twin, lr) if lr is not None else twin
+    return compile_model(twin, lr, optimizer_of(model)) if lr is not None else twin
 
 
 def precision_of(model: keras.Model) -> str:
@@ -122,7 +131,7 @@ def arithmetic_twin(model: keras.Model, precision: str) -> keras.Model:
         return model
     twin = _twins.get(model)
     if twin is None or precision_of(twin) != precision:
-        twin = build_model(precision)
+        twin = build_like(model, precision)
         optimizer = model.optimizer
         twin.compile(optimizer=type(optimizer).from_config(optimizer.get_config()), loss=model.loss, metrics=["accuracy"])
         _twins[model] = twin
@@ -156,6 +165,8 @@ LAYER_KINDS = {
     "Flatten": "flatten",
     "Dense": "fully connected",
     "Dropout": "dropout",
+    "BatchNormalization": "batch norm",
+    "GlobalAveragePooling2D": "global average pooling",
 }
 
 
@@ -251,6 +262,8 @@ def _formula(layer) -> str:
         return f"({kh}x{kw}x{cin})x{layer.filters} + {layer.filters}"
     if isinstance(layer, keras.layers.Dense):
         return f"{layer.input.shape[-1]:,}x{layer.units} + {layer.units}"
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return f"4x{layer.input.shape[-1]} (scale, shift, mean, variance)"
     return "0"
 
 
@@ -271,12 +284,13 @@ def save_weights(model: keras.Model, path: str | os.PathLike, card: dict | None 
     os.close(fd)
     try:
         # An uncompiled copy: the optimizer's state would double the file for no use to a viewer.
-        bare = build_model()
+        bare = build_like(model)
         bare.set_weights(model.get_weights())
         bare.save_weights(tmp, overwrite=True)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; weight files are for every session to read
         full_card = {
             "architecture": ARCHITECTURE,
+            "network": line_of(model.layers),
             "parameters": int(model.count_params()),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **(card or {}),
@@ -302,14 +316,15 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> dict:
         raise CnnvizError(f"No weight file at {path}: check the path.")
     if not path.name.endswith(WEIGHTS_SUFFIX):
         raise CnnvizError(f"{path.name} is not a Keras weight file: choose a file ending in {WEIGHTS_SUFFIX}.")
-    expected = _expected_weight_shapes()
+    line = line_of(model.layers)
+    expected = _expected_weight_shapes(line)
     found = _weight_shapes(path)
     if found != expected:
         raise CnnvizError(
             f"{path.name} holds weights for a different network ({_describe_mismatch(expected, found)}); "
             "choose a file saved by cnnviz for this architecture."
         )
-    staging = build_model()
+    staging = build_network(line)
     try:
         staging.load_weights(path)
     except Exception as e:  # Keras and h5py raise many types for a damaged file
@@ -318,8 +333,8 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> dict:
     return verified_card(path)
 
 
-@functools.lru_cache(maxsize=1)
-def _expected_weight_shapes() -> dict[str, tuple[int, ...]]:
+@functools.lru_cache(maxsize=8)
+def _expected_weight_shapes(line: str) -> dict[str, tuple[int, ...]]:
     """What a file of this architecture holds, read off one that Keras writes itself.
 
     Keras names the groups in a weight file after layer classes (conv2d, conv2d_1, ...), not
@@ -327,7 +342,7 @@ def _expected_weight_shapes() -> dict[str, tuple[int, ...]]:
     """
     with tempfile.TemporaryDirectory() as folder:
         reference = Path(folder) / f"reference{WEIGHTS_SUFFIX}"
-        build_model().save_weights(reference)
+        build_network(line).save_weights(reference)
         return _weight_shapes(reference)
 
 
@@ -369,16 +384,38 @@ def list_weight_files(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> list[Path
     return sorted(files, key=lambda p: (read_card(p).get("created", ""), p.stat().st_mtime), reverse=True)
 
 
-def default_weights_path(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> Path | None:
-    """The newest shipped weight file, or None: the network is then untrained."""
-    files = list_weight_files(weights_dir)
-    return files[0] if files else None
+def network_of(path: str | os.PathLike) -> str:
+    """The architecture line a weight file's card records; the tutorial's for cards written
+    before cards recorded one."""
+    return read_card(path).get("network", TUTORIAL)
 
 
-def load_default_model(weights_path: str | os.PathLike | None = None) -> tuple[keras.Model, dict | None]:
-    """The network with the given or newest shipped weights, and its card (None when untrained)."""
-    model = compile_model(build_model())
-    path = Path(weights_path) if weights_path else default_weights_path()
+def default_weights_path(weights_dir: str | os.PathLike = WEIGHTS_DIR, network: str = "tutorial") -> Path | None:
+    """The newest weight file of `network` (a name or a line), or None: the network is then untrained."""
+    line = network_line(network)
+    return next((p for p in list_weight_files(weights_dir) if network_of(p) == line), None)
+
+
+def network_for(network: str | None, weights: str | os.PathLike | None) -> str:
+    """The architecture line to build: `network`'s (a name or a line), else the weight file's,
+    else the tutorial's. A file of another network than the one asked for is refused."""
+    asked = network_line(network) if network else None
+    if weights is None or not Path(weights).is_file():
+        return asked or TUTORIAL
+    own = network_of(weights)
+    if asked and asked != own:
+        raise CnnvizError(
+            f"{Path(weights).name} holds weights for {network_name(own) or own!r}, not {network_name(asked) or asked!r}: "
+            "leave out --network to use that file's network, or choose a file of this one."
+        )
+    return own
+
+
+def load_default_model(weights_path: str | os.PathLike | None = None, network: str | None = None) -> tuple[keras.Model, dict | None]:
+    """The network with the given weight file (built as its card says) or the newest shipped
+    weights of `network` (default: the tutorial's), and the card (None when untrained)."""
+    path = Path(weights_path) if weights_path else default_weights_path(network=network or "tutorial")
+    model = compile_model(build_network(network_for(network, path)))
     if path is None:
         return model, None
     card = load_weights(model, path)

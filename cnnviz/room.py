@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnviz.architecture import TUTORIAL, line_of, network_name
+from cnnviz.model import OPTIMIZERS, optimizer_of
+
 RESOLUTION = 1000  # draws are counted per 1/RESOLUTION of val_accuracy: 0.1%
 MAX_SETTINGS = 16  # a further setting's epochs count among the epochs, not as draws
 BIN_WIDTH = 0.02  # the histogram's bars: wide enough to stack a room's few dozen draws
@@ -45,9 +48,13 @@ class Setting:
     batch_size: int
     learning_rate: float  # to 3 significant digits (the optimizer holds it in float32)
     augment: bool
+    network: str = TUTORIAL  # its cnnviz.architecture line
+    optimizer: str = "rmsprop"
 
     def words(self) -> str:
+        network = {"tutorial": "the tutorial's network", "modern": "the modern network"}.get(network_name(self.network), self.network)
         return (
+            f"{network}, {OPTIMIZERS[self.optimizer]}, "
             f"{self.train:,} training / {self.val:,} validation photos (seed {self.seed}), batches of {self.batch_size}, "
             f"learning rate {self.learning_rate:g}, {'with' if self.augment else 'no'} augmentation"
         )
@@ -66,6 +73,8 @@ def draw(row: Mapping, job, *, random_start: bool) -> tuple[Setting, float] | No
         batch_size=int(job.batch_size),
         learning_rate=float(f"{rate:.3g}") if rate is not None else float("nan"),
         augment=bool(job.augment),
+        network=line_of(job.model.layers),
+        optimizer=optimizer_of(job.model),
     )
     return setting, float(row["val_accuracy"])
 

@@ -38,7 +38,11 @@ from cnnviz.dataset import Dataset, hold_out, photo_names, unseen
 from cnnviz.split import Split, split_dataset
 from cnnviz.errors import CnnvizError
 from cnnviz.evaluation import evaluate_items
-from cnnviz.model import arithmetic_twin, build_model, copy_training_state, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.architecture import parameters
+from cnnviz.model import (
+    OPTIMIZERS, arithmetic_twin, build_like, build_network, compile_model, copy_training_state, learning_rate, load_weights,
+    network_for, save_weights,
+)
 from cnnviz.precision import resolve
 from cnnviz.training import BatchProgress, EpochResult, Plateau, set_learning_rate, train
 
@@ -54,6 +58,8 @@ class RunOptions:
     epochs: int = 1  # in all, counting the epochs a resumed run already has
     batch_size: int = 32  # per replica when distributed
     learning_rate: float = 1e-3
+    optimizer: str = "rmsprop"
+    network: str | None = None  # tutorial, modern or a line of cnnviz.architecture; None: the tutorial's, or --weights' own
     seed: int = 13
     precision: str = "auto"  # cnnviz.precision: bfloat16 where the hardware has it
     augment: bool = False
@@ -70,6 +76,7 @@ class RunOptions:
 
 def _silent(sentence: str) -> None:
     pass
+
 
 
 def check_out(options: RunOptions) -> None:
@@ -138,6 +145,8 @@ class Run:
         if self.split.note:
             say(self.split.note)
         self.epoch_split, self.trained_on = self._sides()
+        self.line = network_for(options.network, options.weights)
+        say(f"network: {self.line} ({parameters(self.line):,} parameters)")
         self.precision = resolve(options.precision)
         say(f"training steps in {self.precision.name}: {self.precision.reason}" if options.precision == "auto"
             else f"training steps in {self.precision.name}")
@@ -204,7 +213,8 @@ class Run:
         if resumed:
             self.say(f"resuming from {o.checkpoint} after epoch {len(resumed[1])}")
             return resumed
-        model = compile_model(build_model(), rate)  # float32: validation and the saved file are scored as viewers score them
+        # float32: validation and the saved file are scored as viewers score them
+        model = compile_model(build_network(self.line), rate, o.optimizer)
         if o.weights:
             load_weights(model, o.weights)
         return model, []
@@ -257,6 +267,7 @@ class Run:
             distributed=o.distribute,
             halve_after=o.halve_after,
             patience=o.patience,
+            optimizer=OPTIMIZERS[o.optimizer],
         )
         return make_card(
             dataset=self.dataset,
@@ -275,6 +286,6 @@ class Run:
         """The validation photos, with their confusion matrix, scored as every viewer of the file
         scores them: in float32 (a checkpoint from before training steps and validation were
         separated resumes a model that computes in bfloat16)."""
-        viewer = build_model()
+        viewer = build_like(self.model)
         viewer.set_weights(self.model.get_weights())
         return validation_summary(evaluate_items(viewer, self.epoch_split.val, batch_size=64))

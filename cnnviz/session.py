@@ -25,7 +25,10 @@ from cnnviz.dataset import photo_names
 from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
 from cnnviz.jobs import TrainingJob, start_epoch
-from cnnviz.model import DEFAULT_RATE, build_model, compile_model, learning_rate, load_weights, save_weights
+from cnnviz.architecture import network_line
+from cnnviz.model import (
+    DEFAULT_RATE, build_like, build_network, compile_model, learning_rate, load_weights, network_of, optimizer_of, save_weights,
+)
 from cnnviz.pipeline import validation_inputs
 from cnnviz.precision import Precision, detected
 from cnnviz.runs import unseen_validation
@@ -85,9 +88,9 @@ class SessionModel:
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
-    def untrained(cls, rate: float = DEFAULT_RATE) -> "SessionModel":
+    def untrained(cls, rate: float = DEFAULT_RATE, network: str = "tutorial") -> "SessionModel":
         """Random weights, as the tutorial starts: a room watches the network learn from a coin toss."""
-        return cls(compile_model(build_model(), rate), UNTRAINED)
+        return cls(compile_model(build_network(network_line(network)), rate), UNTRAINED)
 
     def _replace(self, model, description, *, own, trained_on, base_epoch=0, started_from=None) -> None:
         self.model = model
@@ -152,7 +155,7 @@ class SessionModel:
     def load(self, path: str | os.PathLike, label: str) -> dict:
         """Load a weight file into a fresh network and return its card; on any error the current model stays."""
         self._require_idle("stop it or wait for it to end, then load.")
-        fresh = compile_model(build_model())
+        fresh = compile_model(build_network(network_of(path)))  # the network the file's card names
         card = load_weights(fresh, path)
         parent = parent_summary(path)  # now: an uploaded file is gone once loaded
         self._replace(
@@ -161,11 +164,13 @@ class SessionModel:
         )
         return card
 
-    def reset(self, rate: float | None = None) -> None:
-        """New random weights and a fresh optimizer (at learning rate `rate`, else the current one); the history starts over."""
+    def reset(self, rate: float | None = None, network: str | None = None) -> None:
+        """New random weights and a fresh optimizer (at learning rate `rate`, else the current one),
+        of `network` (a name or a line), else of the same network; the history starts over."""
         self._require_idle("stop it first, then reset.")
         rate = rate or learning_rate(self.model) or DEFAULT_RATE
-        self._replace(compile_model(build_model(), rate), RESET, own=False, trained_on=frozenset())
+        fresh = build_network(network_line(network)) if network else build_like(self.model)
+        self._replace(compile_model(fresh, rate, optimizer_of(self.model)), RESET, own=False, trained_on=frozenset())
 
     def epoch_split(self, split: Split, root) -> tuple[Split, int | None]:
         """(the split the next epoch uses, validation photos left out; None when that is unknown).

@@ -1,16 +1,21 @@
-"""Architecture: the tutorial's network, layer by layer, with the arithmetic behind every count."""
+"""Architecture: the session's network (the tutorial's unless the Training page chose another),
+layer by layer, with the arithmetic behind every count."""
 
 import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE, charts
+from cnnviz.architecture import TUTORIAL, line_of
 from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, side_steps, with_first_pooling
-from cnnviz_app.common import shipped_model
+from cnnviz_app.common import session_if_made, shipped_model
 
 
 st.title("Architecture")
 
-model, _ = shipped_model()  # shapes and counts are the same for any weights
+mine = session_if_made()
+model = mine.model if mine is not None else shipped_model()[0]  # shapes and counts are the same for any weights
+line = line_of(model.layers)
+tutorial = line == TUTORIAL
 rows = layer_table(model)
 total = model.count_params()
 by_name = {r.name: r for r in rows}
@@ -21,6 +26,11 @@ st.markdown(
     f"each scaled to [0, 1]) and ends in **one number**, P(dog). In between are {len(rows)} layers with "
     f"**{total:,}** learned parameters in all, and **{biggest.name}** alone holds "
     f"**{100 * biggest.share:.1f}%** of them."
+)
+st.caption(
+    f"As a line of blocks: `{line}`"
+    + ("" if tutorial else ": the network this session trains, chosen on the Training page (the tutorial's is "
+       f"`{TUTORIAL}`).")
 )
 
 st.subheader("The shape of the data, layer by layer")
@@ -52,17 +62,19 @@ st.caption(
     "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
 )
 activations = [r.name for r in rows if r.kind in ("relu", "sigmoid")]
-st.caption(
-    f"Names: the tutorial's code looks its activations up as activation_1 … activation_{len(activations)}; here they "
-    f"are {', '.join(activations)}, in the same order. Its hand-made parameter table also names the other layers "
-    "differently (conv2d_4 …, dense_3, from a re-run notebook) and leaves out both pooling layers."
-)
+if tutorial:
+    st.caption(
+        f"Names: the tutorial's code looks its activations up as activation_1 … activation_{len(activations)}; here they "
+        f"are {', '.join(activations)}, in the same order. Its hand-made parameter table also names the other layers "
+        "differently (conv2d_4 …, dense_3, from a re-run notebook) and leaves out both pooling layers."
+    )
 chart_col, text_col = st.columns([1, 1], gap="large")
 with chart_col:
     st.subheader("Who holds the parameters")
     st.plotly_chart(charts.parameter_share(rows), width="stretch", config={"displayModeBar": False})
     flat = by_name.get("flatten_1")
-    if flat is not None and biggest.kind == "fully connected":
+    pooled_early = any(r.kind == "max pooling" for r in rows[1:3])  # the blog's pooling layer is already there
+    if flat is not None and biggest.kind == "fully connected" and not pooled_early:
         st.caption(
             f"{biggest.name} connects every one of the {flat.output_shape[0]:,} flattened values to each of its "
             f"{biggest.output_shape[0]} units: {biggest.formula} = {biggest.params:,}. The convolutions reuse one small "
@@ -81,50 +93,59 @@ with chart_col:
             f"network) instead of {biggest.params:,} ({total:,}). Computed by building that network here."
         )
 
+BATCH_NORM = """**Batch norm**: each channel is shifted and scaled to mean 0 and variance 1 over the batch, then
+by a learned scale and shift (2 parameters a channel, plus the running mean and variance it keeps for testing:
+4 in the table). Deeper networks train much faster with it, at larger learning rates.
+"""
+GAP = """**Global average pooling**: each last map becomes its mean, one number a channel, where flatten would
+keep every position: the dense layer after it needs few weights, and where in the photo a pattern was
+stops mattering.
+"""
+
 with text_col:
     st.subheader("What each layer does")
-    dropout = first_layer(model, "dropout")
-    rate = dropout.rate if dropout is not None else 0.5
     first = rows[0]
     conv = first_layer(model, "convolution")
     kh, kw = conv.kernel_size
     padding = conv.padding
     conv_steps = [(a, b) for _, a, b in side_steps(rows, first.kind, INPUT_SHAPE[0])]
     side_in, side_out = conv_steps[0]
-    pool = first_layer(model, "max pooling")
-    pool_steps = [(a, b) for _, a, b in side_steps(rows, "max pooling", INPUT_SHAPE[0])] if pool is not None else []
-    ph, pw = pool.pool_size if pool is not None else (2, 2)
-    odd = [(a, b) for a, b in pool_steps if a % ph]
-    st.markdown(
-        f"""
-**Convolution** (conv2d): a small learned kernel, {kh} × {kw} × C for C input channels, slides over its input; at every
+    parts = [
+        f"""**Convolution** (conv2d): a small learned kernel, {kh} × {kw} × C for C input channels, slides over its input; at every
 position it takes the dot product of the kernel with the patch under it and adds a bias. Each filter gives one
 feature map, so {first.name}'s {first.output_shape[-1]} filters make {charts.format_shape(first.output_shape)}.
 Keras's default padding, `padding='{padding}'`, adds {"no border" if padding == "valid" else "a border"}, so a
 {kh} × {kw} kernel fits {side_in} − {kh} + 1 = {side_out} times across {side_in} pixels, and every convolution
 here loses {kh - 1} rows and {kw - 1} columns: {", ".join(f"{a} → {b}" for a, b in conv_steps)}.
-Keras does not flip the kernel, so strictly this is a *cross-correlation*; the Layer Explorer checks it with numbers.
-
-**ReLU**: max(0, x), value by value. Negative responses become 0, so a map keeps only where its pattern was found.
-
-**Max pooling** ({ph} × {pw}): each {ph} × {pw} block becomes its largest value, keeping *whether* a pattern
+Keras does not flip the kernel, so strictly this is a *cross-correlation*; the Layer Explorer checks it with numbers.""",
+        "**ReLU**: max(0, x), value by value. Negative responses become 0, so a map keeps only where its pattern was found.",
+    ]
+    if first_layer(model, "batch norm") is not None:
+        parts.append(BATCH_NORM)
+    if (pool := first_layer(model, "max pooling")) is not None:
+        pool_steps = [(a, b) for _, a, b in side_steps(rows, "max pooling", INPUT_SHAPE[0])]
+        ph, pw = pool.pool_size
+        odd = [a for a, _ in pool_steps if a % ph]
+        parts.append(
+            f"""**Max pooling** ({ph} × {pw}): each {ph} × {pw} block becomes its largest value, keeping *whether* a pattern
 occurred nearby rather than exactly where. The blocks do not overlap, so a side of n becomes ⌊n / {ph}⌋:
-{", ".join(f"{a} → {b}" for a, b in pool_steps)}{
-    f" ({', '.join(str(a) for a, _ in odd)} {'is' if len(odd) == 1 else 'are'} odd: the last row and column are dropped)" if odd else ""}.
-
-**Flatten**: lays the last {charts.format_shape(by_name['max_pooling2d_2'].output_shape) if 'max_pooling2d_2' in by_name else ''}
-maps out as one long vector. No arithmetic, no parameters.
-
-**Dense** (fully connected): every input value feeds every unit, each with its own weight, plus a bias per unit.
-
-**Dropout** ({rate:g}): during training only, each value is zeroed with probability {rate:g} and the survivors are
+{", ".join(f"{a} → {b}" for a, b in pool_steps)}"""
+            + (f" ({', '.join(map(str, odd))} {'is' if len(odd) == 1 else 'are'} odd: the last row and column are dropped)." if odd else ".")
+        )
+    if first_layer(model, "flatten") is not None:
+        parts.append("**Flatten**: lays the last maps out as one long vector. No arithmetic, no parameters.")
+    if first_layer(model, "global average pooling") is not None:
+        parts.append(GAP)
+    parts.append("**Dense** (fully connected): every input value feeds every unit, each with its own weight, plus a bias per unit.")
+    if (dropout := first_layer(model, "dropout")) is not None:
+        rate = dropout.rate
+        parts.append(
+            f"""**Dropout** ({rate:g}): during training only, each value is zeroed with probability {rate:g} and the survivors are
 scaled by 1 / (1 − {rate:g}) = {1 / (1 - rate):g}, so the next layer sees the same total on average. When
-testing a photo it does nothing.
-
-**Sigmoid**: 1 / (1 + e<sup>−z</sup>) squeezes the last score into (0, 1): P(dog). The verdict: {RULE}.
-""",
-        unsafe_allow_html=True,
-    )
+testing a photo it does nothing."""
+        )
+    parts.append(f"**Sigmoid**: 1 / (1 + e<sup>−z</sup>) squeezes the last score into (0, 1): P(dog). The verdict: {RULE}.")
+    st.markdown("\n\n".join(parts), unsafe_allow_html=True)
 
 st.subheader("The loss: binary cross-entropy")
 loss_name = getattr(model, "loss", None)

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE
+from cnnviz.architecture import MODERN, POOLED, TUTORIAL, line_of, multiply_adds, parameters
 from cnnviz.cards import card_accuracy, card_history, card_path, describe_recipe, format_rate
 from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
@@ -44,6 +45,12 @@ from cnnviz_app.room_view import room_panel
 from cnnviz_app.session_guard import watch
 from cnnviz_app.timeline_view import learning_over_time
 
+NETWORK = "training_network"
+NETWORK_WORDS = {  # the networks a session can start from random weights, in cnnviz.architecture's lines
+    TUTORIAL: "The tutorial's",
+    POOLED: "The tutorial's with a pooling layer after its first convolution",
+    MODERN: "Modern: batch norm, eight convolutions, global average pooling",
+}
 FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/reset, shown once
 TRAIN_FLASH = "training_train_flash"  # why "Train one epoch" could not start, shown once
 EPOCHS_LEFT = "training_epochs_left"  # epochs still to run after the one running, from one click
@@ -318,7 +325,37 @@ def no_data_notice() -> None:
         st.error(f"CNNVIZ_DATA is set to {folder}, but no usable photos were found there: the Data page says why.")
 
 
+def network_panel(running: bool) -> None:
+    """Which network this session trains, read off its model (a loaded file's may be none of these)."""
+    line = line_of(session().model.layers)
+    st.session_state[NETWORK] = line if line in NETWORK_WORDS else None
+    st.selectbox(
+        "Network",
+        list(NETWORK_WORDS),
+        format_func=lambda choice: f"{NETWORK_WORDS[choice]}: {parameters(choice):,} parameters",
+        key=NETWORK,
+        index=None,
+        placeholder=f"{line} ({parameters(line):,} parameters)",
+        on_change=change_network,
+        disabled=running,
+        help="Choosing one starts it from random weights. The Architecture page and the Layer Explorer show "
+        "whichever network this session trains.",
+    )
+    st.caption(f"`{line}`: {multiply_adds(line) / 1e6:,.0f} million multiply-adds a photo.")
+
+
+def change_network() -> None:
+    line = st.session_state[NETWORK]
+    if line is None:
+        return
+    try:
+        session().reset(network=line)
+    except EpochRunning as exc:
+        st.session_state[FLASH] = ("error", str(exc))
+
+
 def settings_panel(running: bool) -> None:
+    network_panel(running)
     options, labels = count_options()
     st.radio(
         "How many photos",

@@ -84,3 +84,26 @@ def test_architecture_sentences_are_computed_from_the_network_and_change_with_it
     assert "150 − 5 + 1 = 146" in body and "loses 4 rows and 4 columns: 150 → 146, 146 → 142, 71 → 67" in body
     assert "142 → 71, 67 → 33 (67 is odd" in body
     assert f"{15 * 15 * 16 * 64 + 64:,} parameters" in body and f"instead of {33 * 33 * 16 * 64 + 64:,}" in body
+
+
+@pytest.mark.parametrize("name", ["modern", "pooled"])
+def test_architecture_shows_the_network_this_session_trains(name):
+    """After the Training page chose another network, the page's table, totals and texts are that
+    network's, and the sentences about the tutorial's own layers are left out."""
+    from cnnviz.architecture import NETWORKS, parameters
+    from cnnviz.session import SessionModel
+
+    line = NETWORKS[name]
+    at = open_page("cnnviz_app/pages/architecture.py", session=SessionModel.untrained(network=name))
+    body = texts(at)
+    assert f"**{parameters(line):,}** learned parameters" in body and f"`{line}`" in body
+    table = at.dataframe[0].value
+    assert table.iloc[-1]["parameters"] == f"{parameters(line):,}"
+    assert "activation_1 … activation_" not in body, "the tutorial's naming note is about the tutorial's network"
+    assert "leaves out its first pooling layer" not in body, "this network pools after its first convolution"
+    if name == "modern":
+        assert "**Batch norm**" in body and "**Global average pooling**" in body and "**Flatten**" not in body
+        assert list(table.set_index("layer").loc["batch_normalization_1", ["formula", "parameters"]]) == [
+            "4x32 (scale, shift, mean, variance)", "128"]
+    else:
+        assert "**Batch norm**" not in body and "**Flatten**" in body

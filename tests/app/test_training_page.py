@@ -331,6 +331,27 @@ def test_a_stalled_epoch_is_diagnosed_with_its_numbers_and_offers_next_runs(env)
 
 
 @pytest.mark.slow
+def test_choosing_another_network_trains_it_from_random_weights_and_the_room_keeps_its_epochs_apart(env):
+    """The Network box starts the chosen network untrained; an epoch trains that network, and
+    the room files its first epoch under that network's setting, not the tutorial's."""
+    from cnnviz import room
+    from cnnviz.architecture import MODERN, POOLED, TUTORIAL, line_of
+
+    at = open_training()
+    assert at.selectbox(key="training_network").value == TUTORIAL
+    at.number_input(key="training_epochs_per_click").set_value(1).run()
+    at.selectbox(key="training_network").set_value(POOLED).run()
+    mine = at.session_state["session"]
+    assert line_of(mine.model.layers) == POOLED and mine.model.count_params() == 1_212_513 and not mine.own
+    assert f"`{POOLED}`" in messages(at)
+    train_one_epoch(at)
+    assert line_of(at.session_state["session"].model.layers) == POOLED
+    assert any(p.setting.network == POOLED for p in room.ROOM.view().populations)
+    at.selectbox(key="training_network").set_value(MODERN).run()
+    assert line_of(at.session_state["session"].model.layers) == MODERN and at.session_state["session"].rows == []
+
+
+@pytest.mark.slow
 def test_a_healthy_epoch_gets_no_stall_warning_and_more_epochs_run_in_a_row(env):
     from cnnviz.model import compile_model
 

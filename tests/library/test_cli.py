@@ -163,3 +163,40 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     (cats, dogs) = leaky_card["validation"]["confusion"]
     assert re.search(rf"cat\s+{cats[0]}\s+{cats[1]}\n\s+dog\s+{dogs[0]}\s+{dogs[1]}\n", r.stdout), r.stdout
     assert f"accuracy: {leaky_card['validation']['accuracy']:.4f} (n={16 - left_out})" in r.stdout
+
+
+@pytest.mark.slow
+def test_every_command_takes_a_network(tiny_kaggle, cat_photo, tmp_path, capsys):
+    """--network (or --arch) on summary, train, predict, evaluate, inspect and convcheck; a file
+    remembers its network, and is refused for another. In-process: the CLI's main() is what
+    `python -m cnnviz` runs, and one TensorFlow import serves every command."""
+    from cnnviz.cli import main
+
+    line, out = "conv4 bn pool conv8 gap", tmp_path / "small.weights.h5"
+
+    def run(*args) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, text, _ = run("summary", "--arch", line)
+    assert code == 0 and f"network: {line}" in text and "batch norm" in text and "global average pooling" in text
+    code, text, err = run("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
+                          "--network", line, "--optimizer", "adam", "--learning-rate", 3e-4, "--out", out)
+    assert code == 0, err
+    card = json.loads(out.with_name("small.card.json").read_text())
+    assert card["network"] == line and card["recipe"]["optimizer"] == "Adam" and card["recipe"]["learning_rate"] == 3e-4
+    code, text, err = run("predict", cat_photo, "--weights", out)
+    assert code == 0 and str(cat_photo) in text, err
+    code, text, err = run("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 8)
+    assert code == 0 and text.strip().splitlines()[-1].startswith("accuracy: "), err
+    code, text, err = run("convcheck", "--weights", out, "--network", line)
+    assert code == 0 and len([l for l in text.splitlines() if "max abs difference" in l]) == 3, err
+    code, text, err = run("inspect", cat_photo, "--out", tmp_path / "png", "--weights", out)
+    assert code == 0, err
+    names = [p.name for p in (tmp_path / "png").glob("*.png")]
+    assert sum(n.startswith("filters_") for n in names) == 2, "one filter sheet per convolution"
+    code, text, err = run("predict", cat_photo, "--weights", out, "--network", "modern")
+    assert code == 2 and "holds weights for 'conv4 bn pool conv8 gap', not 'modern'" in err and "Traceback" not in err
+    code, text, err = run("summary", "--arch", "conv8 pool dense4 conv8")
+    assert code == 2 and err.count("\n") == 1 and "conv comes after the maps became a vector" in err

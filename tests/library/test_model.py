@@ -22,14 +22,20 @@ import pytest
 from cnnviz.backend import keras
 from cnnviz.cards import card_path, sha256_of
 from cnnviz.errors import CnnvizError
+from cnnviz.architecture import MODERN, TUTORIAL, line_of
 from cnnviz.model import (
     build_model,
+    build_network,
     compile_model,
     copy_model,
     default_weights_path,
     layer_table,
     list_weight_files,
+    load_default_model,
     load_weights,
+    network_for,
+    network_of,
+    optimizer_of,
     predict_dog_probability,
     save_weights,
 )
@@ -296,3 +302,51 @@ def test_the_shapes_shrink_as_the_layers_say(model):
     assert "150 − 3 + 1 = 148" in said and "keeps ⌊71/2⌋ = 35" in said and "halves 146 to 73 exactly" in said
     blog = " ".join(shape_sentences(with_first_pooling(model)))  # another network, other sentences
     assert "halves 148 to 74 exactly" in blog and "⌊71/2⌋" not in blog
+
+
+def test_a_file_of_another_network_is_saved_with_its_line_and_loads_as_that_network(tmp_path):
+    """A card records its network's line, and loading a file builds the network its card names;
+    the tutorial stays the default wherever no network is asked for."""
+    pooled = "conv8 bn pool conv8 gap dropout0.25"
+    mine = compile_model(build_network(pooled), optimizer="adam")
+    mine.layers[0].kernel.assign(np.full(mine.layers[0].kernel.shape, 0.25, "float32"))
+    path = tmp_path / "mine.weights.h5"
+    card = save_weights(mine, path)
+    assert card["network"] == pooled and network_of(path) == pooled and card["parameters"] == mine.count_params()
+    loaded, loaded_card = load_default_model(path)
+    assert line_of(loaded.layers) == pooled and loaded_card["network"] == pooled
+    np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), mine.layers[0].kernel.numpy())
+    twin = copy_model(mine)
+    assert line_of(twin.layers) == pooled and optimizer_of(twin) == "adam"
+    assert default_weights_path(tmp_path) is None, "the tutorial's default never picks another network's file"
+    assert default_weights_path(tmp_path, network=pooled) == path
+
+
+def test_a_file_is_refused_for_a_network_it_was_not_saved_from(model, tmp_path):
+    path = tmp_path / "tutorial.weights.h5"
+    save_weights(model, path)
+    with pytest.raises(CnnvizError, match="holds weights for 'tutorial', not 'modern'"):
+        network_for("modern", path)
+    modern = build_network(MODERN)
+    before = modern.get_weights()[0].copy()
+    with pytest.raises(CnnvizError, match="different network"):
+        load_weights(modern, path)
+    np.testing.assert_array_equal(before, modern.get_weights()[0])
+
+
+def test_cards_written_before_networks_had_lines_are_the_tutorials(model, tmp_path):
+    path = tmp_path / "old.weights.h5"
+    save_weights(model, path)
+    card = json.loads(card_path(path).read_text())
+    card.pop("network")
+    card_path(path).write_text(json.dumps(card))
+    assert network_of(path) == TUTORIAL and network_for(None, path) == TUTORIAL
+
+
+@pytest.mark.parametrize("name, keras_class", [("rmsprop", "RMSprop"), ("adam", "Adam"), ("sgd", "SGD")])
+def test_each_optimizer_compiles_at_its_rate(name, keras_class):
+    compiled = compile_model(build_network("conv4 gap"), 3e-4, name)
+    assert type(compiled.optimizer).__name__ == keras_class and optimizer_of(compiled) == name
+    assert float(compiled.optimizer.learning_rate.numpy()) == pytest.approx(3e-4)
+    with pytest.raises(CnnvizError, match="Unknown optimizer"):
+        compile_model(build_network("conv4 gap"), 3e-4, "adagrad")

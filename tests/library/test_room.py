@@ -53,7 +53,10 @@ def test_a_draw_is_a_finished_first_epoch_from_random_weights():
     # Every part of the setting keeps populations apart.
     setting, _ = draw(row_of(learning_rate=1e-4), job_of(train=16000, val=6400, seed=7, batch_size=16, augment=True), random_start=True)
     assert setting == Setting(train=16000, val=6400, seed=7, batch_size=16, learning_rate=1e-4, augment=True)
-    assert "2,000 training / 800 validation photos (seed 13), batches of 32, learning rate 0.001, no augmentation" == WORKSHOP.words()
+    assert WORKSHOP.words() == (
+        "the tutorial's network, RMSprop, 2,000 training / 800 validation photos (seed 13), batches of 32, "
+        "learning rate 0.001, no augmentation"
+    )
 
 
 def test_the_room_counts_sessions_epochs_and_draws_per_setting_biggest_first():

@@ -1,0 +1,32 @@
+"""Every page with a network other than the tutorial's: the session's model is the modern
+network (batch norm, global average pooling, no flatten, no dense_1), as after the Training
+page chose it and trained or loaded it; each page draws it without an exception."""
+
+import pytest
+
+from cnnviz_app.common import PAGES
+from tests.app.helpers import open_page, texts
+
+pytestmark = pytest.mark.slow  # the modern network's forward passes on every page
+
+
+@pytest.fixture(scope="module")
+def modern_session():
+    from cnnviz.architecture import MODERN
+    from cnnviz.model import build_network, compile_model
+    from cnnviz.session import SessionModel
+
+    return SessionModel(compile_model(build_network(MODERN)), "the modern network, from random weights", own=True)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, tiny_kaggle):
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    at = open_page(page, session=modern_session)  # asserts no exception
+    body = texts(at)
+    if page.endswith(("layer_explorer.py", "evaluation.py")):
+        assert "this session's own model (the modern network, from random weights)" in body
+    if page.endswith("training.py"):
+        from cnnviz.architecture import MODERN
+
+        assert at.selectbox(key="training_network").value == MODERN

@@ -1,0 +1,71 @@
+"""The architecture grammar: its arithmetic against Keras's own, and one sentence for each bad line."""
+
+import pytest
+
+from cnnviz.architecture import MODERN, NETWORKS, TUTORIAL, line_of, multiply_adds, network_line, parameters, specs
+from cnnviz.errors import CnnvizError
+from cnnviz.model import build_network
+
+POOLED = "conv32 pool conv32 pool conv64 pool dense64 dropout0.5"
+LINES = [
+    TUTORIAL,
+    POOLED,
+    MODERN,
+    "conv8 bn pool conv16 gap dense32 bn dropout0.2 dense8",  # gap, then dense layers with bn between
+    "conv4 pool conv4",  # no dense and no gap: flatten straight into the output unit
+]
+
+
+def test_the_papers_counts():
+    assert parameters(TUTORIAL) == 5_046_369
+    assert parameters(POOLED) == 1_212_513
+    assert parameters(MODERN) <= 2_000_000
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_the_arithmetic_is_keras_own(line):
+    model = build_network(line)
+    assert parameters(line) == model.count_params()
+    assert [s.name for s in specs(line)] == [layer.name for layer in model.layers]
+    assert [s.output_shape for s in specs(line)] == [tuple(layer.output.shape[1:]) for layer in model.layers]
+    assert line_of(model.layers) == network_line(line)
+
+
+def test_the_tutorials_line_names_its_layers_as_its_summary_does():
+    names = [s.name for s in specs(TUTORIAL)]
+    assert names == [
+        "conv2d_1", "relu_1", "conv2d_2", "relu_2", "max_pooling2d_1", "conv2d_3", "relu_3", "max_pooling2d_2",
+        "flatten_1", "dense_1", "relu_4", "dropout_1", "dense_2", "sigmoid",
+    ]
+
+
+def test_multiply_adds_count_the_convolutions_and_dense_layers():
+    # conv2d_1: 148x148 positions x 3x3x3 x 32; conv2d_2: 146x146 x 3x3x32 x 32; conv2d_3: 71x71 x 3x3x32 x 64;
+    # dense_1: 35x35x64 = 78,400 inputs x 64; dense_2: 64.
+    expected = 148 * 148 * 27 * 32 + 146 * 146 * 288 * 32 + 71 * 71 * 288 * 64 + 78_400 * 64 + 64
+    assert multiply_adds(TUTORIAL) == expected
+
+
+def test_names_and_spacing():
+    assert network_line("Tutorial") == TUTORIAL and network_line("modern") == MODERN == NETWORKS["modern"]
+    assert network_line("  CONV8,pool   dense4 ") == "conv8 pool dense4"
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("conv32 poool dense64", "Unknown block 'poool'"),
+        ("conv0 pool", "'conv0' needs a whole number of filters"),
+        ("conv32 densex", "'densex' needs a whole number of units"),
+        ("conv32 dropout1.5", "'dropout1.5' needs a rate from 0 to below 1"),
+        ("conv32 " + "pool " * 8, "After pool 8 the maps are 0×0: remove a pool or a conv."),
+        ("pool dense64", "has no conv"),
+        ("conv8 dense8 conv8", "conv comes after the maps became a vector"),
+        ("conv8 dense8 gap", "dense comes before gap"),
+        ("", "The network is empty"),
+    ],
+)
+def test_every_bad_line_gets_one_sentence(line, words):
+    with pytest.raises(CnnvizError) as e:
+        specs(line)
+    assert words in str(e.value) and "\n" not in str(e.value)
