@@ -1,6 +1,7 @@
 """The room: first epochs from random weights, by setting, from several sessions, and nothing else."""
 
 import dataclasses
+import functools
 import threading
 from collections import Counter
 from types import SimpleNamespace
@@ -10,7 +11,8 @@ import pytest
 
 from cnnviz import charts, room
 from cnnviz.dataset import find_dataset
-from cnnviz.model import build_model, save_weights
+from cnnviz.architecture import POOLED, TUTORIAL
+from cnnviz.model import build_model, build_network, compile_model, save_weights
 from cnnviz.room import Population, Room, Setting, bins, draw, summary
 from cnnviz.session import SessionModel
 from cnnviz.split import split_dataset
@@ -18,10 +20,16 @@ from cnnviz.split import split_dataset
 WORKSHOP = Setting(train=2000, val=800, seed=13, batch_size=32, learning_rate=0.001, augment=False)
 
 
-def job_of(train=2000, val=800, seed=13, batch_size=32, augment=False):
-    """What `draw` reads of a TrainingJob: its split's sizes and seed, its batch size and augmentation."""
+@functools.cache
+def compiled(line: str = TUTORIAL, optimizer: str = "rmsprop"):
+    return compile_model(build_network(line), optimizer=optimizer)
+
+
+def job_of(train=2000, val=800, seed=13, batch_size=32, augment=False, model=None):
+    """What `draw` reads of a TrainingJob: its split's sizes and seed, its batch size and
+    augmentation, and its model's network and optimizer."""
     split = SimpleNamespace(train=[None] * train, val=[None] * val, seed=seed)
-    return SimpleNamespace(split=split, batch_size=batch_size, augment=augment)
+    return SimpleNamespace(split=split, batch_size=batch_size, augment=augment, model=model or compiled())
 
 
 def row_of(epoch=1, state="finished", val_accuracy=0.66, learning_rate=0.0010000000474974513):
@@ -53,6 +61,8 @@ def test_a_draw_is_a_finished_first_epoch_from_random_weights():
     # Every part of the setting keeps populations apart.
     setting, _ = draw(row_of(learning_rate=1e-4), job_of(train=16000, val=6400, seed=7, batch_size=16, augment=True), random_start=True)
     assert setting == Setting(train=16000, val=6400, seed=7, batch_size=16, learning_rate=1e-4, augment=True)
+    setting, _ = draw(row_of(), job_of(model=compiled(POOLED, "adam")), random_start=True)
+    assert setting == dataclasses.replace(WORKSHOP, network=POOLED, optimizer="adam") != WORKSHOP
     assert WORKSHOP.words() == (
         "the tutorial's network, RMSprop, 2,000 training / 800 validation photos (seed 13), batches of 32, "
         "learning rate 0.001, no augmentation"
