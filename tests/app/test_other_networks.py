@@ -7,8 +7,6 @@ import pytest
 from cnnviz_app.common import PAGES
 from tests.app.helpers import open_page, texts
 
-pytestmark = pytest.mark.slow  # the modern network's forward passes on every page
-
 
 @pytest.fixture(scope="module")
 def modern_session():
@@ -30,3 +28,18 @@ def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, 
         from cnnviz.architecture import MODERN
 
         assert at.selectbox(key="training_network").value == MODERN
+
+
+@pytest.mark.slow
+def test_every_explorer_tab_draws_the_modern_network(modern_session):
+    """The nine tabs on a network with batch norm, global average pooling and no hidden dense
+    layer: each draws without an exception, and the feature maps reach the last convolution."""
+    from cnnviz_app.explorer_tabs import TAB, TABS
+
+    at = open_page("cnnviz_app/pages/layer_explorer.py", session=modern_session)
+    for label in TABS:
+        at.session_state[TAB] = label
+        at.run()
+        assert not at.exception, (label, [e.value for e in at.exception])
+        if label == "Feature maps, layer by layer":
+            assert "conv2d_8 · convolution · 11×11×256" in texts(at)
