@@ -50,11 +50,12 @@ VIEW_SCALE = 2  # the 150x150 network input shown at 300x300 under Grad-CAM and 
 
 @dataclass(frozen=True)
 class DenseReadout:
-    """The last two dense layers' arithmetic, from the hidden units to z, the sigmoid's input."""
+    """The output layer's arithmetic, from the values it weighs to z, the sigmoid's input."""
 
-    hidden: str  # the hidden dense layer
+    hidden: str  # the layer whose values the output layer weighs: the hidden dense layer, or global average pooling
     output: str  # the output dense layer
-    inputs: int  # how many flattened values each hidden unit weighs
+    inputs: int  # how many values each hidden unit weighs (flattened values), or the maps each pooled value averages
+    pooled: bool  # the values are global averages of the last maps, not dense units
     values: np.ndarray  # (units,): the hidden units after their ReLU
     weights: np.ndarray  # (units,): the output layer's weight for each unit
     bias: float  # the output layer's bias
@@ -137,15 +138,20 @@ class PhotoReport:
     @cached_property
     def dense(self) -> DenseReadout:
         layers = self.model.layers
-        dense = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
-        hidden, output = layers[dense[0]], layers[dense[-1]]
-        values = self.activations[layers[dense[0] + 1].name].ravel()  # after the hidden layer's ReLU
+        at = max(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense))
+        output = layers[at]
+        # What the output weighs is the layer before it; dropout passes values through when testing,
+        # and a ReLU is its dense layer's: name the layer that made the values.
+        values = self.activations[layers[at - 1].name].ravel()
+        source = next(layer for layer in reversed(layers[:at]) if not isinstance(layer, (keras.layers.Dropout, keras.layers.Activation)))
+        pooled = not isinstance(source, keras.layers.Dense)
         kernel, bias = (keras.ops.convert_to_numpy(w) for w in output.weights)
         weights = kernel[:, 0]
         return DenseReadout(
-            hidden=hidden.name,
+            hidden=source.name,
             output=output.name,
-            inputs=int(hidden.input.shape[-1]),
+            inputs=int(np.prod(source.input.shape[1:-1])) if pooled else int(source.input.shape[-1]),
+            pooled=pooled,
             values=values,
             weights=weights,
             bias=float(bias[0]),

@@ -205,22 +205,28 @@ def filters(shown: Shown) -> None:
 def dense_layer(shown: Shown) -> None:
     """The hidden dense layer's units, and the arithmetic from them to z, P(dog) and the verdict."""
     dense, verdict = shown.report.dense, shown.report.verdict
+    what = (
+        f"The {dense.values.size} values of **{dense.hidden}**: each is the mean of one of the last feature maps, "
+        f"{dense.inputs:,} positions averaged."
+        if dense.pooled
+        else f"The {dense.values.size} units of **{dense.hidden}** after ReLU: each one weighs all {dense.inputs:,} flattened values."
+    )
     st.markdown(
-        f"The {dense.values.size} units of **{dense.hidden}** after ReLU: each one weighs all "
-        f"{dense.inputs:,} flattened values. Orange bars feed the last layer "
-        "with a negative weight (towards cat), blue ones with a positive weight (towards dog). Hover for each unit's contribution."
+        f"{what} Orange bars feed the last layer with a negative weight (towards cat), blue ones with a positive "
+        "weight (towards dog). Hover for each one's contribution."
     )
     st.plotly_chart(charts.dense_activations(dense.values, dense.weights), width="stretch", config=NO_BAR)
-    zero = int((dense.values == 0).sum())
-    st.caption(
-        f"{zero} of the {dense.values.size} units are exactly 0 for this photo (ReLU cut them): they add nothing to z here. "
-        "A unit that is 0 for every photo is a dead ReLU; one photo cannot tell which these are."
-    )
+    if not dense.pooled:
+        zero = int((dense.values == 0).sum())
+        st.caption(
+            f"{zero} of the {dense.values.size} units are exactly 0 for this photo (ReLU cut them): they add nothing to z here. "
+            "A unit that is 0 for every photo is a dead ReLU; one photo cannot tell which these are."
+        )
     st.markdown(
         f"**{dense.output}** adds them up: z = Σ activation × weight + bias = {dense.weighted_sum:.4f} "
         f"+ ({dense.bias:.4f}) = **{dense.z:.4f}**. The sigmoid turns z into a probability: "
-        f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict_words(verdict)}**. "
-        "Dropout does nothing here: it only acts during training.",
+        f"P(dog) = 1 / (1 + e<sup>−z</sup>) = **{verdict.dog_probability:.4f}**, so the verdict is **{verdict_words(verdict)}**."
+        + (" Dropout does nothing here: it only acts during training." if "dropout" in shown.report.kinds.values() else ""),
         unsafe_allow_html=True,
     )
 

@@ -109,6 +109,20 @@ def test_the_dense_arithmetic_adds_up_to_the_networks_z(model, photo):
     assert dense.weighted_sum == pytest.approx(float(dense.values @ dense.weights))
     assert dense.z == pytest.approx(dense.weighted_sum + dense.bias, abs=1e-4)
     assert 1 / (1 + np.exp(-dense.z)) == pytest.approx(report.verdict.dog_probability, abs=1e-5)
+    assert not dense.pooled
+
+
+def test_a_network_that_pools_globally_reads_out_its_pooled_values(photo):
+    """The modern network has no hidden dense layer: its output weighs global average pooling's
+    256 values (each the mean of a 5x5 map), and the arithmetic still adds up to z."""
+    from cnnviz.architecture import MODERN
+    from cnnviz.model import build_network
+
+    report = photo_report(build_network(MODERN), photo)
+    dense = report.dense
+    assert (dense.hidden, dense.output, dense.inputs, dense.pooled) == ("global_average_pooling2d_1", "dense_1", 25, True)
+    assert dense.values.shape == dense.weights.shape == (256,)
+    assert dense.z == pytest.approx(dense.weighted_sum + dense.bias, abs=1e-4)
 
 
 def test_export_builds_its_files_from_the_report_and_runs_nothing_again(model, photo, monkeypatch):
