@@ -48,8 +48,8 @@ from cnnviz_app.timeline_view import learning_over_time
 NETWORK = "training_network"
 NETWORK_WORDS = {  # the networks a session can start from random weights, in cnnviz.architecture's lines
     TUTORIAL: "The tutorial's",
-    POOLED: "The tutorial's with a pooling layer after its first convolution",
-    MODERN: "Modern: batch norm, eight convolutions, global average pooling",
+    POOLED: "The tutorial's, pooling after its first convolution too",
+    MODERN: "Modern: batch norm, 8 convolutions, global pooling",
 }
 FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/reset, shown once
 TRAIN_FLASH = "training_train_flash"  # why "Train one epoch" could not start, shown once
@@ -332,16 +332,15 @@ def network_panel(running: bool) -> None:
     st.selectbox(
         "Network",
         list(NETWORK_WORDS),
-        format_func=lambda choice: f"{NETWORK_WORDS[choice]}: {parameters(choice):,} parameters",
+        format_func=NETWORK_WORDS.get,
         key=NETWORK,
-        index=None,
-        placeholder=f"{line} ({parameters(line):,} parameters)",
+        placeholder="another network, loaded from its file",
         on_change=change_network,
         disabled=running,
         help="Choosing one starts it from random weights. The Architecture page and the Layer Explorer show "
         "whichever network this session trains.",
     )
-    st.caption(f"`{line}`: {multiply_adds(line) / 1e6:,.0f} million multiply-adds a photo.")
+    st.caption(f"`{line}`: {parameters(line):,} parameters, {multiply_adds(line) / 1e6:,.0f} million multiply-adds a photo.")
 
 
 def change_network() -> None:
