@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from cnnviz.mosaic import colourise, normalise, upscale
 
@@ -83,3 +83,35 @@ def window_zoom(network_input: np.ndarray, row: int, col: int, size: int = 3, ar
     bottom, right = min(h, row + size + around), min(w, col + size + around)
     crop = np.repeat(np.repeat(rgb[top:bottom, left:right], scale, axis=0), scale, axis=1)
     return patch_outline(crop, (row - top) * scale, (col - left) * scale, size * scale, width=max(2, scale // 4))
+
+
+PATCH_CELL = 64  # pixels a cell of `pixel_numbers`: room for three numbers of four characters
+
+
+def pixel_numbers(rgb: np.ndarray, top: int, left: int, size: int, unit_range: bool = False) -> np.ndarray:
+    """A size x size patch of a photo, each pixel a square cell of its colour with its R, G and B
+    numbers written in it: uint8 (numbers 0..255), or with `unit_range` the float network input
+    in [0, 1] (two decimals, as the network gets them).
+
+    Drawn as a plain image rather than an interactive chart: it is the Layer Explorer's first
+    view, and a chart's script costs every browser opening it a second of CPU, which a room of
+    them on the server's own cores waits for.
+    """
+    window = np.asarray(rgb)[top : top + size, left : left + size]
+    patch = np.clip(np.rint(window * 255), 0, 255).astype("uint8") if unit_range else window.astype("uint8")
+    h, w = patch.shape[:2]
+    image = Image.fromarray(np.repeat(np.repeat(patch, PATCH_CELL, axis=0), PATCH_CELL, axis=1))
+    draw = ImageDraw.Draw(image)
+    font = _font()
+    brightness = patch.astype("float32") @ np.array([0.299, 0.587, 0.114], dtype="float32")
+    for y in range(h):
+        for x in range(w):
+            numbers = "\n".join(f"{v:.2f}" if unit_range else str(v) for v in window[y, x])
+            centre = ((x + 0.5) * PATCH_CELL, (y + 0.5) * PATCH_CELL)
+            ink = "black" if brightness[y, x] >= 128 else "white"  # dark on light pixels, light on dark
+            draw.multiline_text(centre, numbers, fill=ink, font=font, anchor="mm", align="center", spacing=2)
+    return np.asarray(image)
+
+
+def _font():
+    return ImageFont.load_default(size=15)

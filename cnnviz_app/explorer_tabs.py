@@ -79,7 +79,11 @@ def _pixel_view(photo):
         "A photo is, to a computer, a grid of numbers: three per pixel, for red, green and blue. "
         f"This one is {h} rows × {w} columns × 3 colours = {h * w * 3:,} numbers."
     )
-    right.plotly_chart(charts.pixel_patch(image, row, col, size, unit_range=network), width="stretch", config=NO_BAR)
+    right.image(
+        mosaic.to_png(pictures.pixel_numbers(image, row, col, size, unit_range=network)),
+        caption=f"Rows {row}-{row + size - 1}, columns {col}-{col + size - 1}: each pixel's red, green and blue, top to bottom",
+        width="stretch",
+    )
 
 
 def pixels(shown: Shown) -> None:
