@@ -153,6 +153,11 @@ def test_the_room_gathers_several_sessions_real_first_epochs_and_keeps_nothing_e
 
     # What the room keeps: counts and the setting's numbers. No name, path, description or time.
     assert set(vars(room.ROOM)) == {"_lock", "_max_settings", "_sessions", "_epochs", "_draws"}
-    assert {f.name for f in dataclasses.fields(Setting)} == {"train", "val", "seed", "batch_size", "learning_rate", "augment"}
+    assert {f.name for f in dataclasses.fields(Setting)} == {"train", "val", "seed", "batch_size", "learning_rate", "augment", "network", "optimizer"}
     kept = [leaf for name, value in vars(room.ROOM).items() if name != "_lock" for leaf in leaves(value)]
-    assert {type(leaf) for leaf in kept} <= {int, float, bool}
+    assert {type(leaf) for leaf in kept} <= {int, float, bool, str}
+    # Its only words are networks in the grammar's tokens and optimizer names: nothing a person typed.
+    from cnnviz.architecture import network_line
+    from cnnviz.model import OPTIMIZERS
+
+    assert all(leaf in OPTIMIZERS or network_line(leaf) == leaf for leaf in kept if isinstance(leaf, str))
