@@ -1,9 +1,9 @@
-"""The tutorial's network, its layer table, and weight files with their cards.
+"""The networks, their layer table, and weight files with their cards.
 
 Every Keras object in cnnviz is created here, so that the architecture the app explains,
 the one the CLI trains and the one a weight file is checked against are the same object.
-
-The network is the tutorial's (Donovan Lo, "Introduction to Image Classification"), layer for layer. Its ReLUs are
+A network is built from a line of `cnnviz.architecture`; the default is the tutorial's
+(Donovan Lo, "Introduction to Image Classification"), layer for layer. Its ReLUs are
 separate `Activation` layers, as in the tutorial's code, so that the explorer can show a
 convolution's raw output and what ReLU makes of it.
 """
@@ -42,6 +42,7 @@ class _Keras:
 keras = _Keras()
 
 ARCHITECTURE = "cnnviz-tutorial-cnn-v1"
+NETWORK_FORMAT = "cnnviz-network-line-v1"  # a card's `network` says which
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -289,7 +290,8 @@ def save_weights(model: keras.Model, path: str | os.PathLike, card: dict | None 
         bare.save_weights(tmp, overwrite=True)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; weight files are for every session to read
         full_card = {
-            "architecture": ARCHITECTURE,
+            # The tutorial's files keep their first tag; any other network is described by its line.
+            "architecture": ARCHITECTURE if line_of(model.layers) == TUTORIAL else NETWORK_FORMAT,
             "network": line_of(model.layers),
             "parameters": int(model.count_params()),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -313,6 +313,7 @@ def test_a_file_of_another_network_is_saved_with_its_line_and_loads_as_that_netw
     path = tmp_path / "mine.weights.h5"
     card = save_weights(mine, path)
     assert card["network"] == pooled and network_of(path) == pooled and card["parameters"] == mine.count_params()
+    assert card["architecture"] == "cnnviz-network-line-v1", "not the tutorial's tag"
     loaded, loaded_card = load_default_model(path)
     assert line_of(loaded.layers) == pooled and loaded_card["network"] == pooled
     np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), mine.layers[0].kernel.numpy())
