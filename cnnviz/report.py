@@ -42,7 +42,7 @@ from cnnviz.inspect import (
 from cnnviz.model import layer_table
 from cnnviz.mosaic import feature_mosaic, feature_mosaic_png, filter_mosaic, to_png, upscale
 
-MAP_KINDS = ("convolution", "relu", "max pooling")  # layers whose output is a stack of maps to show
+MAP_KINDS = ("convolution", "relu", "batch norm", "max pooling")  # layers whose output is a stack of maps to show
 MOSAIC_COLUMNS = 8
 FILTER_SCALE = 12  # each 3x3 weight drawn as a 12x12 square
 VIEW_SCALE = 2  # the 150x150 network input shown at 300x300 under Grad-CAM and in the convolution check

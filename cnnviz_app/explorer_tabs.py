@@ -120,6 +120,8 @@ def _closer_look(report: PhotoReport, names: list[str]):
         right.caption("After a ReLU, every negative value has become 0.")
     elif report.kinds[name] == "convolution":
         right.caption("Before its ReLU: negative values are still there.")
+    elif report.kinds[name] == "batch norm":
+        right.caption("Shifted and scaled by the averages training kept for this channel, then by its learned scale and shift.")
     else:
         ph, pw = report.model.get_layer(name).pool_size
         right.caption(f"Each value is the largest of a {ph} × {pw} block of the layer before.")
@@ -128,14 +130,15 @@ def _closer_look(report: PhotoReport, names: list[str]):
 def feature_maps(shown: Shown) -> None:
     """Every map of every convolution, ReLU and pooling layer, and a closer look at one."""
     report = shown.report
+    normed = "batch norm" in report.kinds.values()
     st.markdown(
-        "Every feature map of every convolution, ReLU and pooling layer, each coloured on its own scale "
+        f"Every feature map of every convolution, ReLU{', batch norm' if normed else ''} and pooling layer, each coloured on its own scale "
         "(yellow: that map's largest value, dark blue: its smallest). Each map shows where in the photo one filter "
         "found its pattern; after each pooling the maps are smaller and each value covers a larger part of the photo."
     )
     st.markdown(" ".join(shape_sentences(report.model)))
     for stage in report.stages():
-        cols = st.columns(3)
+        cols = st.columns(max(3, len(stage)))  # conv, ReLU, pool; batch norm makes four
         for col, name in zip(cols, stage):
             col.image(report.mosaics[name], caption=_caption(report, name), width="stretch", output_format="PNG")
     st.subheader("A closer look at one map")

@@ -42,4 +42,8 @@ def test_every_explorer_tab_draws_the_modern_network(modern_session):
         at.run()
         assert not at.exception, (label, [e.value for e in at.exception])
         if label == "Feature maps, layer by layer":
-            assert "conv2d_8 · convolution · 11×11×256" in texts(at)
+            body = texts(at)
+            assert "conv2d_8 · convolution · 11×11×256" in body and "batch_normalization_8 · batch norm · 11×11×256" in body
+            assert "max_pooling2d_1 · max pooling · 73×73×32" in body, "a stage of four (conv, ReLU, batch norm, pool) shows all four"
+            at.selectbox(key="closer_layer").set_value("batch_normalization_1").run()
+            assert not at.exception and "averages training kept for this channel" in texts(at)
