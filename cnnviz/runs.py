@@ -78,7 +78,6 @@ def _silent(sentence: str) -> None:
     pass
 
 
-
 def check_out(options: RunOptions) -> None:
     """Refuse an `out` that could not be saved to, or that would replace the starting file,
     before anything slow."""

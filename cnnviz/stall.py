@@ -2,7 +2,7 @@
 
 The tutorial's network, trained from random weights with RMSprop, often ends its first epoch
 at val_accuracy 0.5 and val_loss log 2. RMSprop's first steps move every weight by about
-3 times the learning rate whatever its gradient, and the first dense layer sums 82,944
+3 times the learning rate whatever its gradient, and the first dense layer sums 78,400
 inputs, so one step can push all of its units below zero. A ReLU below zero outputs 0 and
 passes back no gradient: once every unit is dead on every photo, the network answers the
 same P(dog) for all of them, and only the last bias can still learn. `diagnose` measures
@@ -25,7 +25,7 @@ PHOTOS = 256  # enough to see a unit fire if it ever does, in about a second
 
 @dataclass(frozen=True)
 class Stall:
-    layer: str  # the first dense layer (its units counted after their ReLU)
+    layer: str | None  # the first hidden dense layer (its units counted after their ReLU); None: the network has none
     units: int
     dead: int  # units that output 0 for every photo looked at
     photos: int
@@ -39,7 +39,7 @@ class Stall:
 
     @property
     def all_dead(self) -> bool:
-        return self.dead == self.units
+        return self.layer is not None and self.dead == self.units
 
 
 def batch_losses(running_means: Sequence[float]) -> list[float]:
@@ -51,27 +51,34 @@ def batch_losses(running_means: Sequence[float]) -> list[float]:
     return losses
 
 
-def first_dense(model: keras.Model) -> tuple[keras.layers.Layer, keras.layers.Layer]:
-    """(the first dense layer, the layer whose output is its units after ReLU)."""
+def first_dense(model: keras.Model) -> tuple[keras.layers.Layer, keras.layers.Layer] | None:
+    """(the first hidden dense layer, its ReLU), or None where the only dense layer is the output
+    (a network that pools globally straight into its sigmoid unit)."""
     layers = model.layers
-    i = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense))
-    after = layers[i + 1] if i + 1 < len(layers) else None
-    if isinstance(after, keras.layers.Activation) and after.get_config()["activation"] == "relu":
-        return layers[i], after
-    return layers[i], layers[i]
+    for layer, after in zip(layers, layers[1:]):
+        relu = isinstance(after, keras.layers.Activation) and after.get_config()["activation"] == "relu"
+        if isinstance(layer, keras.layers.Dense) and relu:
+            return layer, after
+    return None
 
 
 def diagnose(model: keras.Model, images: np.ndarray, running_losses: Sequence[float] = (), first: int = 10) -> Stall:
     """Measure the first dense layer's dead units and the spread of P(dog) on `images`
     (network inputs in [0, 1]; at most PHOTOS of them are used)."""
     images = np.asarray(images[:PHOTOS], dtype="float32")
-    dense, relu = first_dense(model)
-    probe = keras.Model(model.inputs[0], [relu.output, model.outputs[0]])
-    hidden, p_dog = (keras.ops.convert_to_numpy(out) for out in probe.predict(images, batch_size=64, verbose=0))
+    found = first_dense(model)
+    if found is None:
+        p_dog = keras.ops.convert_to_numpy(model.predict(images, batch_size=64, verbose=0))
+        layer, units, dead = None, 0, 0
+    else:
+        dense, relu = found
+        probe = keras.Model(model.inputs[0], [relu.output, model.outputs[0]])
+        hidden, p_dog = (keras.ops.convert_to_numpy(out) for out in probe.predict(images, batch_size=64, verbose=0))
+        layer, units, dead = dense.name, int(hidden.shape[-1]), int(np.sum(~np.any(hidden > 0, axis=0)))
     return Stall(
-        layer=dense.name,
-        units=int(hidden.shape[-1]),
-        dead=int(np.sum(~np.any(hidden > 0, axis=0))),
+        layer=layer,
+        units=units,
+        dead=dead,
         photos=len(images),
         p_dog=(float(p_dog.min()), float(p_dog.max())),
         batch_losses=tuple(batch_losses(running_losses)[:first]),
@@ -86,14 +93,18 @@ def stall_sentences(stall: Stall) -> list[str]:
     said = [
         f"The network has stalled: on {stall.photos:,} validation photos it answers P(dog) between {low:.4f} and "
         f"{high:.4f}, the same for every photo, so it gets half of them right by the 0.5 rule, whatever they show.",
-        f"{stall.dead} of {stall.layer}'s {stall.units} units never fire on those photos: their ReLU outputs 0.",
     ]
+    if stall.layer is not None:
+        said.append(f"{stall.dead} of {stall.layer}'s {stall.units} units never fire on those photos: their ReLU outputs 0.")
     if stall.batch_losses:
         peak = int(np.argmax(stall.batch_losses))
         said.append(
             f"The first batch's loss was {stall.batch_losses[0]:.2f} (a 50/50 guess costs log 2 = {math.log(2):.2f}); "
-            f"batch {peak + 1}'s was {stall.batch_losses[peak]:.2f}: the first updates overshot and drove the units below zero."
+            f"batch {peak + 1}'s was {stall.batch_losses[peak]:.2f}: the first updates overshot"
+            + (" and drove the units below zero." if stall.layer is not None else ".")
         )
+    if stall.layer is None:
+        return said
     said.append(
         "A unit whose ReLU outputs 0 passes back no gradient, so with all of them silent only the training photos "
         "that still make one fire, if any, can teach the network: more epochs may not help, and starting again "

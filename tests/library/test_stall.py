@@ -60,3 +60,17 @@ def test_some_units_alive_say_more_epochs_can_help(photos):
     stall = diagnose(half, photos)
     assert stall.stalled and not stall.all_dead
     assert "more epochs can pull the network out of it" in " ".join(stall_sentences(stall))
+
+
+def test_a_network_without_a_hidden_dense_layer_is_diagnosed_by_its_answers_alone(photos):
+    """Global average pooling straight into the sigmoid unit: no dense units to count, so only
+    the one-answer-for-all finding is said."""
+    from cnnviz.model import build_network
+
+    model = build_network("conv4 gap")
+    kernel, bias = model.get_layer("dense_1").get_weights()
+    model.get_layer("dense_1").set_weights([np.zeros_like(kernel), bias])
+    stall = diagnose(model, photos, [0.69, 0.70])
+    assert stall.stalled and stall.layer is None and not stall.all_dead
+    said = stall_sentences(stall)
+    assert said[0].startswith("The network has stalled") and not any("units" in s for s in said)
