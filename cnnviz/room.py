@@ -52,7 +52,7 @@ class Setting:
     optimizer: str = "rmsprop"
 
     def words(self) -> str:
-        network = {"tutorial": "the tutorial's network", "modern": "the modern network"}.get(network_name(self.network), self.network)
+        network = {"tutorial": "the tutorial's network", "pooled": "the tutorial's network pooled early", "modern": "the modern network"}.get(network_name(self.network), self.network)
         return (
             f"{network}, {OPTIMIZERS[self.optimizer]}, "
             f"{self.train:,} training / {self.val:,} validation photos (seed {self.seed}), batches of {self.batch_size}, "

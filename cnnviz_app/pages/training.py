@@ -337,8 +337,8 @@ def network_panel(running: bool) -> None:
         placeholder="another network, loaded from its file",
         on_change=change_network,
         disabled=running,
-        help="Choosing one starts it from random weights. The Architecture page and the Layer Explorer show "
-        "whichever network this session trains.",
+        help="Choosing one starts it from random weights. The Architecture page shows it at once; the Layer "
+        "Explorer and Evaluation use it once it has trained an epoch (before that they show the shipped weights).",
     )
     st.caption(f"`{line}`: {parameters(line):,} parameters, {multiply_adds(line) / 1e6:,.0f} million multiply-adds a photo.")
 
