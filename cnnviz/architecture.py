@@ -163,6 +163,15 @@ def parameters(line: str) -> int:
     return sum(s.params for s in specs(line))
 
 
+# The layers that turn pixels into maps: what a transfer run copies and freezes.
+FEATURE_LAYERS = ("Conv2D", "BatchNormalization")
+
+
+def feature_parameters(line: str) -> int:
+    """Parameters of the convolutions and batch norms: the features a transfer run reuses."""
+    return sum(s.params for s in specs(line) if s.layer in FEATURE_LAYERS)
+
+
 def multiply_adds(line: str) -> int:
     """Multiply-adds of one photo's forward pass through the convolutions and dense layers."""
     return sum(s.macs for s in specs(line))

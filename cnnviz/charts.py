@@ -307,6 +307,49 @@ def batch_curves(progress: Sequence, batches: int, title: str | None = None) -> 
     return fig
 
 
+RUN_COLOURS = ("#3b75af", "#e07b39", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+
+
+def run_overlay(runs: Sequence) -> go.Figure:
+    """A session's runs over each other (cnnviz.compare.RunRecord): training loss batch by batch,
+    and val_accuracy after each epoch, on one epoch axis; rolled-back epochs left out.
+
+    Keras's loss is a running mean that starts over each epoch, so each epoch's curve is drawn
+    on its own and a run's curve can jump at an epoch's start.
+    """
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.09,
+        subplot_titles=("training loss, batch by batch", "val_accuracy after each epoch"),
+    )
+    for i, run in enumerate(runs):
+        kept = run.kept()
+        if not kept:
+            continue
+        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+        xs, ys = [], []
+        for _row, curve in kept:
+            xs += [x for x, _, _ in curve] + [None]  # None: a gap between epochs
+            ys += [loss for _, loss, _ in curve] + [None]
+        fig.add_scatter(
+            x=xs, y=ys, mode="lines", line=dict(color=colour, width=2), name=run.label, legendgroup=str(run.number),
+            hovertemplate=f"run {run.number}<br>epoch %{{x:.2f}}<br>loss %{{y:.4f}}<extra></extra>", row=1, col=1,
+        )
+        judged = [row for row, _ in kept if row.get("val_accuracy") is not None]
+        fig.add_scatter(
+            x=[row["epoch"] for row in judged], y=[row["val_accuracy"] for row in judged], mode="lines+markers",
+            line=dict(color=colour, width=2.5), marker=dict(size=9), name=run.label, legendgroup=str(run.number),
+            showlegend=False, hovertemplate=f"run {run.number}<br>epoch %{{x}}<br>val_accuracy %{{y:.1%}}<extra></extra>",
+            row=1, col=2,
+        )
+    fig.add_hline(y=0.5, line=dict(color="#999", dash="dot"), annotation_text="chance", annotation_position="bottom right", row=1, col=2)
+    fig.update_xaxes(title_text="epoch", gridcolor="#eee", rangemode="tozero")
+    fig.update_yaxes(gridcolor="#eee", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(gridcolor="#eee", range=[0.4, 1.0], tickformat=".0%", row=1, col=2)
+    _layout(fig, height=360)
+    fig.update_layout(legend=dict(orientation="h", y=-0.22, x=0), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
 def epoch_history(rows: Sequence[Mapping]) -> go.Figure:
     """Loss and accuracy per epoch, training (solid) against validation (dashed).
 

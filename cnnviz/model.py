@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from cnnviz.architecture import TUTORIAL, line_of, network_line, network_name, specs
+from cnnviz.architecture import FEATURE_LAYERS, TUTORIAL, line_of, network_line, network_name, specs
 from cnnviz.cards import WEIGHTS_SUFFIX, card_path, read_card, sha256_of, verified_card, write_json_atomically
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
@@ -74,8 +74,38 @@ def build_model(precision: str = "float32") -> keras.Model:
 
 
 def build_like(model: keras.Model, precision: str = "float32") -> keras.Model:
-    """A fresh, untrained network of the same architecture as `model`."""
-    return build_network(line_of(model.layers), precision)
+    """A fresh, untrained network of the same architecture as `model`, with the same layers frozen
+    (a bfloat16 twin or a copy of a transfer network must not train what the original keeps)."""
+    fresh = build_network(line_of(model.layers), precision)
+    for mine, theirs in zip(fresh.layers, model.layers, strict=True):
+        mine.trainable = theirs.trainable
+    return fresh
+
+
+def transfer_network(line: str, source: keras.Model | None = None) -> keras.Model:
+    """`line`'s network with its convolutions (and batch norms) frozen: copied from `source`, a
+    trained network of the same line, or left at their random start when `source` is None.
+    Only the head (the dense layers after flatten or gap) learns.
+
+    The pair is the tutorial's "further reading: transfer learning" with weights this project
+    owns: the same head on learned features against the same head on random ones.
+    """
+    fresh = build_network(line)
+    if source is not None:
+        if line_of(source.layers) != line_of(fresh.layers):
+            raise CnnvizError("Transfer copies convolutions from the same network: load or choose that network first.")
+        for mine, theirs in zip(fresh.layers, source.layers, strict=True):
+            if type(mine).__name__ in FEATURE_LAYERS:
+                mine.set_weights(theirs.get_weights())
+    for layer in fresh.layers:
+        if type(layer).__name__ in FEATURE_LAYERS:
+            layer.trainable = False
+    return fresh
+
+
+def frozen_parameters(model: keras.Model) -> int:
+    """Parameters that training leaves as they are (0 for a network trained whole)."""
+    return sum(int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights)
 
 
 DEFAULT_RATE = 1e-3  # Keras's RMSprop default: the tutorial compiles with optimizer='rmsprop'

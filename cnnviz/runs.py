@@ -16,6 +16,8 @@ Nothing here prints: sentences worth telling go to `say`, progress to `on_batch`
 
 from __future__ import annotations
 
+import random
+
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +133,34 @@ def validation_of(dataset: Dataset, weights_path: Path) -> tuple[Split, int]:
     split = split_dataset(hold_out(dataset, set(held_out))[0], train_size, val_size, seed=seed)
     # A card that does not list trained_on comes from a run that validated on its whole split.
     return unseen_validation(split, dataset.root, card_trained_on(card) or frozenset())
+
+
+TRANSFER_SIZES = (200, 800)  # photos to train a head on, and to judge it: a few minutes' epochs
+# Seven updates an epoch: a head on learned features needs about this many epochs to pull
+# clear of chance (benchmarks/transfer.py), one on random features stays near it.
+TRANSFER_EPOCHS = 8
+
+
+def transfer_split(dataset: Dataset, weights_path: Path, sizes: tuple[int, int] = TRANSFER_SIZES, seed: int = 13) -> Split:
+    """A small split for transfer runs from `weights_path`'s convolutions: training photos from
+    the file's own training side, validation photos from its validation side that it never
+    trained on, each class-balanced. Heads on learned and on random convolutions train and are
+    judged on the same photos, none of which the convolutions were judged by."""
+    base, _ = validation_of(dataset, weights_path)
+    rng = random.Random(seed)
+
+    def balanced(side: list[tuple[str, int]], size: int) -> list[tuple[str, int]]:
+        chosen = []
+        for label in (0, 1):
+            photos = [photo for photo in side if photo[1] == label]
+            chosen += rng.sample(photos, min(size // 2, len(photos)))
+        return sorted(chosen)
+
+    train, val = balanced(base.train, sizes[0]), balanced(base.val, sizes[1])
+    note = None
+    if (len(train), len(val)) != sizes:
+        note = f"Using {len(train):,} training and {len(val):,} validation photos (asked for {sizes[0]:,} and {sizes[1]:,})."
+    return Split(train, val, seed, note)
 
 
 class Run:

@@ -20,14 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from cnnviz import census, room
+from cnnviz.compare import RunRecord, batch_curve
 from cnnviz.cards import WEIGHTS_SUFFIX, card_epochs, card_runs, card_trained_on, make_card, make_recipe, parent_summary
 from cnnviz.dataset import photo_names
 from cnnviz.split import Split
 from cnnviz.errors import CnnvizError
 from cnnviz.jobs import TrainingJob, start_epoch
-from cnnviz.architecture import network_line
+from cnnviz.architecture import line_of, network_line
 from cnnviz.model import (
-    DEFAULT_RATE, build_like, build_network, compile_model, learning_rate, load_weights, network_of, optimizer_of, save_weights,
+    DEFAULT_RATE, build_network, compile_model, frozen_parameters, learning_rate, load_weights, network_of,
+    optimizer_of, save_weights, transfer_network,
 )
 from cnnviz.pipeline import validation_inputs
 from cnnviz.precision import Precision, detected
@@ -39,8 +41,11 @@ from cnnviz.training import EpochResult, set_learning_rate
 
 UNTRAINED = "untrained: random starting weights, ready to learn"
 RESET = "untrained: random starting weights (reset on this page)"
+RANDOM_START = "random weights"  # where a run began, as the run comparison names it
 SAVED_FROM = "the cnnviz app's Training page"
-PAGE_FIELDS = ("state", "kept")  # in a row for the page, never in a card
+# In a row for the page and the run comparison, never in a card's history (the card's recipe
+# says the last epoch's optimizer, batch size and augmentation).
+PAGE_FIELDS = ("state", "kept", "optimizer", "batch_size", "augment", "photos")
 RESULT_FIELDS = tuple(EpochResult.__dataclass_fields__)
 NEAR_CHANCE = 0.1  # val_accuracy this close to 0.5 is worth a stall diagnosis
 
@@ -85,6 +90,7 @@ class SessionModel:
         # Of the training steps; the model itself stays float32 for every viewer and validation.
         self.precision = precision or detected()
         self.in_room = False  # counted among the room's sessions (cnnviz.room): once, whatever it trains
+        self.runs: list[RunRecord] = []  # every start of this session that trained, for the comparison
         self._replace(model, description, own=own, trained_on=trained_on)
 
     @classmethod
@@ -92,7 +98,7 @@ class SessionModel:
         """Random weights, as the tutorial starts: a room watches the network learn from a coin toss."""
         return cls(compile_model(build_network(network_line(network)), rate), UNTRAINED)
 
-    def _replace(self, model, description, *, own, trained_on, base_epoch=0, started_from=None) -> None:
+    def _replace(self, model, description, *, own, trained_on, start=RANDOM_START, base_epoch=0, started_from=None) -> None:
         self.model = model
         census.track(census.MODELS, model)
         self.description = description
@@ -100,7 +106,10 @@ class SessionModel:
         self.trained_on = trained_on  # names relative to the dataset root; None: unknown
         self.base_epoch = base_epoch  # epochs the loaded file had had: a loaded file's epochs go on counting
         self.started_from = started_from  # the loaded file, as a card's `started_from`
-        self.rows: list[dict] = []
+        if self.runs and not self.runs[-1].rows:
+            self.runs.pop()  # a start that never trained is nothing to compare
+        self.runs.append(RunRecord(len(self.runs) + 1, line_of(model.layers), start, frozen_parameters(model)))
+        self.rows: list[dict] = self.runs[-1].rows  # the current run's epochs
         self.first_layers: list[tuple[np.ndarray, np.ndarray]] = []  # after each row's epoch
         self.start_first_layer = first_layer(model)
         self.job: TrainingJob | None = None
@@ -159,17 +168,42 @@ class SessionModel:
         card = load_weights(fresh, path)
         parent = parent_summary(path)  # now: an uploaded file is gone once loaded
         self._replace(
-            fresh, f"loaded from {label}", own=True, trained_on=card_trained_on(card),
+            fresh, f"loaded from {label}", own=True, trained_on=card_trained_on(card), start=f"from {label}",
             base_epoch=card_epochs(card) or 0, started_from=parent,
         )
         return card
+
+    def transfer(self, source=None, card: dict | None = None) -> None:
+        """A new run that trains only a fresh head: on `source`'s convolutions (a trained model,
+        read, never changed; `card` its card), or on random convolutions when `source` is None,
+        both frozen (`cnnviz.model.transfer_network`), in the session's optimizer and rate.
+
+        Both starts leave out the source's training photos from validation, so the pair is judged
+        on the same photos: learned features against random ones, nothing else changed.
+        """
+        self._require_idle("stop it first, then start a transfer run.")
+        line = line_of((source or self.model).layers)
+        rate = learning_rate(self.model) or DEFAULT_RATE
+        fresh = compile_model(transfer_network(line, source), rate, optimizer_of(self.model))
+        convolutions = "the shipped convolutions" if source is not None else "random convolutions"
+        self._replace(
+            fresh, f"untrained head on {convolutions}, frozen", own=False,
+            trained_on=card_trained_on(card) if card else frozenset(), start=f"{convolutions.removeprefix('the ')}, frozen",
+        )
+
+    def set_optimizer(self, name: str) -> None:
+        """Train the epochs to come with another optimizer (at the current learning rate); the
+        weights stay, the old optimizer's running averages go."""
+        self._require_idle("wait for it to end, or stop it first, then change the optimizer.")
+        compile_model(self.model, learning_rate(self.model) or DEFAULT_RATE, name)
 
     def reset(self, rate: float | None = None, network: str | None = None) -> None:
         """New random weights and a fresh optimizer (at learning rate `rate`, else the current one),
         of `network` (a name or a line), else of the same network; the history starts over."""
         self._require_idle("stop it first, then reset.")
         rate = rate or learning_rate(self.model) or DEFAULT_RATE
-        fresh = build_network(network_line(network)) if network else build_like(self.model)
+        # A reset trains the whole network again, even after a transfer run froze its convolutions.
+        fresh = build_network(network_line(network) if network else line_of(self.model.layers))
         self._replace(compile_model(fresh, rate, optimizer_of(self.model)), RESET, own=False, trained_on=frozenset())
 
     def epoch_split(self, split: Split, root) -> tuple[Split, int | None]:
@@ -226,13 +260,20 @@ class SessionModel:
                 "learning_rate": self.started_lr,
                 "state": status.state,
                 "kept": True,
+                "optimizer": optimizer_of(job.model),
+                "batch_size": job.batch_size,
+                "augment": job.augment,
+                "photos": len(job.split.train),
             }
         )
+        self.runs[-1].curves.append(batch_curve(status.progress, status.epoch - 1))
         self.first_layers.append(first_layer(self.model))
         self.job_recorded = True
         self.description = status.model_state
         # Only loaded weights set started_from: without it, an epoch 1 began from random weights.
-        room.ROOM.add(room.draw(self.rows[-1], job, random_start=self.started_from is None), new_session=not self.in_room)
+        # A transfer run's frozen convolutions make its first epoch another experiment than the room's.
+        random_start = self.started_from is None and not self.runs[-1].frozen
+        room.ROOM.add(room.draw(self.rows[-1], job, random_start=random_start), new_session=not self.in_room)
         self.in_room = True
         return True
 

@@ -17,13 +17,15 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE
-from cnnviz.architecture import MODERN, POOLED, TUTORIAL, line_of, multiply_adds, parameters
+from cnnviz.architecture import MODERN, POOLED, TUTORIAL, feature_parameters, line_of, multiply_adds, parameters
 from cnnviz.cards import card_accuracy, card_history, card_path, describe_recipe, format_rate
 from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
 from cnnviz.errors import CnnvizError
-from cnnviz.charts import batch_curves, epoch_history
-from cnnviz.model import DEFAULT_RATE, WEIGHTS_DIR, learning_rate, list_weight_files
+from cnnviz.charts import batch_curves, epoch_history, run_overlay
+from cnnviz.compare import run_table
+from cnnviz.model import DEFAULT_RATE, WEIGHTS_DIR, default_weights_path, learning_rate, list_weight_files, optimizer_of
+from cnnviz.runs import TRANSFER_EPOCHS, TRANSFER_SIZES, transfer_split
 from cnnviz.pipeline import augmentation_words
 from cnnviz.session import EpochRunning, epoch_notes
 from cnnviz.stall import stall_sentences
@@ -55,10 +57,12 @@ FLASH = "training_flash"  # (kind, text): the outcome of the last save/load/rese
 TRAIN_FLASH = "training_train_flash"  # why "Train one epoch" could not start, shown once
 EPOCHS_LEFT = "training_epochs_left"  # epochs still to run after the one running, from one click
 RATE, PER_CLICK = "training_rate", "training_epochs_per_click"
-RATES = {
-    DEFAULT_RATE: f"{format_rate(DEFAULT_RATE)}: the tutorial's (RMSprop's default)",
-    DEFAULT_RATE / 10: f"{format_rate(DEFAULT_RATE / 10)}: smaller steps, fewer silenced units, slower learning",
-}
+OPTIMIZER, BATCH = "training_optimizer", "training_batch_size"
+# A log scale: learning rates matter by their factor, and 1e-3 against 1e-4 is the README's coin toss.
+RATE_STEPS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+OPTIMIZER_WORDS = {"rmsprop": "RMSprop (the tutorial's)", "adam": "Adam", "sgd": "SGD with momentum 0.9"}
+OPTIMIZER_NAMES = {"rmsprop": "RMSprop", "adam": "Adam", "sgd": "SGD with momentum"}
+BATCH_SIZES = (8, 16, 32, 64, 128)
 SAVE_ENV = "CNNVIZ_SAVE_DIR"
 BATCH_SIZE = 32  # the tutorial's
 POLL_SECONDS = 1.0
@@ -71,11 +75,18 @@ COUNTS = {  # choice -> (train, validation)
 COUNT_LABELS = {
     "workshop": f"Workshop: {COUNTS['workshop'][0]:,} training / {COUNTS['workshop'][1]:,} validation photos",
     "tutorial": f"The tutorial's: {COUNTS['tutorial'][0]:,} / {COUNTS['tutorial'][1]:,}",
+    "transfer": f"Transfer sample: {TRANSFER_SIZES[0]:,} / {TRANSFER_SIZES[1]:,}",
 }
 COUNT_CAPTIONS = {
     "workshop": "fast: the values the tutorial's code has commented out",
+    "transfer": "validation photos the shipped weights never trained on (see Transfer below)",
 }
 NUMBER = st.column_config.NumberColumn
+RUN_COLUMNS = {
+    "best val_accuracy": NUMBER(format="%.4f"),
+    "last val_accuracy": NUMBER(format="%.4f"),
+    "seconds": NUMBER(format="%.0f"),
+}
 HISTORY_COLUMNS = {
     "loss": NUMBER(format="%.4f"),
     "accuracy": NUMBER(format="%.4f"),
@@ -111,7 +122,10 @@ def chosen_split():
     splits = st.session_state.setdefault("training_splits", {})
     if key not in splits:
         splits.clear()
-        splits[key] = split_dataset(dataset, *COUNTS[choice], base.seed)
+        if choice == "transfer":  # photos judged by neither the shipped convolutions nor a head
+            splits[key] = transfer_split(dataset, default_weights_path(), seed=base.seed)
+        else:
+            splits[key] = split_dataset(dataset, *COUNTS[choice], base.seed)
     return splits[key]
 
 
@@ -126,6 +140,10 @@ def count_options() -> tuple[list[str], dict[str, str]]:
 
 def augment() -> bool:
     return bool(st.session_state.get("training_augment", False))
+
+
+def batch_size() -> int:
+    return int(st.session_state.get(BATCH, BATCH_SIZE))
 
 
 def tutorial_epoch_estimate() -> str | None:
@@ -146,7 +164,7 @@ def start_training() -> None:
         st.session_state[TRAIN_FLASH] = "There are no photos to train on: see the Data page."
         return
     try:
-        job = session().start_epoch(split, current_dataset(), batch_size=BATCH_SIZE, augment=augment())
+        job = session().start_epoch(split, current_dataset(), batch_size=batch_size(), augment=augment())
     except EpochRunning:
         return  # a second click while the first epoch starts
     except CnnvizError as exc:
@@ -170,6 +188,29 @@ def start_again(rate: float) -> None:
         return
     st.session_state[EPOCHS_LEFT] = 0
     start_training()
+
+
+def new_run() -> None:
+    """Fresh random weights of the same network, at the handles' settings: the next run to compare."""
+    try:
+        session().reset(st.session_state.get(RATE))
+    except CnnvizError as exc:
+        st.session_state[TRAIN_FLASH] = str(exc)
+        return
+    train_more(epochs_per_click())
+
+
+def start_transfer(learned: bool) -> None:
+    """A head on the shipped convolutions (or on random ones), frozen, trained on the transfer sample
+    for as many epochs as a head needs to leave chance behind (a workshop epoch's count would not)."""
+    shipped, card = shipped_model()
+    try:
+        session().transfer(shipped if learned else None, card)
+    except CnnvizError as exc:
+        st.session_state[TRAIN_FLASH] = str(exc)
+        return
+    st.session_state["training_counts"] = "transfer"
+    train_more(TRANSFER_EPOCHS)
 
 
 def tutorial_epoch() -> None:
@@ -202,7 +243,7 @@ def stop_training() -> None:
 def save_current() -> None:
     name = st.session_state.get("training_save_name", "")
     try:
-        path = session().save(save_dir(), name, current_dataset(), chosen_split(), batch_size=BATCH_SIZE, augment=augment())
+        path = session().save(save_dir(), name, current_dataset(), chosen_split(), batch_size=batch_size(), augment=augment())
     except EpochRunning as exc:
         st.session_state[FLASH] = ("error", str(exc))
     except (CnnvizError, OSError) as exc:
@@ -271,10 +312,10 @@ def reset_untrained() -> None:
 def introduction() -> None:
     st.title("Training")
     st.markdown(
-        f"One **epoch** shows the network every training photo once, in batches of {BATCH_SIZE}. For each batch it "
+        f"One **epoch** shows the network every training photo once, in batches (the tutorial's: {BATCH_SIZE} photos). For each batch it "
         "makes its guesses (the forward pass), measures how wrong they are (the loss), works out how each "
         "weight should change to lower the loss (backpropagation: dLoss/dW), and nudges every weight a "
-        "little (RMSprop). Then it is tested on validation photos it never trains on: **val_accuracy**."
+        "little (the optimizer: the tutorial's is RMSprop). Then it is tested on validation photos it never trains on: **val_accuracy**."
     )
     with st.expander("The loss actually used: binary cross-entropy"):
         st.latex(r"\text{loss} = -\frac{1}{N}\sum_{i=1}^{N}\Big[y_i \log p_i + (1-y_i)\log(1-p_i)\Big]")
@@ -328,13 +369,13 @@ def no_data_notice() -> None:
 def network_panel(running: bool) -> None:
     """Which network this session trains, read off its model (a loaded file's may be none of these)."""
     line = line_of(session().model.layers)
-    st.session_state[NETWORK] = line if line in NETWORK_WORDS else None
+    st.session_state[NETWORK] = line
+    words = NETWORK_WORDS if line in NETWORK_WORDS else {**NETWORK_WORDS, line: "This session's own (from the Build page or a file)"}
     st.selectbox(
         "Network",
-        list(NETWORK_WORDS),
-        format_func=NETWORK_WORDS.get,
+        list(words),
+        format_func=words.get,
         key=NETWORK,
-        placeholder="another network, loaded from its file",
         on_change=change_network,
         disabled=running,
         help="Choosing one starts it from random weights. The Architecture page shows it at once; the Layer "
@@ -345,7 +386,7 @@ def network_panel(running: bool) -> None:
 
 def change_network() -> None:
     line = st.session_state[NETWORK]
-    if line is None:
+    if line == line_of(session().model.layers):
         return
     try:
         session().reset(network=line)
@@ -382,22 +423,37 @@ def epochs_per_click() -> int:
 
 
 def rate_panel(running: bool) -> None:
-    """The learning rate (read from the model, so a loaded file's own rate shows as neither) and
-    the epochs a click runs; the tutorial's exact setting one click away."""
-    now = learning_rate(session().model)
-    st.session_state[RATE] = next((r for r in RATES if now and math.isclose(r, now, rel_tol=1e-5)), None)
-    st.radio(
-        "Learning rate",
-        list(RATES),
-        format_func=RATES.get,
+    """The handles (learning rate, optimizer, batch size), read from the model where it holds them,
+    and the epochs a click runs; the tutorial's exact setting one click away."""
+    mine = session()
+    now = learning_rate(mine.model) or DEFAULT_RATE
+    steps = sorted({*RATE_STEPS, *(() if any(math.isclose(r, now, rel_tol=1e-5) for r in RATE_STEPS) else (now,))})
+    st.session_state[RATE] = next(r for r in steps if math.isclose(r, now, rel_tol=1e-5))
+    st.select_slider(
+        "Learning rate (log scale)",
+        steps,
+        format_func=lambda r: f"{format_rate(r)} · tutorial" if r == DEFAULT_RATE else format_rate(r),
         key=RATE,
         on_change=lambda: session().set_rate(st.session_state[RATE]),
         disabled=running,
-        help="How big RMSprop's steps are. Its first steps move every weight by about three times the rate, "
-        "whatever the gradient: at 1e-3 that is often enough to push every unit of dense_1 below zero.",
+        help="How big the optimizer's steps are; each mark is about three times the last. RMSprop's first steps "
+        "move every weight by about three times the rate, whatever the gradient: at 1e-3 that is often enough "
+        "to push every unit of dense_1 below zero.",
     )
-    if st.session_state[RATE] is None and now:
-        st.caption(f"The model's optimizer is at {format_rate(now)}, from the weights loaded; choose to change it.")
+    if now not in RATE_STEPS:
+        st.caption(f"The model's optimizer is at {format_rate(now)}, from the weights loaded.")
+    handles = st.columns(2)
+    st.session_state[OPTIMIZER] = optimizer_of(mine.model)
+    handles[0].selectbox(
+        "Optimizer", list(OPTIMIZER_WORDS), format_func=OPTIMIZER_WORDS.get, key=OPTIMIZER,
+        on_change=lambda: session().set_optimizer(st.session_state[OPTIMIZER]), disabled=running,
+        help="Changing it keeps the weights and starts the new optimizer's running averages from zero.",
+    )
+    st.session_state.setdefault(BATCH, BATCH_SIZE)
+    handles[1].select_slider(
+        "Batch size", BATCH_SIZES, format_func=lambda b: f"{b} · tutorial" if b == BATCH_SIZE else str(b), key=BATCH,
+        disabled=running, help="Photos per weight update: smaller batches update more often, with noisier gradients.",
+    )
     epochs_per_click()
     st.number_input("Epochs per click", min_value=1, max_value=10, step=1, key=PER_CLICK, disabled=running)
     st.caption(
@@ -410,14 +466,20 @@ def rate_panel(running: bool) -> None:
     st.button(
         "Use the tutorial's exact setting", key="training_tutorial_setting", icon=":material/school:",
         on_click=tutorial_setting, disabled=running,
-        help=f"{COUNTS['tutorial'][0]:,} / {COUNTS['tutorial'][1]:,} photos, learning rate {format_rate(DEFAULT_RATE)}, one epoch a click.",
+        help=f"{COUNTS['tutorial'][0]:,} / {COUNTS['tutorial'][1]:,} photos, RMSprop at learning rate "
+        f"{format_rate(DEFAULT_RATE)}, batches of {BATCH_SIZE}, one epoch a click.",
     )
 
 
 def tutorial_setting() -> None:
     st.session_state["training_counts"] = "tutorial"
     st.session_state[PER_CLICK] = 1
-    session().set_rate(DEFAULT_RATE)
+    st.session_state[BATCH] = BATCH_SIZE
+    st.session_state["training_augment"] = False
+    mine = session()
+    if optimizer_of(mine.model) != "rmsprop":
+        mine.set_optimizer("rmsprop")
+    mine.set_rate(DEFAULT_RATE)
 
 
 def epoch_panel(running: bool, train_flash: str | None) -> None:
@@ -433,12 +495,17 @@ def epoch_panel(running: bool, train_flash: str | None) -> None:
         disabled=running,
         help=f"Epoch {mine.next_epoch()} continues from the current weights.",
     )
+    st.button(
+        "New random start, then train", key="training_new_run", icon=":material/casino:", on_click=new_run,
+        disabled=running, help="The same network from new random weights, with the settings on the left: a new run, "
+        "drawn beside the others under Your runs.",
+    )
     split, left_out = mine.epoch_split(chosen_split(), dataset.root)
     rate = learning_rate(mine.model)
     st.markdown(
         f"Epoch {mine.next_epoch()} trains on **{len(split.train):,}** photos and validates on "
-        f"**{len(split.val):,}**, in batches of {BATCH_SIZE}"
-        + (f", with RMSprop at learning rate **{format_rate(rate)}**." if rate is not None else ".")
+        f"**{len(split.val):,}**, in batches of {batch_size()}"
+        + (f", with {OPTIMIZER_NAMES[optimizer_of(mine.model)]} at learning rate **{format_rate(rate)}**." if rate is not None else ".")
     )
     st.caption(precision_sentence(mine.precision))
     if not mine.own and not mine.rows:
@@ -627,8 +694,55 @@ def shipped_run_summary() -> str | None:
     )
 
 
+def runs_panel() -> None:
+    """Every run of this session over each other, and their figures side by side."""
+    st.subheader("Your runs, compared")
+    runs = session().runs
+    table = run_table(runs)
+    if table:
+        st.plotly_chart(run_overlay(runs), key="training_runs_chart")
+        st.dataframe(pd.DataFrame(table), hide_index=True, placeholder="–", column_config=RUN_COLUMNS)
+    st.caption(
+        "A run is one start (random weights, a loaded file or a transfer start) and the epochs after it. To see "
+        f"the learning rate's coin toss: train a run at {format_rate(DEFAULT_RATE)}, slide the learning rate to "
+        f"{format_rate(DEFAULT_RATE / 10)} and press New random start: both runs are drawn here. Each new start is "
+        "another draw of random weights, so one run against one run shows a tendency, not a law."
+    )
+
+
+def transfer_panel(running: bool) -> None:
+    """The tutorial's "further reading: transfer learning", with the shipped weights as the source."""
+    shipped, card = shipped_model()
+    trained_on = (card or {}).get("trained_on")
+    if default_weights_path() is None or not trained_on:
+        st.caption("Transfer starts from shipped weights with a card that lists their photos, and none ship here.")
+        return
+    line = line_of(shipped.layers)
+    features, total = feature_parameters(line), parameters(line)
+    st.markdown(
+        f"The shipped network's convolutions hold {features:,} of its {total:,} parameters, learned from "
+        f"{len(trained_on):,} photos. **Transfer learning** keeps them, frozen, and trains only a new head (the "
+        f"dense layers, {total - features:,} parameters) on a few photos: here {TRANSFER_SIZES[0]:,}, judged on "
+        f"{TRANSFER_SIZES[1]:,} photos the shipped weights never trained on. Beside it, the same head on "
+        "convolutions left at their random start, frozen too: the gap between the two runs is what the learned "
+        "features are worth. Usually the features come from a network trained on ImageNet; here they are this "
+        "project's own, since nothing can be downloaded. Each button trains "
+        f"{TRANSFER_EPOCHS} epochs of the tutorial's network, with the optimizer and learning rate set above; both "
+        "runs are drawn under Your runs."
+    )
+    cols = st.columns(2)
+    cols[0].button(
+        "Train a head on the shipped convolutions", key="training_transfer_learned", icon=":material/move_down:",
+        on_click=start_transfer, args=(True,), disabled=running,
+    )
+    cols[1].button(
+        "Train a head on random convolutions", key="training_transfer_random", icon=":material/casino:",
+        on_click=start_transfer, args=(False,), disabled=running,
+    )
+
+
 def history_panel() -> None:
-    st.subheader("History")
+    st.subheader("This run's epochs")
     rows = session().rows
     if not rows:
         st.caption("No epoch trained in this session yet. Each epoch continues from the weights the model holds now.")
@@ -741,7 +855,10 @@ else:
     with action:
         epoch_panel(running, train_flash)
 st.fragment(run_every=POLL_SECONDS if running else None)(live_panel)()
+runs_panel()
 history_panel()
+with st.expander("Transfer: the shipped network's convolutions under a new head", icon=":material/move_down:"):
+    transfer_panel(running)
 with st.expander("The room: every first epoch trained on this server", icon=":material/groups:"):
     room_panel(key="training_room")
 weights_panel(running, flash)

@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.cards import card_path
 from cnnviz.dataset import unseen
+import cnnviz.runs
 from cnnviz.model import build_model, save_weights
 from cnnviz.session import SessionModel
 from tests.app.helpers import APP, assert_no_exception, open_page, plotly_array, plotly_specs, seen_by_the_shipped_weights, split_of, texts
@@ -82,6 +83,16 @@ def messages(at: AppTest) -> str:
     """What the page says in text and messages (not its titles): markdown, captions, success, info, warning, error."""
     parts = [e.value for kind in (at.markdown, at.caption, at.success, at.info, at.warning, at.error) for e in kind]
     return "\n".join(str(p) for p in parts)
+
+
+def epochs_table(at: AppTest):
+    """The current run's epochs, as the page tables them."""
+    return next(frame.value for frame in at.dataframe if "epoch" in frame.value.columns)
+
+
+def runs_table(at: AppTest):
+    """Your runs, compared: one row per run."""
+    return next(frame.value for frame in at.dataframe if "run" in frame.value.columns)
 
 
 def weights(model):
@@ -192,24 +203,30 @@ def test_the_session_trains_in_the_precision_it_names(env, small_folder):
 
 
 def test_the_workshop_setting_is_the_default_and_the_tutorials_is_one_click_away(env):
-    from cnnviz.model import learning_rate
+    from cnnviz.model import learning_rate, optimizer_of
     from cnnviz_app.common import DEFAULT_TRAIN, WORKSHOP_EPOCHS, WORKSHOP_RATE
 
     at = open_training()
     mine = at.session_state["session"]
     assert learning_rate(mine.model) == pytest.approx(WORKSHOP_RATE)
-    assert at.radio(key="training_rate").value == WORKSHOP_RATE
+    assert at.select_slider(key="training_rate").value == WORKSHOP_RATE
     assert at.number_input(key="training_epochs_per_click").value == WORKSHOP_EPOCHS
     assert at.button(key="training_train").label == f"Train {WORKSHOP_EPOCHS} epochs"
     assert "was chosen by training random starts" in messages(at)
     assert any(e.label.startswith("The room") for e in at.expander), "the room's first epochs, for the presenter"
 
-    at.radio(key="training_rate").set_value(1e-4).run()
-    assert learning_rate(mine.model) == pytest.approx(1e-4), "the radio sets the model's own optimizer"
+    at.select_slider(key="training_rate").set_value(1e-4).run()
+    assert learning_rate(mine.model) == pytest.approx(1e-4), "the slider sets the model's own optimizer"
     assert "with RMSprop at learning rate **1e-4**" in messages(at)
+    at.selectbox(key="training_optimizer").set_value("adam").run()
+    assert optimizer_of(mine.model) == "adam" and learning_rate(mine.model) == pytest.approx(1e-4)
+    assert "with Adam at learning rate **1e-4**" in messages(at)
+    at.select_slider(key="training_batch_size").set_value(64).run()
+    assert "in batches of 64" in messages(at)
 
     at.button(key="training_tutorial_setting").click().run()
-    assert learning_rate(mine.model) == pytest.approx(1e-3)
+    assert learning_rate(mine.model) == pytest.approx(1e-3) and optimizer_of(mine.model) == "rmsprop"
+    assert "in batches of 32" in messages(at)
     assert at.radio(key="training_counts").value == "tutorial"
     assert at.button(key="training_train").label == "Train one epoch"
     assert f"Epoch 1 trains on **{DEFAULT_TRAIN:,}**" in messages(at) or "Scaled down" in messages(at)
@@ -281,7 +298,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     assert at.session_state["session"].model is model
     after_first = weights(model)
 
-    history = at.dataframe[0].value
+    history = epochs_table(at)
     assert list(history["epoch"]) == [1]
     assert list(history["state"]) == ["finished"]
 
@@ -295,7 +312,7 @@ def test_train_one_epoch_shows_val_accuracy_and_the_next_epoch_continues(env):
     assert any("an epoch here, from this session's epoch 1" in c for c in at.radio(key="training_counts").proto.captions)
 
     train_one_epoch(at)
-    history = at.dataframe[0].value
+    history = epochs_table(at)
     assert list(history["epoch"]) == [1, 2]  # continued, not started over
     assert not same(after_first, weights(model))
     assert "after epoch 2" in messages(at)
@@ -380,9 +397,9 @@ def test_leaving_the_page_mid_epoch_neither_stops_nor_loses_it(env):
     assert not at.exception, [e.value for e in at.exception]
     assert job.status().state == "finished"
     assert "val_accuracy" in " ".join(s.value for s in at.success)
-    assert list(at.dataframe[0].value["epoch"]) == [1]
+    assert list(epochs_table(at)["epoch"]) == [1]
     at.run()
-    assert list(at.dataframe[0].value["epoch"]) == [1]  # recorded once, however often the page polls
+    assert list(epochs_table(at)["epoch"]) == [1]  # recorded once, however often the page polls
 
 
 @pytest.mark.slow
@@ -461,7 +478,7 @@ def test_stop_then_roll_back_puts_back_the_epochs_start(env):
     assert not at.exception
     assert same(start, weights(model))
     assert any("rolled back: the model is as it was at the start of epoch 1" in i.value for i in at.info)
-    table = at.dataframe[0].value
+    table = epochs_table(at)
     assert list(table["state"]) == ["stopped"] and list(table["kept"]) == ["rolled back"]
     assert at.session_state["session"].next_epoch() == 1
     assert "Epoch 1 trains on" in messages(at)
@@ -495,7 +512,7 @@ def test_reruns_and_another_page_mid_epoch_keep_one_epoch_running(training):
     at.switch_page(PAGE).run()
     assert_no_exception(at)
     assert job.status().state == "finished"
-    assert list(at.dataframe[0].value["epoch"]) == [1]  # one epoch, recorded once
+    assert list(epochs_table(at)["epoch"]) == [1]  # one epoch, recorded once
     assert "Epoch 1 finished" in messages(at)
     assert "This session's model: **after epoch 1 (all 7 batches)**" in messages(at)
 
@@ -528,7 +545,7 @@ def test_photos_deleted_mid_epoch_fail_it_and_the_page_says_where_the_model_is(t
     assert_no_exception(at)
     assert all(np.array_equal(a, b) for a, b in zip(start, weights(model)))
     assert "Rolled back: the model is as it was at the start of epoch 1." in messages(at)
-    assert list(at.dataframe[0].value["kept"]) == ["rolled back"]
+    assert list(epochs_table(at)["kept"]) == ["rolled back"]
 
 
 # --- refusals: one class, code in a weight file, a card of another save ----------------------
@@ -696,3 +713,61 @@ def test_evaluation_and_training_pages_offer_their_pngs_and_the_models_card(monk
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download export-test.weights.h5" in labels and "Download its card export-test.card.json" in labels
     assert (tmp_path / "saved" / "export-test.card.json").is_file()
+
+
+# --- runs compared, and transfer ----------------------------------------------------------------
+
+
+def wait_for_epochs(at: AppTest) -> None:
+    mine = at.session_state["session"]
+    wait_until(lambda: not mine.training)
+    at.run()
+    assert_no_exception(at)
+
+
+@pytest.mark.slow
+def test_the_coin_toss_is_two_clicks_and_both_runs_are_drawn_over_each_other(env):
+    """Train at 1e-3; slide to 1e-4 and press New random start: the table and the chart hold both runs."""
+    at = open_training()
+    click_train(at)
+    wait_for_epochs(at)
+    at.select_slider(key="training_rate").set_value(1e-4).run()
+    at.button(key="training_new_run").click().run()
+    wait_for_epochs(at)
+    runs = runs_table(at)
+    assert list(runs["run"]) == [1, 2] and list(runs["learning rate"]) == ["1e-3", "1e-4"]
+    assert list(runs["start"]) == ["random weights", "random weights"] and list(runs["epochs"]) == [1, 1]
+    mine = at.session_state["session"]
+    assert runs["best val_accuracy"][1] == pytest.approx(mine.rows[-1]["val_accuracy"])
+    chart = next(c for c in at.get("plotly_chart") if "val_accuracy after each epoch" in c.proto.spec)
+    assert chart.proto.spec.count('"name":"run 1: tutorial, random weights"') == 2, "a loss and a val_accuracy trace"
+    assert '"name":"run 2: tutorial, random weights"' in chart.proto.spec
+    assert list(epochs_table(at)["epoch"]) == [1], "the epochs table is the current run's"
+
+
+@pytest.mark.slow
+def test_a_transfer_run_trains_a_head_on_the_shipped_convolutions_beside_random_ones(monkeypatch, tmp_path, data_root):
+    seen = seen_by_the_shipped_weights()
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for label in ("cat", "dog"):  # photos the shipped weights never trained on, so a split keeps validation photos
+        unseen_photos = [p for p in sorted((data_root / "train").glob(f"{label}.*.jpg")) if p.name not in seen]
+        for photo in unseen_photos[:24]:
+            shutil.copy(photo, folder)
+    monkeypatch.setenv("CNNVIZ_DATA", str(folder))
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cnnviz.runs, "TRANSFER_EPOCHS", 2)  # the page's 8 epochs show nothing more here
+    at = open_training()
+    assert "Transfer learning" in messages(at) and "Each button trains 2 epochs" in messages(at)
+    mine = at.session_state["session"]
+    for key in ("training_transfer_learned", "training_transfer_random"):
+        at.button(key=key).click().run()
+        assert_no_exception(at)
+        while len(mine.rows) < cnnviz.runs.TRANSFER_EPOCHS:  # each rerun, as the page's poll does, starts the next epoch
+            wait_for_epochs(at)
+    assert at.radio(key="training_counts").value == "transfer"
+    runs = runs_table(at)
+    assert list(runs["start"]) == ["shipped convolutions, frozen", "random convolutions, frozen"]
+    assert list(runs["parameters trained"]) == ["5,017,729 of 5,046,369"] * 2
+    assert list(runs["epochs"]) == [cnnviz.runs.TRANSFER_EPOCHS] * 2
+    assert all(row["state"] == "finished" for run in at.session_state["session"].runs for row in run.rows)

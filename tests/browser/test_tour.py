@@ -129,7 +129,7 @@ def test_every_page_in_chromium(page, server, cat_photo):
     page.get_by_text("Epoch 2 finished").wait_for(timeout=300_000)
     settle(page)
     no_exception(page)
-    history = page.get_by_role("heading", name="History")
+    history = page.get_by_role("heading", name="This run's epochs")
     screenshots(page, "8-training-history", scroll_to=history)
 
     # the session's model now gives the Layer Explorer's verdicts

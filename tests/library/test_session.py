@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from cnnviz import cli
-from cnnviz.cards import card_epochs, read_card
+from cnnviz.cards import card_epochs, card_trained_on, read_card
 from cnnviz.dataset import find_dataset, photo_names
 from cnnviz.split import split_dataset
 from cnnviz.errors import CnnvizError
-from cnnviz.model import build_model, save_weights
+from cnnviz.model import build_model, frozen_parameters, load_default_model, save_weights
+from cnnviz.compare import run_table
 from cnnviz.session import RESET, UNTRAINED, EpochRunning, SessionModel, clean_name
 from cnnviz.training import EpochResult
 
@@ -114,7 +115,9 @@ def test_epochs_are_recorded_once_grow_the_trained_on_set_and_roll_back(tiny, tm
     assert job.join(300)
     assert session.record() and not session.record()  # polled again: not added twice
     (row,) = session.rows
-    assert set(row) == set(EpochResult.__dataclass_fields__) | {"learning_rate", "state", "kept"}
+    assert set(row) == set(EpochResult.__dataclass_fields__) | {"learning_rate", "state", "kept"} | {
+        "optimizer", "batch_size", "augment", "photos"}
+    assert (row["optimizer"], row["batch_size"], row["augment"], row["photos"]) == ("rmsprop", 16, False, 32)
     assert row["epoch"] == 1 and row["state"] == "finished" and row["kept"] and row["val_accuracy"] is not None
     assert row["learning_rate"] == pytest.approx(1e-3)
     assert session.description == "after epoch 1 (all 2 batches)" and session.next_epoch() == 2
@@ -131,6 +134,23 @@ def test_epochs_are_recorded_once_grow_the_trained_on_set_and_roll_back(tiny, tm
     assert same(after, weights(session.model))
     assert session.next_epoch() == 2 and session.description == "as it was at the start of epoch 2"
     assert [s.label for s in session.snapshots()] == ["start", "epoch 1"]  # the rolled-back epoch is left out
+
+    # The run comparison keeps this run's curves, the rolled-back epoch's left out of what it draws.
+    (run,) = session.runs
+    assert [len(curve) for curve in run.curves] == [2, session.rows[1]["batches_done"]]
+    assert run.curves[0][-1][0] == pytest.approx(1.0) and 1 < run.curves[1][0][0] < 2
+    assert [row["epoch"] for row, _ in run.kept()] == [1]
+    session.reset()  # a start that never trains is not a run to compare ...
+    session.reset(1e-4)
+    assert len(session.runs) == 2 and session.runs[-1].number == 2 and not session.rows
+    assert session.start_epoch(split, dataset, batch_size=8).join(300) and session.record()
+    first, second = run_table(session.runs)  # ... and one that did is kept beside the first
+    assert (first["run"], first["learning rate"], first["batch size"], first["epochs"]) == (1, "1e-3", "16", 1)
+    assert (second["run"], second["learning rate"], second["batch size"], second["epochs"]) == (2, "1e-4", "8", 1)
+    assert second["best val_accuracy"] == session.rows[0]["val_accuracy"] and second["network"] == "tutorial"
+    session.set_optimizer("adam")
+    assert session.start_epoch(split, dataset, batch_size=8).join(300) and session.record()
+    assert run_table(session.runs)[1]["optimizer"] == "rmsprop → adam", "a setting changed within a run shows as a change"
 
 
 @pytest.mark.slow
@@ -217,3 +237,29 @@ def _synthetic_dataset():
 
     items = sorted([(f"/d/cat.{i}.jpg", 0) for i in range(8)] + [(f"/d/dog.{i}.jpg", 1) for i in range(8)])
     return Dataset(Path("/d"), "synthetic", items, [], {p: p for p, _ in items})
+
+
+@pytest.mark.slow
+def test_a_transfer_run_trains_only_the_head_and_validates_beside_its_random_twin(tiny, tmp_path):
+    """The shipped convolutions, frozen, under a fresh head; then the same head on random frozen
+    convolutions. An epoch changes the head only, and both leave out the shipped file's photos."""
+    dataset, split = tiny
+    shipped, card = load_default_model()
+    shipped_before = weights(shipped)
+    session = SessionModel.untrained()
+    for source in (shipped, None):
+        session.transfer(source, card)
+        start = session.model.get_weights()
+        if source is not None:
+            assert same(start[:6], shipped_before[:6]), "the convolutions are the shipped ones"
+        assert session.start_epoch(split, dataset, batch_size=16).join(300) and session.record()
+        after = session.model.get_weights()
+        assert same(after[:6], start[:6]), "the three convolutions' kernels and biases did not move"
+        assert not any(np.array_equal(a, b) for a, b in zip(after[6:], start[6:])), "every head weight moved"
+        assert session.trained_on >= card_trained_on(card)
+    assert same(weights(shipped), shipped_before), "the shared shipped model is only read"
+    learned, random = run_table(session.runs)
+    assert learned["start"] == "shipped convolutions, frozen" and random["start"] == "random convolutions, frozen"
+    assert learned["parameters trained"] == random["parameters trained"] == "5,017,729 of 5,046,369"
+    session.reset()
+    assert frozen_parameters(session.model) == 0, "a reset trains the whole network again"
