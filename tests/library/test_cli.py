@@ -1,12 +1,27 @@
-"""The command line, run as a user runs it: a subprocess, its output and exit status."""
+"""The command line, run as a user runs it: a subprocess, its output and exit status; long
+sequences of commands in-process through main(), which is what the subprocess runs."""
 
 import json
 import os
 import re
+from types import SimpleNamespace
 
 import pytest
 
 from tests.library.helpers import cnnviz
+
+
+def in_process(capsys):
+    """`cnnviz`'s twin that calls the CLI's main() in this process: what `python -m cnnviz` runs,
+    with one TensorFlow import for many commands (the subprocess tests keep the process's exit)."""
+    from cnnviz.cli import main
+
+    def run(*args) -> SimpleNamespace:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+    return run
 
 
 def test_summary_prints_the_total():
@@ -95,12 +110,14 @@ def test_inspect_writes_pngs(tmp_path, cat_photo):
 
 
 @pytest.mark.slow
-def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
+def test_train_resume_then_evaluate(tiny_kaggle, tmp_path, capsys, monkeypatch):
+    """In-process (main() is what `python -m cnnviz` runs): five commands, one TensorFlow import."""
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path / "cache"))
+    cnnviz = in_process(capsys)
     out, checkpoint = tmp_path / "tiny.weights.h5", tmp_path / "run"
     common = ["--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
               "--out", out, "--keep-last", "--checkpoint", checkpoint, "--precision", "mixed_bfloat16"]
-    cache = {"CNNVIZ_CACHE": str(tmp_path / "cache")}
-    r = cnnviz("train", *common, "--epochs", 1, env_extra=cache)
+    r = cnnviz("train", *common, "--epochs", 1)
     assert r.returncode == 0, r.stderr
     (line,) = [l for l in r.stdout.splitlines() if l.startswith("epoch ")]
     assert line.startswith("epoch 1:")
@@ -108,7 +125,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert (checkpoint / "last.keras").is_file()
 
     # An interrupted run resumes: asking for 2 epochs in all trains only the second.
-    r = cnnviz("train", *common, "--epochs", 2, env_extra=cache)
+    r = cnnviz("train", *common, "--epochs", 2)
     assert r.returncode == 0, r.stderr
     assert "resuming from" in r.stdout
     assert [l.split(":")[0] for l in r.stdout.splitlines() if l.startswith("epoch ")] == ["epoch 2"]
@@ -125,7 +142,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
 
     # The card lists the 32 photos these weights trained on, and evaluate leaves them out of the 48.
     assert len(card["trained_on"]) == 32 and set(card["trained_on"]) <= {p.name for p in tiny_kaggle.iterdir()}
-    r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 20, env_extra=cache)
+    r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", out, "--limit", 20)
     assert r.returncode == 0, r.stderr
     assert "left out 32 photos these weights were trained on" in r.stdout
     last = r.stdout.strip().splitlines()[-1]
@@ -135,7 +152,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     assert card["started_from"] is None  # a fresh start: make_card keeps the key, unknown or absent values as None
     child = tmp_path / "child.weights.h5"
     r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
-               "--weights", out, "--out", child, "--keep-last", "--epochs", 1, env_extra=cache)
+               "--weights", out, "--out", child, "--keep-last", "--epochs", 1)
     assert r.returncode == 0, r.stderr
     parent = json.loads(child.with_name("child.card.json").read_text())["started_from"]
     assert parent["file"] == out.name and parent["sha256"] == card["sha256"]
@@ -147,7 +164,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     # says how many, and `evaluate --validation-of` rebuilds exactly those photos from the card.
     leaky = tmp_path / "leaky.weights.h5"
     r = cnnviz("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--seed", 99, "--batch-size", 8,
-               "--weights", out, "--out", leaky, env_extra=cache)
+               "--weights", out, "--out", leaky)
     assert r.returncode == 0, r.stderr
     note = re.search(r"left out (\d+) of the split's 16 validation photos: tiny.weights.h5 was trained on them", r.stdout)
     assert note, r.stdout
@@ -157,7 +174,7 @@ def test_train_resume_then_evaluate(tiny_kaggle, tmp_path):
     leaky_card = json.loads(leaky.with_name("leaky.card.json").read_text())
     assert leaky_card["split"] == {"train": 32, "val": 16} and leaky_card["data"]["seed"] == 99
     assert leaky_card["validation"]["n"] == 16 - left_out
-    r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", leaky, "--validation-of", leaky, env_extra=cache)
+    r = cnnviz("evaluate", "--data", tiny_kaggle, "--weights", leaky, "--validation-of", leaky)
     assert r.returncode == 0, r.stderr
     assert f"left out {left_out} of them: leaky.weights.h5 was trained on them" in r.stdout
     (cats, dogs) = leaky_card["validation"]["confusion"]
@@ -170,14 +187,12 @@ def test_every_command_takes_a_network(tiny_kaggle, cat_photo, tmp_path, capsys)
     """--network (or --arch) on summary, train, predict, evaluate, inspect and convcheck; a file
     remembers its network, and is refused for another. In-process: the CLI's main() is what
     `python -m cnnviz` runs, and one TensorFlow import serves every command."""
-    from cnnviz.cli import main
-
     line, out = "conv4 bn pool conv8 gap", tmp_path / "small.weights.h5"
+    cnnviz = in_process(capsys)
 
     def run(*args) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        r = cnnviz(*args)
+        return r.returncode, r.stdout, r.stderr
 
     code, text, _ = run("summary", "--arch", line)
     assert code == 0 and f"network: {line}" in text and "batch norm" in text and "global average pooling" in text
