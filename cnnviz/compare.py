@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from cnnviz.architecture import network_name, parameters
 from cnnviz.cards import format_rate
+from cnnviz.model import OPTIMIZERS
 
 
 @dataclass
@@ -31,7 +32,12 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        return f"run {self.number}: {network_name(self.line) or 'custom'}, {self.start}"
+        """What tells runs apart in a legend: the network, the first epoch's optimizer and rate, the start."""
+        first = self.rows[0] if self.rows else {}
+        setting = " ".join(
+            [OPTIMIZERS.get(first.get("optimizer"), "")] * bool(first.get("optimizer")) + [format_rate(first["learning_rate"])] * bool(first.get("learning_rate"))
+        )
+        return ", ".join(part for part in (f"run {self.number}: {network_name(self.line) or 'custom'}", setting, self.start) if part)
 
     def kept(self) -> list[tuple[dict, list[tuple[float, float, float]]]]:
         """The epochs whose weights the run went on from (rolled-back ones left out), with their curves."""
@@ -67,7 +73,7 @@ def run_table(runs: list[RunRecord]) -> list[dict]:
                 "network": network_name(run.line) or run.line,
                 "start": run.start,
                 "parameters trained": f"{total - run.frozen:,} of {total:,}" if run.frozen else f"{total:,}",
-                "optimizer": _span([row.get("optimizer") for row in kept]),
+                "optimizer": _span([OPTIMIZERS.get(row.get("optimizer")) for row in kept]),
                 "learning rate": _span([format_rate(row["learning_rate"]) if row.get("learning_rate") else None for row in kept]),
                 "batch size": _span([row.get("batch_size") for row in kept]),
                 "augment": _span(["yes" if row.get("augment") else "no" for row in kept]),

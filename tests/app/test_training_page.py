@@ -740,8 +740,8 @@ def test_the_coin_toss_is_two_clicks_and_both_runs_are_drawn_over_each_other(env
     mine = at.session_state["session"]
     assert runs["best val_accuracy"][1] == pytest.approx(mine.rows[-1]["val_accuracy"])
     chart = next(c for c in at.get("plotly_chart") if "val_accuracy after each epoch" in c.proto.spec)
-    assert chart.proto.spec.count('"name":"run 1: tutorial, random weights"') == 2, "a loss and a val_accuracy trace"
-    assert '"name":"run 2: tutorial, random weights"' in chart.proto.spec
+    assert chart.proto.spec.count('"name":"run 1: tutorial, RMSprop 1e-3, random weights"') == 2, "a loss and a val_accuracy trace"
+    assert '"name":"run 2: tutorial, RMSprop 1e-4, random weights"' in chart.proto.spec
     assert list(epochs_table(at)["epoch"]) == [1], "the epochs table is the current run's"
 
 

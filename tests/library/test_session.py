@@ -150,7 +150,7 @@ def test_epochs_are_recorded_once_grow_the_trained_on_set_and_roll_back(tiny, tm
     assert second["best val_accuracy"] == session.rows[0]["val_accuracy"] and second["network"] == "tutorial"
     session.set_optimizer("adam")
     assert session.start_epoch(split, dataset, batch_size=8).join(300) and session.record()
-    assert run_table(session.runs)[1]["optimizer"] == "rmsprop → adam", "a setting changed within a run shows as a change"
+    assert run_table(session.runs)[1]["optimizer"] == "RMSprop → Adam", "a setting changed within a run shows as a change"
 
 
 @pytest.mark.slow
