@@ -5,7 +5,8 @@ benchmarks/explorer_latency.py all draw from one PhotoReport, so the numbers a p
 sees, downloads and prints come from one forward pass. Only that pass and the verdict, which
 every view shows, are computed when the report is made; every other part (the feature-map
 mosaics, filters, Grad-CAM and saliency, the convolution check, the dense layer's
-arithmetic) when first asked for and then kept. The Explorer computes only the tab a
+arithmetic, the overview picture, occlusion and the fast-gradient-sign attack) when first
+asked for and then kept. The Explorer computes only the tab a
 visitor has open, so its first paint waits for nothing it does not draw.
 
 A report reads the model's weights as they are when each part is computed: callers that
@@ -202,7 +203,9 @@ class PhotoReport:
     @cached_property
     def occluded(self) -> np.ndarray:
         """The drops where they are positive (hiding there lowered the score), over the photo at
-        VIEW_SCALE, coloured as Grad-CAM is: looked["gradcam-" + verdict's label] is its twin."""
+        VIEW_SCALE, coloured as Grad-CAM is: looked["gradcam-" + verdict's label] is its twin.
+        Like Grad-CAM's, the colours are scaled to the largest drop, however small: say its size
+        (`Occlusion.largest_drop`) beside the picture."""
         view = pictures.network_view(self.photo.network_input, VIEW_SCALE)
         return overlay(view, normalise01(np.maximum(self.occlusion.heatmap, 0.0)))
 
@@ -243,7 +246,8 @@ class PhotoReport:
             [pictures.network_view(self.photo.network_input, VIEW_SCALE), change, pictures.network_view(fooled.perturbed, VIEW_SCALE)],
             [
                 f"before: {self.verdict.label}\n{score_words(self.verdict)}",
-                f"the change, amplified {0.5 / epsilon:.0f}x\neach value moved by ε = {epsilon:.5f}\n({epsilon * 255:.2f} of 255 levels)",
+                (f"the change, amplified {0.5 / epsilon:.0f}x\nevery value moved ±ε at most\nε = {epsilon:.5f} ({epsilon * 255:.2f} of 255 levels)"
+                 if epsilon > 0 else "no change: ε = 0"),
                 f"after: {fooled.after.label}\n{score_words(fooled.after)}",
             ],
         )
