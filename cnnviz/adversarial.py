@@ -66,7 +66,8 @@ def attack_direction(model: keras.Model, image: np.ndarray, label: str) -> np.nd
     Taken on z, the sigmoid's input, rather than on P(dog): the sign is the same (the sigmoid
     rises everywhere), but where float32 rounds P(dog) to exactly 0 or 1 its gradient is zero,
     and z's is not. Lowering P(dog) is lowering z, so the direction is -sign(dz/dx) against dog
-    and +sign(dz/dx) against cat.
+    and +sign(dz/dx) against cat. Where z does not depend on a value at all (every unit of a
+    dense layer silent, as in some untrained networks) its sign is 0: nothing moves, and nothing flips.
     """
     if label not in ("dog", "cat"):
         raise ValueError(f"label must be 'dog' or 'cat', got {label!r}")

@@ -74,7 +74,8 @@ class Overview:
         return to_png(self.image)
 
     def layer_at(self, x: float) -> str | None:
-        """The layer whose column holds picture column x (in the picture's own pixels), or None."""
+        """The layer whose column holds picture column x, or None. x is in the picture's own pixels:
+        a page that shows the picture at another width multiplies a click's x by width / shown width."""
         return next((c.layer for c in self.columns if c.left <= x < c.right), None)
 
 
