@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     _weights_option(p)
     p.set_defaults(run=cmd_convcheck)
 
-    p = sub.add_parser("inspect", help="PNGs of every layer's activations and every filter")
+    p = sub.add_parser("inspect", help="PNGs of every layer's activations and every filter, the overview, occlusion and FGSM")
     p.add_argument("image", type=Path)
     p.add_argument("--out", type=Path, required=True)
     _weights_option(p)
@@ -300,9 +300,20 @@ def cmd_inspect(args) -> None:
     written = [_write(args.out / f"filters_{name}.png", report.filter_png(name)) for name in report.filters]
     for i, name in report.numbered_layers():
         written.append(_write(args.out / f"activations_{i:02d}_{name}.png", report.layer_png(name)))
+    from cnnviz.adversarial import MAX_EPSILON, flip_words
     from cnnviz.inspect import verdict_words
+    from cnnviz.mosaic import to_png
+    from cnnviz.occlusion import occlusion_words
 
     print(f"{args.image or 'Chelsea (scikit-image)'}: {verdict_words(report.verdict)}")
+    columns = report.overview.columns
+    written.append(_write(args.out / "overview.png", report.overview.png))
+    print(f"overview.png: the photo, a column for each of {len(columns)} layers ({', '.join(c.layer for c in columns)}), the verdict")
+    written.append(_write(args.out / "occlusion.png", to_png(report.occlusion_figure())))
+    print(f"occlusion.png: {occlusion_words(report.occlusion, report.occlusion_agreement)}")
+    epsilon = report.smallest_flip or MAX_EPSILON
+    written.append(_write(args.out / "fgsm.png", to_png(report.fooled_figure(epsilon))))
+    print(f"fgsm.png: {flip_words(report.verdict, report.smallest_flip)}; at ε = {epsilon:.5f}: {verdict_words(report.fooled(epsilon).after)}")
     print(f"wrote {len(written)} PNGs to {args.out}")
 
 

@@ -101,7 +101,15 @@ def classify(model: keras.Model, image: np.ndarray) -> Verdict:
 
 def verdict_words(v: Verdict) -> str:
     """ "cat (P(cat) = 0.750, P(dog) = 0.250)": the label with both scores, never "75% sure"."""
-    return f"{v.label} (P(cat) = {1 - v.dog_probability:.3f}, P(dog) = {v.dog_probability:.3f})"
+    return f"{v.label} ({score_words(v)})"
+
+
+def score_words(v: Verdict) -> str:
+    """ "P(cat) = 0.750, P(dog) = 0.250", with more decimals where three would show 0.500 for a
+    score on one side of the threshold: a verdict just past the line (a fooled photo's) shows which side."""
+    p = v.dog_probability
+    digits = next((d for d in range(3, 8) if round(p, d) != THRESHOLD), 3)
+    return f"P(cat) = {1 - p:.{digits}f}, P(dog) = {p:.{digits}f}"
 
 
 # --- the tutorial's test: unscaled pixels and `prediction == 1` -------------------------------

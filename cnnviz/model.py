@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -470,4 +471,29 @@ def predict_dog_probability(model: keras.Model, images: np.ndarray) -> np.ndarra
     x = np.asarray(images, dtype="float32")
     if x.ndim == 3:
         x = x[None]
-    return keras.ops.convert_to_numpy(model(x, training=False))[:, 0]
+    return _forward(model)(x).numpy()[:, 0]
+
+
+_forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_compiling = threading.Lock()
+
+
+def _forward(model: keras.Model):
+    """The model's forward pass, compiled once per model as a TensorFlow graph for any batch size.
+
+    Called eagerly, Keras dispatches the layers one by one from Python, which took 2-3 times as
+    long for batches of 16-49 photos under load (occlusion's and FGSM's, benchmarks/views.py).
+    The graph reads the weights when it runs, so it follows training. It closes over a model
+    made of the same layers, not over `model`, so the entry does not keep its own key alive.
+    """
+    found = _forwards.get(model)
+    if found is None:
+        with _compiling:
+            found = _forwards.get(model)
+            if found is None:
+                from cnnviz.backend import tf
+
+                same = keras.Model(model.inputs[0], model.outputs[0])
+                spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+                found = _forwards[model] = tf.function(lambda x: same(x, training=False), input_signature=[spec])
+    return found

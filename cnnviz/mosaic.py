@@ -48,7 +48,7 @@ def _lut(cmap: str) -> np.ndarray:
     return lut
 
 
-def _normalise_maps(maps: np.ndarray) -> np.ndarray:
+def normalise_maps(maps: np.ndarray) -> np.ndarray:
     """`normalise` applied to every map (h, w, c) of a layer at once: each on its own range."""
     maps = np.asarray(maps, dtype="float32")
     lo = maps.min(axis=(0, 1), keepdims=True)
@@ -112,7 +112,7 @@ def _feature_indices(maps: np.ndarray, cols: int | None, border: int) -> np.ndar
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"expected (height, width, channels), got shape {maps.shape}")
-    index = np.rint(np.moveaxis(_normalise_maps(maps), -1, 0) * (BORDER_INDEX - 1))
+    index = np.rint(np.moveaxis(normalise_maps(maps), -1, 0) * (BORDER_INDEX - 1))
     return _layout(index.astype("uint8"), cols, border, BORDER_INDEX)
 
 

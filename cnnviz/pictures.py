@@ -5,7 +5,9 @@ shared one, and red frames around the pixels a step works on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -115,3 +117,29 @@ def pixel_numbers(rgb: np.ndarray, top: int, left: int, size: int, unit_range: b
 
 def _font():
     return ImageFont.load_default(size=15)
+
+
+@functools.lru_cache(maxsize=16)
+def font(size: int = 15) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans at `size` pixels, from matplotlib's own files: it has ε and ×, which Pillow's
+    built-in font lacks. (`pixel_numbers` keeps Pillow's: the Explorer's first view would
+    otherwise wait for matplotlib's import.)"""
+    from matplotlib import get_data_path  # imported late: matplotlib costs start-up time
+
+    return ImageFont.truetype(str(Path(get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+
+
+def captioned(panels: Sequence[np.ndarray], captions: Sequence[str], size: int = 15, gap: int = 16) -> np.ndarray:
+    """uint8 RGB pictures side by side on white, each with its caption (lines split at newlines)
+    under it: one figure for a file, such as `cnnviz inspect` writes."""
+    lines = max(caption.count("\n") + 1 for caption in captions)
+    top = max(p.shape[0] for p in panels)
+    width = gap + sum(p.shape[1] + gap for p in panels)
+    image = Image.new("RGB", (width, gap + top + 8 + lines * (size + 5) + gap), "white")
+    draw = ImageDraw.Draw(image)
+    left = gap
+    for panel, caption in zip(panels, captions, strict=True):
+        image.paste(Image.fromarray(np.asarray(panel, dtype="uint8")), (left, gap))
+        draw.multiline_text((left, gap + top + 8), caption, fill=(40, 40, 40), font=font(size), spacing=5)
+        left += panel.shape[1] + gap
+    return np.asarray(image)

@@ -5,7 +5,8 @@ benchmarks/explorer_latency.py all draw from one PhotoReport, so the numbers a p
 sees, downloads and prints come from one forward pass. Only that pass and the verdict, which
 every view shows, are computed when the report is made; every other part (the feature-map
 mosaics, filters, Grad-CAM and saliency, the convolution check, the dense layer's
-arithmetic) when first asked for and then kept. The Explorer computes only the tab a
+arithmetic, the overview picture, occlusion and the fast-gradient-sign attack) when first
+asked for and then kept. The Explorer computes only the tab a
 visitor has open, so its first paint waits for nothing it does not draw.
 
 A report reads the model's weights as they are when each part is computed: callers that
@@ -22,8 +23,9 @@ from functools import cached_property
 import numpy as np
 
 from cnnviz import pictures
+from cnnviz.adversarial import Fooled, amplified, attack_direction, fool, smallest_flip
 from cnnviz.backend import keras
-from cnnviz.explain import Explanation, explain, overlay
+from cnnviz.explain import Explanation, explain, normalise01, overlay
 from cnnviz.images import Photo
 from cnnviz.inspect import (
     ConvCheck,
@@ -35,12 +37,15 @@ from cnnviz.inspect import (
     convolution_check,
     filter_stats,
     first_conv_maps,
+    score_words,
     unscaled_pixels,
     unscaled_test,
     verdict,
 )
 from cnnviz.model import layer_table
 from cnnviz.mosaic import feature_mosaic, feature_mosaic_png, filter_mosaic, to_png, upscale
+from cnnviz.occlusion import Occlusion, agreement, occlusion
+from cnnviz.overview import Overview, overview
 
 MAP_KINDS = ("convolution", "relu", "batch norm", "max pooling")  # layers whose output is a stack of maps to show
 MOSAIC_COLUMNS = 8
@@ -119,6 +124,11 @@ class PhotoReport:
         """(layer name, maps) of the first convolution after its ReLU, from the one forward pass."""
         return first_conv_maps(self.model, self.activations)
 
+    @cached_property
+    def overview(self) -> Overview:
+        """The photo, a column per ReLU and pooling layer with its strongest maps, and the verdict, in one picture."""
+        return overview(self.photo.network_input, self.activations, self.kinds, self.verdict)
+
     # --- filters ------------------------------------------------------------------------------
 
     @cached_property
@@ -176,6 +186,71 @@ class PhotoReport:
             "gradcam-cat": overlay(view, found.grad_cams["cat"].heatmap),
             "saliency": overlay(view, found.saliency, alpha=0.8, cmap="hot", lift=1.0),
         }
+
+    # --- occlusion: hiding parts of the photo, against Grad-CAM ------------------------------------
+
+    @cached_property
+    def occlusion(self) -> Occlusion:
+        """How much P(verdict's class) drops where a grey square hides the photo (default square and stride)."""
+        return occlusion(self.model, self.photo.network_input, self.verdict.label)
+
+    @cached_property
+    def occlusion_agreement(self) -> float | None:
+        """Spearman's rank correlation of the occlusion drops with the verdict class's Grad-CAM
+        (`cnnviz.occlusion.agreement`); None when either map is blank."""
+        return agreement(self.occlusion, self.explanation.grad_cams[self.verdict.label].heatmap)
+
+    @cached_property
+    def occluded(self) -> np.ndarray:
+        """The drops where they are positive (hiding there lowered the score), over the photo at
+        VIEW_SCALE, coloured as Grad-CAM is: looked["gradcam-" + verdict's label] is its twin.
+        Like Grad-CAM's, the colours are scaled to the largest drop, however small: say its size
+        (`Occlusion.largest_drop`) beside the picture."""
+        view = pictures.network_view(self.photo.network_input, VIEW_SCALE)
+        return overlay(view, normalise01(np.maximum(self.occlusion.heatmap, 0.0)))
+
+    def occlusion_figure(self) -> np.ndarray:
+        """The occlusion map beside the same class's Grad-CAM, with the largest drop and the agreement."""
+        found, label = self.occlusion, self.verdict.label
+        drop = max(found.largest_drop[0], 0.0)
+        agree = "none (a blank map)" if self.occlusion_agreement is None else f"{self.occlusion_agreement:+.2f}"
+        return pictures.captioned(
+            [self.occluded, self.looked[f"gradcam-{label}"]],
+            [
+                f"Occlusion: how much P({label}) drops\nwhen a {found.size}-pixel grey square hides it\nlargest drop {drop:.3f}",
+                f"Grad-CAM for {label}\n\nagreement (Spearman): {agree}",
+            ],
+        )
+
+    # --- fooling it: the fast gradient sign method ------------------------------------------------
+
+    @cached_property
+    def attack_direction(self) -> np.ndarray:
+        """The sign of the loss's gradient against the verdict, for every input value: -1, 0 or +1."""
+        return attack_direction(self.model, self.photo.network_input, self.verdict.label)
+
+    @cached_property
+    def smallest_flip(self) -> float | None:
+        """The smallest ε along attack_direction that flips the verdict (cnnviz.adversarial.smallest_flip)."""
+        return smallest_flip(self.model, self.photo.network_input, self.attack_direction, self.verdict)
+
+    def fooled(self, epsilon: float) -> Fooled:
+        """The photo moved by epsilon along attack_direction, and the verdict on it."""
+        return fool(self.model, self.photo.network_input, epsilon, self.attack_direction, self.verdict)
+
+    def fooled_figure(self, epsilon: float) -> np.ndarray:
+        """Before, the change amplified (±ε black and white), and after, each with its verdict."""
+        fooled = self.fooled(epsilon)
+        change = upscale(amplified(self.photo.network_input, fooled.perturbed, epsilon), VIEW_SCALE)
+        return pictures.captioned(
+            [pictures.network_view(self.photo.network_input, VIEW_SCALE), change, pictures.network_view(fooled.perturbed, VIEW_SCALE)],
+            [
+                f"before: {self.verdict.label}\n{score_words(self.verdict)}",
+                (f"the change, amplified {0.5 / epsilon:.0f}x\nevery value moved ±ε at most\nε = {epsilon:.5f} ({epsilon * 255:.2f} of 255 levels)"
+                 if epsilon > 0 else "no change: ε = 0"),
+                f"after: {fooled.after.label}\n{score_words(fooled.after)}",
+            ],
+        )
 
     @cached_property
     def first_filter_stats(self) -> FilterStats:

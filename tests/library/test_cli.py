@@ -106,7 +106,13 @@ def test_inspect_writes_pngs(tmp_path, cat_photo):
     names = sorted(p.name for p in tmp_path.glob("*.png"))
     assert sum(n.startswith("filters_") for n in names) == 3
     assert sum(n.startswith("activations_") for n in names) == 14  # one per layer
+    assert {"overview.png", "occlusion.png", "fgsm.png"} <= set(names) and len(names) == 20
     assert all((tmp_path / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+    lines = {line.split(": ", 1)[0]: line for line in r.stdout.splitlines()}
+    assert "relu_1, relu_2, max_pooling2d_1, relu_3, max_pooling2d_2" in lines["overview.png"]
+    assert "agreement with Grad-CAM (Spearman over the squares): " in lines["occlusion.png"]
+    assert "of 255 levels" in lines["fgsm.png"] and "at ε = " in lines["fgsm.png"]
+    assert f"wrote 20 PNGs to {tmp_path}" in r.stdout
 
 
 @pytest.mark.slow

@@ -151,3 +151,32 @@ def test_layer_png_covers_every_layer(model, photo):
         png = report.layer_png(name)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert Image.open(io.BytesIO(report.layer_png("dense_1"))).size == ((64 + 2) * 12, (1 + 2) * 12)  # one bordered strip
+
+
+@pytest.mark.slow
+def test_the_three_new_views_wait_until_asked_for_and_are_the_modules_own(model, photo, passes):
+    """The overview reads the report's one pass; occlusion and FGSM run only when asked, for the
+    verdict's class, and give what their modules give."""
+    from cnnviz.adversarial import attack_direction, smallest_flip
+    from cnnviz.occlusion import agreement, occlusion
+
+    report = photo_report(model, photo)
+    assert not {"overview", "occlusion", "occlusion_agreement", "attack_direction", "smallest_flip"} & set(vars(report))
+    assert [c.layer for c in report.overview.columns] == ["relu_1", "relu_2", "max_pooling2d_1", "relu_3", "max_pooling2d_2"]
+    assert len(passes) == 1, "the overview ran the network again"
+    assert "occlusion" not in vars(report) and "smallest_flip" not in vars(report)
+
+    label = report.verdict.label
+    alone = occlusion(model, photo.network_input, label)
+    assert report.occlusion.target == label and np.allclose(report.occlusion.drops, alone.drops, atol=1e-6)
+    expected = agreement(alone, report.explanation.grad_cams[label].heatmap)
+    assert report.occlusion_agreement == pytest.approx(expected, abs=1e-6)
+    assert report.occlusion_figure().shape[1] == 3 * 16 + 2 * 300, "occlusion and Grad-CAM side by side"
+
+    direction = attack_direction(model, photo.network_input, label)
+    assert np.array_equal(report.attack_direction, direction)
+    epsilon = report.smallest_flip
+    assert epsilon == smallest_flip(model, photo.network_input, direction, report.verdict)
+    if epsilon is not None:
+        assert report.fooled(epsilon).flipped and not report.fooled(epsilon / 2).flipped
+    assert report.fooled_figure(epsilon or 0.05).shape[1] == 4 * 16 + 3 * 300, "before, the change, after"
