@@ -23,7 +23,7 @@ import numpy as np
 from scipy import signal
 
 from cnnviz import RULE, THRESHOLD
-from cnnviz.backend import keras, tf
+from cnnviz.backend import compiled, keras, tf
 
 from cnnviz.model import predict_dog_probability
 
@@ -92,7 +92,7 @@ def forward_to(model: keras.Model, names: tuple[str, ...]):
                 _, kept = run_layers(layers, x, last, names)
                 return tuple(kept[name] for name in names)
 
-            found[names] = tf.function(forward, input_signature=[spec])
+            found[names] = compiled(forward, [spec])
         return found[names]
 
 

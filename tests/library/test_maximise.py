@@ -138,3 +138,13 @@ def test_a_dropped_model_is_freed(data_root):
     del model
     gc.collect()
     assert gone() is None
+
+
+def test_many_layers_each_traced_once_raise_no_retracing_warning(caplog, data_root):
+    model = build_network("conv4 conv4 conv4 conv4 conv4 conv4 dense4")
+    items = maximise.photo_sample(find_dataset(data_root / "originals").items, 4)
+    for layer in maximise.conv_layers(model):
+        unit = maximise.filter_unit(model, layer, 0)
+        maximise.made_input(model, unit, steps=1)
+        maximise.top_patches(model, unit, items)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
