@@ -9,13 +9,15 @@ made input and for the photos, so the two can be compared.
 
 - **The made input** (activation maximisation, as Lucid and OpenAI Microscope do it: Olah,
   Mordvintsev and Schubert, "Feature Visualization", Distill 2017). Gradient ascent on the
-  input from faint noise raises the filter's mean over its whole map, so it draws a texture of
-  what the filter answers to. Ascent on raw pixels finds high-frequency noise that excites the
-  filter and looks like nothing; so the picture is made of Fourier coefficients scaled by
-  1/frequency (a step moves broad shapes as readily as fine ones, as in photos), its colours
-  are mixed from decorrelated components (Lucid's colour correlation of natural photos), a
-  sigmoid keeps every pixel in [0, 1] as the network's inputs are, and each step sees it
-  shifted by a few random pixels (jitter), so no pattern relies on exact pixel positions.
+  input from faint noise raises the filter's mean over its whole map, which draws a texture
+  of what it answers to, and the value of the unit at the centre, which draws one instance
+  at full strength. Ascent on raw pixels finds high-frequency noise that excites the filter
+  and looks like nothing; so the picture is made of Fourier coefficients scaled by
+  1/frequency (equal steps then move broad shapes more than fine detail, whose share of a
+  photo's spectrum is small too), its colours are mixed from decorrelated components (Lucid's
+  colour correlation of natural photos), a sigmoid keeps every pixel in [0, 1] as the
+  network's inputs are, and each step sees it shifted by a few random pixels (jitter), so no
+  pattern relies on exact pixel positions.
 - **The patches**: on each photo of a validation sample, the filter's strongest value and
   where it is; the nine photos with the largest, each cropped to the receptive field of that
   value (`cnnviz.architecture.receptive_fields`): the pixels that value was computed from,
@@ -65,7 +67,7 @@ PATCHES = 9
 _COLOUR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype="float32")
 COLOURS = _COLOUR_SQRT / np.max(np.linalg.norm(_COLOUR_SQRT, axis=0))
 
-_made: Memo = Memo(keep=256)  # a made input is ~50 kB: 256 of them hold about 13 MB
+_made: Memo = Memo(keep=256)  # a made input is 12 kB of pixels (67 kB for the output's 150 x 150): 256 hold a few MB
 # A layer's peaks on a sample hold the sample's pixels (a shared DecodedImages: 20 MB for 300
 # photos, once however many layers point at it) and two small arrays per filter.
 _peaks: Memo = Memo(keep=8)

@@ -108,7 +108,7 @@ def test_ascent_raises_the_unit_and_the_memo_serves_the_same_weights_only():
     made = maximise.made_input(model, unit, steps=12, on_step=lambda done, total: progress.append((done, total)))
     assert progress == [(t, 12) for t in range(1, 13)]
     assert made.activation > made.start and made.image.shape == (64, 64, 3) and made.image.dtype == np.uint8
-    assert made.patch.shape == (8, 8, 3)
+    assert made.patch.shape == (8, 8, 3) and made.png[:4] == b"\x89PNG"
     again = []
     assert maximise.made_input(model, unit, steps=12, on_step=lambda *a: again.append(a)) is made and again == [(12, 12)]
     model.set_weights([w * 1.5 for w in model.get_weights()])  # as training moves them

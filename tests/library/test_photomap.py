@@ -69,3 +69,22 @@ def test_identical_features_make_one_point_without_failing():
     coords, explained = photomap.pca_2d(np.zeros((20, 4)), labels)
     assert not coords.any() and explained == (0.0, 0.0)
     assert not photomap.tsne_2d(np.zeros((20, 4)), coords, 13).any()
+
+
+def test_the_charts_mark_wrong_verdicts_and_carry_each_points_index():
+    from cnnviz import charts
+
+    labels = np.array([0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.8, 0.9, 0.3, 0.5])  # the cat at 0.8 and the dogs at 0.3 and exactly 0.5 are wrong
+    points = np.arange(10, dtype="float64").reshape(5, 2)
+    found = photomap.PhotoMap("dropout_1", [f"/x/{i}.jpg" for i in range(5)], labels, p, points, -points, (0.6, 0.2), 64,
+                              np.zeros((5, 64, 64, 3), "uint8"))
+    figure = charts.photo_map_figure(found, "pca")
+    traces = {trace.name: trace for trace in figure.data}
+    assert set(traces) == {"true cats", "true cats, verdict wrong", "true dogs", "true dogs, verdict wrong"}
+    wrong_dogs = traces["true dogs, verdict wrong"]
+    assert np.asarray(wrong_dogs.customdata)[:, 0].tolist() == [3, 4] and list(wrong_dogs.text) == ["3.jpg", "4.jpg"]
+    assert wrong_dogs.marker.symbol == "x" and list(wrong_dogs.x) == [6.0, 8.0]
+    assert "60% of the variance" in figure.layout.xaxis.title.text
+    assert [list(trace.x) for trace in charts.photo_map_figure(found, "tsne").data[:2]] == [[0.0], [-2.0]]
+    assert charts.photo_map_png(found)[:4] == b"\x89PNG"
