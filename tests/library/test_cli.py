@@ -110,7 +110,7 @@ def test_inspect_draws_the_units_asked_for_beside_their_photo_patches(tmp_path, 
     assert (tmp_path / "looks_for_conv2d_3_filter_7.png").read_bytes()[:4] == b"\x89PNG"
     lines = [l for l in r.stdout.splitlines() if "the made input reaches" in l]
     assert len(lines) == 2 and lines[1].startswith("conv2d_3's filter 7:")
-    for line in lines:  # "...reaches M (256 steps from S on faint noise); the strongest of 300 photos, NAME, reaches P"
+    for line in lines:  # "...reaches M (128 steps from S on faint noise); the strongest of 300 photos, NAME, reaches P"
         made, best = (float(part.split("reaches ")[1].split(" ")[0]) for part in line.split(";"))
         assert "of 300 photos" in line and made > best
     r = cnnviz("inspect", cat_photo, "--out", tmp_path, "--looks-for", "dense_1:0")
