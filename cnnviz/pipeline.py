@@ -174,10 +174,12 @@ def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
 
 
 def validation_inputs(split, n: int) -> np.ndarray:
-    """Network inputs (in [0, 1]) of the first `n` readable validation photos of `split`:
-    the pixels an epoch already decoded, when it did."""
+    """Network inputs (in [0, 1]) of `n` readable validation photos of `split`, spread evenly over
+    its list (sorted by name, so the first `n` would be cats only): the pixels an epoch already
+    decoded, when it did."""
     decoded = split.decoded.get("val") or decoded_images(split.val)
-    images, _labels = next(decoded.batches(range(min(n, len(decoded))), n), (np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), "uint8"), None))
+    spread = np.unique(np.linspace(0, len(decoded) - 1, min(n, len(decoded))).astype("int64")) if len(decoded) else []
+    images, _labels = next(decoded.batches(spread, n), (np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), "uint8"), None))
     return images.astype("float32") / 255.0
 
 
