@@ -159,6 +159,42 @@ def specs(line: str) -> list[Spec]:
     return out
 
 
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The square of input pixels that one value of a layer's maps is computed from.
+
+    Value (row, col) of the maps sees input rows row * jump to row * jump + size - 1, and the
+    same columns: every convolution here is valid (no padding) and stride 1, every pooling
+    window its own stride, so the windows start at multiples of `jump` from the corner.
+    """
+
+    size: int  # side of the square, in input pixels
+    jump: int  # input pixels between two neighbouring values of the maps
+
+    def window(self, row: int, col: int) -> tuple[int, int]:
+        """(top, left) of the input square that value (row, col) sees."""
+        return row * self.jump, col * self.jump
+
+
+def receptive_fields(line: str) -> dict[str, ReceptiveField]:
+    """The receptive field of every layer of `line` whose output is a stack of maps.
+
+    A 3x3 convolution widens the field by 2 of its input's steps; a 2x2 pooling by 1 step,
+    then doubles the step. Batch norm, ReLU and dropout work value by value and keep it.
+    """
+    fields, size, jump = {}, 1, 1
+    for spec in specs(line):
+        if len(spec.output_shape) != 3:
+            break
+        if spec.layer == "Conv2D":
+            size += (KERNEL - 1) * jump
+        elif spec.layer == "MaxPooling2D":
+            size += (POOL - 1) * jump
+            jump *= POOL
+        fields[spec.name] = ReceptiveField(size, jump)
+    return fields
+
+
 def parameters(line: str) -> int:
     return sum(s.params for s in specs(line))
 

@@ -27,7 +27,21 @@ tf = _import_quietly()
 import keras  # noqa: E402  (after TensorFlow, so Keras finds its backend already loaded)
 from tensorflow.python.framework import ops as _ops  # noqa: E402  (TensorFlow's gradient registry, no public API)
 
-__all__ = ["forget_graph_custom_gradients", "keras", "tf"]
+__all__ = ["compiled", "forget_graph_custom_gradients", "keras", "tf"]
+
+
+def compiled(fn, input_signature) -> "tf.types.experimental.PolymorphicFunction":
+    """`tf.function(fn)` for one of many functions cnnviz compiles from the same code, each traced once.
+
+    TensorFlow counts the traces of every function made from one piece of code together and,
+    after five, warns of "excessive retracing" on standard error: a forward pass compiled once
+    per model and layer is exactly that many, each traced once, as intended. The flag that
+    silences the warning for one function is private, so it is set only where it exists.
+    """
+    found = tf.function(fn, input_signature=input_signature)
+    if hasattr(found, "_omit_frequent_tracing_warning"):
+        found._omit_frequent_tracing_warning = True
+    return found
 
 _GRAPH_CUSTOM_GRADIENT = "_graph_mode_decorator.<locals>.internal_grad_fn"
 

@@ -641,3 +641,73 @@ def room_histogram(lefts: np.ndarray, counts: np.ndarray, width: float, marks: S
     _layout(fig, height=320)
     fig.update_layout(margin=dict(t=SPACE_FOR_LABEL + LABEL_ROW, b=10), bargap=0)
     return fig
+
+
+# --- the network's map of the photos ---------------------------------------------------------------
+
+MAP_METHODS = {"pca": "PCA", "tsne": "t-SNE"}
+
+
+def _map_groups(photo_map):
+    """(class name, wrong?, indices) for each class, right verdicts then wrong ones: one trace each."""
+    for label, cls in enumerate(CLASS_NAMES):
+        for wrong in (False, True):
+            yield cls, wrong, np.flatnonzero((photo_map.labels == label) & (photo_map.misclassified == wrong))
+
+
+def photo_map_figure(photo_map, method: str = "pca") -> go.Figure:
+    """The photos placed by a cnnviz.photomap.PhotoMap (`method` "pca" or "tsne"): one colour per
+    true class, a cross for each photo the verdict got wrong. Each point's customdata is its
+    index in the map, for a click to open that photo; the hover names it with its P(dog)."""
+    points = getattr(photo_map, method)
+    names = np.asarray(photo_map.names)
+    fig = go.Figure()
+    for cls, wrong, at in _map_groups(photo_map):
+        fig.add_scatter(
+            x=points[at, 0],
+            y=points[at, 1],
+            mode="markers",
+            name=f"true {cls}s" + (", verdict wrong" if wrong else ""),
+            marker=dict(color=CLASS_COLOURS[cls], symbol="x" if wrong else "circle", size=10 if wrong else 7,
+                        opacity=1.0 if wrong else 0.7, line=dict(width=0)),
+            customdata=np.stack([at, photo_map.dog_probability[at]], axis=-1) if len(at) else None,
+            text=names[at],
+            hovertemplate="%{text}<br>P(dog) = %{customdata[1]:.3f}<extra></extra>",
+        )
+    axes = _map_axes(photo_map, method)
+    fig.update_xaxes(title=axes[0], zeroline=False, gridcolor="#eee", showticklabels=method == "pca")
+    fig.update_yaxes(title=axes[1], zeroline=False, gridcolor="#eee", showticklabels=method == "pca")
+    _layout(fig, height=520)
+    fig.update_layout(legend=dict(orientation="h", y=-0.12, x=0), clickmode="event")
+    return fig
+
+
+def _map_axes(photo_map, method: str) -> tuple[str, str]:
+    if method == "pca":
+        return tuple(f"PCA {i + 1} ({share:.0%} of the variance)" for i, share in enumerate(photo_map.explained))
+    return "t-SNE (the axes mean nothing)", ""
+
+
+def photo_map_png(photo_map) -> bytes:
+    """Both maps side by side as a PNG, drawn as `photo_map_figure` draws each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6))
+    for ax, method in zip(axes, MAP_METHODS):
+        points = getattr(photo_map, method)
+        for cls, wrong, at in _map_groups(photo_map):
+            ax.scatter(points[at, 0], points[at, 1], c=CLASS_COLOURS[cls], marker="x" if wrong else "o",
+                       s=36 if wrong else 14, alpha=1.0 if wrong else 0.6, linewidths=1.5 if wrong else 0,
+                       label=f"true {cls}s" + (", verdict wrong" if wrong else ""))
+        x_title, y_title = _map_axes(photo_map, method)
+        ax.set_xlabel(x_title)
+        ax.set_ylabel(y_title)
+        ax.set_title(f"{MAP_METHODS[method]} of {photo_map.layer}'s {photo_map.dimensions} values, {len(photo_map.labels)} photos")
+        if method != "pca":
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0].legend(frameon=False, fontsize=9)
+    return _png_of(fig)

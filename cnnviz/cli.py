@@ -109,11 +109,37 @@ def _parser() -> argparse.ArgumentParser:
     _weights_option(p)
     p.set_defaults(run=cmd_convcheck)
 
-    p = sub.add_parser("inspect", help="PNGs of every layer's activations and every filter, the overview, occlusion and FGSM")
+    p = sub.add_parser(
+        "inspect",
+        help="PNGs of every layer's activations and every filter, the overview, occlusion and FGSM, and what the first "
+        "convolution's strongest filter looks for",
+    )
     p.add_argument("image", type=Path)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--looks-for",
+        action="append",
+        default=[],
+        metavar="UNIT",
+        help="also draw what this unit looks for: LAYER:FILTER (a convolution's filter, e.g. conv2d_3:7), dog or cat "
+        "(the output unit); repeatable. Each takes a few seconds",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="a labelled folder: beside each made input, the nine patches of its photos (a sample of photos the weights "
+        "were not trained on) that excite the unit most",
+    )
     _weights_option(p)
     p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("photomap", help="the network's map of labelled photos (PCA and t-SNE of its last hidden layer): a PNG and a CSV")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="a folder for photomap.png and photomap.csv")
+    p.add_argument("--limit", type=int, default=500, help="a balanced, seeded sample of this many photos (default 500)")
+    p.add_argument("--seed", type=int, default=13, help="the sample's and t-SNE's seed")
+    _weights_option(p)
+    p.set_defaults(run=cmd_photomap)
 
     p = sub.add_parser("download", help="fetch Microsoft's PetImages archive (786 MB) and validate it")
     p.add_argument("--dest", type=Path)
@@ -194,12 +220,7 @@ def cmd_evaluate(args) -> None:
     dataset = _scan(args.data)
     items = _validation_of(dataset, args.validation_of) if args.validation_of else dataset.items
     model, card = _load_model(args)
-    if seen := card_trained_on(card):
-        items, left_out = unseen(items, dataset.root, seen)
-        if left_out:
-            print(f"left out {left_out:,} photos these weights were trained on (their card lists them)")
-        if not items:
-            raise CnnvizError(f"These weights were trained on every photo in {args.data}: evaluate them on others.")
+    items = _unseen_by(card, dataset, items)
     items = sample_items(items, args.limit) if args.limit else items
     with _bar(len(items), "evaluating", "img") as bar:
         result = evaluate_items(model, items, batch_size=args.batch_size, on_batch=bar.update)
@@ -209,6 +230,17 @@ def cmd_evaluate(args) -> None:
     print(f"{'cat':>10}{tn:>8}{fp:>8}")
     print(f"{'dog':>10}{fn:>8}{tp:>8}")
     print(f"accuracy: {result.accuracy:.4f} (n={result.n})")
+
+
+def _unseen_by(card, dataset, items):
+    """`items` less the photos the card says its weights were trained on, said; CnnvizError if none is left."""
+    if seen := card_trained_on(card):
+        items, left_out = unseen(items, dataset.root, seen)
+        if left_out:
+            print(f"left out {left_out:,} photos these weights were trained on (their card lists them)")
+        if not items:
+            raise CnnvizError(f"These weights were trained on every photo in {dataset.root}: choose a folder of others.")
+    return items
 
 
 def _validation_of(dataset, weights_path: Path):
@@ -294,7 +326,7 @@ def cmd_inspect(args) -> None:
     from cnnviz.report import photo_report
 
     photo = _photo_or_chelsea(args.image)
-    model, _ = _load_model(args)
+    model, card = _load_model(args)
     report = photo_report(model, photo)
     args.out.mkdir(parents=True, exist_ok=True)
     written = [_write(args.out / f"filters_{name}.png", report.filter_png(name)) for name in report.filters]
@@ -314,7 +346,92 @@ def cmd_inspect(args) -> None:
     epsilon = report.smallest_flip or MAX_EPSILON
     written.append(_write(args.out / "fgsm.png", to_png(report.fooled_figure(epsilon))))
     print(f"fgsm.png: {flip_words(report.verdict, report.smallest_flip)}; at ε = {epsilon:.5f}: {verdict_words(report.fooled(epsilon).after)}")
+    written += _looks_for(args, model, card, report)
     print(f"wrote {len(written)} PNGs to {args.out}")
+
+
+def _looks_for(args, model, card, report) -> list[Path]:
+    """What the first convolution's strongest filter on the photo looks for, and each --looks-for unit:
+    a made input, with the nine strongest patches of --data's photos when given."""
+    from cnnviz import maximise
+    from cnnviz.inspect import first_conv_layer
+    from cnnviz.mosaic import to_png
+
+    conv = first_conv_layer(model).name
+    strongest = int(report.activations[conv].max(axis=(0, 1)).argmax())
+    units = [maximise.filter_unit(model, conv, strongest), *(_unit(model, words) for words in args.looks_for)]
+    photos = None
+    if args.data:
+        dataset = _scan(args.data)
+        photos = maximise.photo_sample(_unseen_by(card, dataset, dataset.items))
+    written = []
+    for unit in dict.fromkeys(units):
+        bar = _StepBar(f"what {unit.words()} looks for")
+        made = maximise.made_input(model, unit, on_step=bar.update)
+        bar.close()
+        patches = None
+        if photos is not None:
+            with _bar(len(photos), f"{unit.layer} on {len(photos)} photos", "img") as photo_bar:
+                patches = maximise.top_patches(model, unit, photos, on_batch=lambda done, _: photo_bar.update(done - photo_bar.n))
+        name = f"looks_for_{unit.output}" if unit.output else f"looks_for_{unit.layer}_filter_{unit.index}"
+        written.append(_write(args.out / f"{name}.png", to_png(maximise.figure(made, patches))))
+        line = f"{unit.words()}: the made input reaches {made.activation:.3f} ({made.steps} steps from {made.start:.3f} on faint noise)"
+        if patches is not None and patches.patches:
+            best = patches.patches[0]
+            line += f"; the strongest of {patches.searched} photos, {best.name}, reaches {best.activation:.3f}"
+        print(line)
+    return written
+
+
+def _unit(model, words: str):
+    """A --looks-for unit: dog, cat, or LAYER:FILTER."""
+    from cnnviz import maximise
+
+    if words in maximise.OUTPUTS:
+        return maximise.output_unit(model, words)
+    layer, _, index = words.partition(":")
+    if not index.isdigit():
+        raise CnnvizError(f"--looks-for {words!r}: write LAYER:FILTER (e.g. conv2d_3:7), dog or cat.")
+    return maximise.filter_unit(model, layer, int(index))
+
+
+class _StepBar:
+    """A tqdm bar fed by `on_step(done, total)` callbacks."""
+
+    def __init__(self, desc: str):
+        self.desc, self.bar = desc, None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = _bar(total, self.desc, "step")
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_photomap(args) -> None:
+    from cnnviz.charts import photo_map_png
+    from cnnviz.evaluation import sample_items
+    from cnnviz.photomap import neighbour_accuracy, photo_map
+
+    dataset = _scan(args.data)
+    model, card = _load_model(args)
+    items = sample_items(_unseen_by(card, dataset, dataset.items), args.limit, args.seed)
+    bar = _StepBar(f"{len(items)} photos through the network")
+    found = photo_map(model, items, seed=args.seed, on_batch=bar.update)
+    bar.close()
+    args.out.mkdir(parents=True, exist_ok=True)
+    _write(args.out / "photomap.png", photo_map_png(found))
+    (args.out / "photomap.csv").write_text(found.csv())
+    n, wrong = len(found.labels), int(found.misclassified.sum())
+    print(f"{n} photos placed by {found.layer}'s {found.dimensions} values; {wrong} of them the verdict gets wrong")
+    pca, tsne = (neighbour_accuracy(getattr(found, m), found.labels) for m in ("pca", "tsne"))
+    print(f"PCA (axes: {found.explained[0]:.0%} and {found.explained[1]:.0%} of the variance): a photo's nearest neighbour "
+          f"has its class {pca:.0%} of the time; t-SNE: {tsne:.0%}")
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in found.seconds.items()))
+    print(f"wrote photomap.png and photomap.csv to {args.out}")
 
 
 def _write(path: Path, data: bytes) -> Path:

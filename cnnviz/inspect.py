@@ -23,7 +23,7 @@ import numpy as np
 from scipy import signal
 
 from cnnviz import RULE, THRESHOLD
-from cnnviz.backend import keras, tf
+from cnnviz.backend import compiled, keras, tf
 
 from cnnviz.model import predict_dog_probability
 
@@ -50,6 +50,63 @@ def _extractor(model: keras.Model):
                 spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)
                 found = _extractors[model] = tf.function(lambda x: every_layer(x, training=False), input_signature=[spec])
     return found
+
+
+_forwards: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+
+
+def run_layers(layers: list, x, last: str, keep: tuple[str, ...] = ()):
+    """`x` through a model's `layers` in order up to the one named `last`: its output, and the
+    outputs of the layers named in `keep` as a dict. Called inside a tf.function, so
+    convolutions and pooling take inputs of any height and width.
+
+    It takes the layers, not the model: a compiled function that held the model would keep it
+    alive from a cache keyed weakly by that model, and a session's model must be freed."""
+    kept = {}
+    for layer in layers:
+        x = layer(x, training=False)
+        if layer.name in keep:
+            kept[layer.name] = x
+        if layer.name == last:
+            return x, kept
+    raise ValueError(f"no layer {last!r} here")
+
+
+def forward_to(model: keras.Model, names: tuple[str, ...]):
+    """A tf.function from a batch of network inputs (b, h, w, 3) to the outputs of the layers
+    `names`, running the layers only as far as the last of them: no later layer's work, and no
+    other layer's maps held. Compiled once per model and names; h and w may be anything the
+    layers up to there accept."""
+    with _building:
+        found = _forwards.setdefault(model, {})
+        if names not in found:
+            last = max(names, key=[layer.name for layer in model.layers].index)
+            # Past a flatten, a dense layer needs the input's own size.
+            maps = len(model.get_layer(last).output.shape) == 4
+            side = (None, None) if maps else tuple(model.inputs[0].shape[1:3])
+            spec = tf.TensorSpec((None, *side, model.inputs[0].shape[-1]), tf.float32)
+
+            layers = list(model.layers)
+
+            def forward(x):
+                _, kept = run_layers(layers, x, last, names)
+                return tuple(kept[name] for name in names)
+
+            found[names] = compiled(forward, [spec])
+        return found[names]
+
+
+def output_layer(model: keras.Model) -> keras.layers.Dense:
+    """The output unit: the last dense layer, whose value z the sigmoid turns into P(dog)."""
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+
+
+def hidden_layer(model: keras.Model) -> keras.layers.Layer:
+    """The layer whose values the output unit weighs: the last hidden layer (the tutorial's
+    dropout after dense_1's ReLU, which passes values through when not training; the modern
+    network's dropout after global average pooling)."""
+    layers = model.layers
+    return layers[layers.index(output_layer(model)) - 1]
 
 
 def activations(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -162,10 +219,8 @@ class UnscaledTest:
 
 
 def _reading(outputs: dict[str, np.ndarray], model: keras.Model) -> Reading:
-    names = [layer.name for layer in model.layers]
-    dense = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
-    last = names[-1]
-    return Reading(z=float(outputs[dense].ravel()[0]), dog_probability=float(np.float32(outputs[last].ravel()[0])))
+    last = model.layers[-1].name
+    return Reading(z=float(outputs[output_layer(model).name].ravel()[0]), dog_probability=float(np.float32(outputs[last].ravel()[0])))
 
 
 def unscaled_test(

@@ -31,6 +31,12 @@ def square_thumbnail(rgb: np.ndarray, side: int = 200) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.BILINEAR))
 
 
+def enlarge(rgb: np.ndarray, side: int) -> np.ndarray:
+    """A small square picture (a receptive field's patch, say) at side x side without smoothing:
+    each pixel stays one flat block, as the network saw it."""
+    return np.asarray(Image.fromarray(np.asarray(rgb, dtype="uint8")).resize((side, side), Image.Resampling.NEAREST))
+
+
 def network_view(network_input: np.ndarray, factor: int = 2) -> np.ndarray:
     """The 150x150 [0, 1] input as uint8 RGB, enlarged without smoothing: what the network sees."""
     rgb = np.clip(np.rint(np.asarray(network_input) * 255), 0, 255).astype("uint8")

@@ -123,6 +123,18 @@ class DecodedImages:
             yield self.images[chosen], self.labels[chosen]
 
 
+    def decode_all(self) -> np.ndarray:
+        """Decode every photo not decoded yet; the indices of the photos that could be read."""
+        for _ in self.batches(range(len(self)), 256):
+            pass
+        return np.flatnonzero(self.ready)
+
+    def network_inputs(self, indices: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+        """The decoded photos at `indices` as network inputs (float32 in [0, 1]), a batch at a time."""
+        for start in range(0, len(indices), batch_size):
+            yield self.images[indices[start : start + batch_size]].astype("float32") / 255.0
+
+
 def _decode_stream(paths: list[str], indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     """(index, uint8 image) for each readable path, in order, decoded in parallel by tf.data."""
     ds = tf.data.Dataset.from_tensor_slices((tf.constant([os.fsencode(p) for p in paths]), tf.constant(indices)))
@@ -135,6 +147,14 @@ _decoded_lock = threading.Lock()
 _decoded_shared: "weakref.WeakValueDictionary[str, DecodedImages]" = weakref.WeakValueDictionary()
 
 
+def items_key(items: Iterable[tuple[str, int]]) -> str:
+    """A digest of a list of (path, label), order included: equal for the same photos in the same order."""
+    digest = hashlib.sha256()
+    for path, label in items:
+        digest.update(os.fsencode(path) + b"\0" + str(int(label)).encode() + b"\n")
+    return digest.hexdigest()
+
+
 def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
     """The one `DecodedImages` for this exact list of (path, label), shared while anyone holds it.
 
@@ -143,10 +163,7 @@ def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
     (a Split's `decoded` holds it for as long as the split lives), the memory is freed.
     """
     items = list(items)
-    digest = hashlib.sha256()
-    for path, label in items:
-        digest.update(os.fsencode(path) + b"\0" + str(int(label)).encode() + b"\n")
-    key = digest.hexdigest()
+    key = items_key(items)
     with _decoded_lock:
         found = _decoded_shared.get(key)
         if found is None:
@@ -157,10 +174,12 @@ def decoded_images(items: Iterable[tuple[str, int]]) -> DecodedImages:
 
 
 def validation_inputs(split, n: int) -> np.ndarray:
-    """Network inputs (in [0, 1]) of the first `n` readable validation photos of `split`:
-    the pixels an epoch already decoded, when it did."""
+    """Network inputs (in [0, 1]) of `n` readable validation photos of `split`, spread evenly over
+    its list (sorted by name, so the first `n` would be cats only): the pixels an epoch already
+    decoded, when it did."""
     decoded = split.decoded.get("val") or decoded_images(split.val)
-    images, _labels = next(decoded.batches(range(min(n, len(decoded))), n), (np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), "uint8"), None))
+    spread = np.unique(np.linspace(0, len(decoded) - 1, min(n, len(decoded))).astype("int64")) if len(decoded) else []
+    images, _labels = next(decoded.batches(spread, n), (np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), "uint8"), None))
     return images.astype("float32") / 255.0
 
 

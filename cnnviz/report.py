@@ -37,6 +37,8 @@ from cnnviz.inspect import (
     convolution_check,
     filter_stats,
     first_conv_maps,
+    hidden_layer,
+    output_layer,
     score_words,
     unscaled_pixels,
     unscaled_test,
@@ -148,11 +150,11 @@ class PhotoReport:
     @cached_property
     def dense(self) -> DenseReadout:
         layers = self.model.layers
-        at = max(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense))
-        output = layers[at]
+        output = output_layer(self.model)
+        at = layers.index(output)
         # What the output weighs is the layer before it; dropout passes values through when testing,
         # and a ReLU is its dense layer's: name the layer that made the values.
-        values = self.activations[layers[at - 1].name].ravel()
+        values = self.activations[hidden_layer(self.model).name].ravel()
         source = next(layer for layer in reversed(layers[:at]) if not isinstance(layer, (keras.layers.Dropout, keras.layers.Activation)))
         pooled = not isinstance(source, keras.layers.Dense)
         kernel, bias = (keras.ops.convert_to_numpy(w) for w in output.weights)

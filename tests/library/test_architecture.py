@@ -2,7 +2,7 @@
 
 import pytest
 
-from cnnviz.architecture import MODERN, NETWORKS, TUTORIAL, line_of, multiply_adds, network_line, parameters, specs
+from cnnviz.architecture import MODERN, NETWORKS, TUTORIAL, line_of, multiply_adds, network_line, parameters, receptive_fields, specs
 from cnnviz.errors import CnnvizError
 from cnnviz.model import build_network
 
@@ -44,6 +44,22 @@ def test_multiply_adds_count_the_convolutions_and_dense_layers():
     # dense_1: 35x35x64 = 78,400 inputs x 64; dense_2: 64.
     expected = 148 * 148 * 27 * 32 + 146 * 146 * 288 * 32 + 71 * 71 * 288 * 64 + 78_400 * 64 + 64
     assert multiply_adds(TUTORIAL) == expected
+
+
+def test_receptive_fields_by_hand():
+    # A 3x3 convolution adds 2 input steps, a 2x2 pooling 1 step and then doubles the step:
+    # 3; 3 + 2 = 5; 5 + 1 = 6, step 2; 6 + 2x2 = 10; 10 + 2 = 12, step 4.
+    fields = {name: (f.size, f.jump) for name, f in receptive_fields(TUTORIAL).items()}
+    assert fields == {
+        "conv2d_1": (3, 1), "relu_1": (3, 1), "conv2d_2": (5, 1), "relu_2": (5, 1), "max_pooling2d_1": (6, 2),
+        "conv2d_3": (10, 2), "relu_3": (10, 2), "max_pooling2d_2": (12, 4),
+    }
+    modern = receptive_fields(MODERN)
+    # ... 36 at step 8 after the third pool; two convolutions: 36 + 16 = 52, 52 + 16 = 68; the pool: 76, step 16.
+    assert (modern["conv2d_8"].size, modern["conv2d_8"].jump) == (68, 8)
+    assert (modern["max_pooling2d_4"].size, modern["max_pooling2d_4"].jump) == (76, 16)
+    assert "flatten_1" not in receptive_fields(TUTORIAL) and "global_average_pooling2d_1" not in modern
+    assert receptive_fields(TUTORIAL)["conv2d_3"].window(3, 5) == (6, 10)
 
 
 def test_names_and_spacing():

@@ -106,13 +106,47 @@ def test_inspect_writes_pngs(tmp_path, cat_photo):
     names = sorted(p.name for p in tmp_path.glob("*.png"))
     assert sum(n.startswith("filters_") for n in names) == 3
     assert sum(n.startswith("activations_") for n in names) == 14  # one per layer
-    assert {"overview.png", "occlusion.png", "fgsm.png"} <= set(names) and len(names) == 20
+    assert {"overview.png", "occlusion.png", "fgsm.png"} <= set(names) and len(names) == 21
     assert all((tmp_path / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
     lines = {line.split(": ", 1)[0]: line for line in r.stdout.splitlines()}
     assert "relu_1, relu_2, max_pooling2d_1, relu_3, max_pooling2d_2" in lines["overview.png"]
     assert "agreement with Grad-CAM (Spearman over the squares): " in lines["occlusion.png"]
     assert "of 255 levels" in lines["fgsm.png"] and "at ε = " in lines["fgsm.png"]
-    assert f"wrote 20 PNGs to {tmp_path}" in r.stdout
+    assert f"wrote 21 PNGs to {tmp_path}" in r.stdout
+    # What the first convolution's strongest filter on this photo looks for, that filter found here again.
+    from cnnviz.images import load_photo
+    from cnnviz.inspect import activations
+    from cnnviz.model import load_default_model
+
+    maps = activations(load_default_model()[0], load_photo(cat_photo).network_input)["conv2d_1"]
+    strongest = int(maps.max(axis=(0, 1)).argmax())
+    assert [n for n in names if n.startswith("looks_for_")] == [f"looks_for_conv2d_1_filter_{strongest}.png"]
+    assert f"conv2d_1's filter {strongest}: the made input reaches" in r.stdout
+
+
+@pytest.mark.slow
+def test_inspect_draws_the_units_asked_for_beside_their_photo_patches(tmp_path, cat_photo, data_root):
+    r = cnnviz("inspect", cat_photo, "--out", tmp_path, "--looks-for", "conv2d_3:7", "--data", data_root / "originals")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "looks_for_conv2d_3_filter_7.png").read_bytes()[:4] == b"\x89PNG"
+    lines = [l for l in r.stdout.splitlines() if "the made input reaches" in l]
+    assert len(lines) == 2 and lines[1].startswith("conv2d_3's filter 7:")
+    for line in lines:  # "...reaches M (128 steps from S on faint noise); the strongest of 300 photos, NAME, reaches P"
+        made, best = (float(part.split("reaches ")[1].split(" ")[0]) for part in line.split(";"))
+        assert "of 300 photos" in line and made > best
+    r = cnnviz("inspect", cat_photo, "--out", tmp_path, "--looks-for", "dense_1:0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "is not a convolution layer" in r.stderr
+
+
+@pytest.mark.slow
+def test_photomap_writes_a_png_and_a_csv(tmp_path, data_root):
+    r = cnnviz("photomap", "--data", data_root / "originals", "--out", tmp_path, "--limit", 60)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "photomap.png").read_bytes()[:4] == b"\x89PNG"
+    rows = (tmp_path / "photomap.csv").read_text().splitlines()
+    assert len(rows) == 61 and rows[0].startswith("photo,true,p_dog,verdict,misclassified,pca_x,pca_y,tsne_x,tsne_y")
+    assert sum(row.split(",")[1] == "dog" for row in rows[1:]) == 30
+    assert "60 photos placed by dropout_1's 64 values" in r.stdout and "nearest neighbour" in r.stdout
 
 
 @pytest.mark.slow

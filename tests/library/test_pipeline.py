@@ -180,3 +180,14 @@ def test_every_epoch_pipeline_runs_without_the_autotuner(tiny_items):
     assert [ds.options().autotune.enabled for ds in pipelines] == [False] * len(pipelines)
     x, y = next(iter(pipelines[1]))  # and still delivers batches
     assert x.shape == (32, 150, 150, 3) and y.shape == (32,)
+
+
+def test_validation_inputs_spread_over_both_classes(tiny_kaggle):
+    """A split's validation list is sorted by name, cats first: a sample of it must not be all cats."""
+    split = split_dataset(find_dataset(tiny_kaggle), 16, 16, 13)
+    labels = [label for _, label in split.val]
+    assert labels == sorted(labels), "the list this guards against: every cat before every dog"
+    sample = pipeline.validation_inputs(split, 4)
+    every = pipeline.validation_inputs(split, len(split.val))
+    picked = [next(i for i, image in enumerate(every) if np.array_equal(image, chosen)) for chosen in sample]
+    assert {labels[i] for i in picked} == {0, 1} and picked[0] == 0 and picked[-1] == len(labels) - 1
