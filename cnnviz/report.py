@@ -105,6 +105,10 @@ class PhotoReport:
             stages[-1].append(name)
         return stages
 
+    def strongest_filter(self, layer: str) -> int:
+        """The filter (channel) of `layer` whose map reaches the largest value anywhere on this photo."""
+        return int(self.activations[layer].max(axis=(0, 1)).argmax())
+
     def feature_map(self, layer: str, channel: int) -> np.ndarray:
         return self.activations[layer][:, :, channel]
 

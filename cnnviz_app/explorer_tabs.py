@@ -28,9 +28,12 @@ from cnnviz.adversarial import HALF_LEVEL, MAX_EPSILON, amplification, epsilon_w
 from cnnviz.export import LEFT_OUT, PARTS, image_figures, zip_bytes
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.inspect import FilterStats, score_words, verdict_words
+from cnnviz.maximise import MEANING, OUTPUTS, Unit, conv_layers, filter_unit, made_input, output_unit, photo_sample, top_patches
+from cnnviz.maximise import figure as looks_for_figure
 from cnnviz.model import shape_sentences
 from cnnviz.mosaic import grid_columns, to_png
 from cnnviz.occlusion import agreement_meaning
+from cnnviz.pictures import enlarge
 from cnnviz.report import PhotoReport
 from cnnviz.stepthrough import conv_step, next_position, pool_step
 from cnnviz_app import common
@@ -49,6 +52,7 @@ class Shown:
     fingerprint: str  # the weights', for the export's memo
     weights: str  # which weights, in words (ModelChoice.description)
     photo_name: str
+    seen: frozenset[str] | None = None  # the photos these weights were trained on (None: unknown), kept out of the patches
 
 
 # --- what a computer sees ---------------------------------------------------------------------
@@ -219,6 +223,91 @@ def filters(shown: Shown) -> None:
         f"A deeper filter has one {kh} × {kw} slice for every feature map of the layer before it; pick which one to see."
     )
     _deeper_filters(report)
+
+
+# --- what a filter looks for --------------------------------------------------------------------
+
+OUTPUT_UNITS = {f"the {name} output": name for name in OUTPUTS}  # the unit picker's words -> the output unit's side
+
+
+def _chosen_unit(report: PhotoReport) -> Unit:
+    """The unit the What a filter looks for tab has chosen (its widgets' values, kept while it is
+    closed), else the first convolution's filter that is strongest on this photo."""
+    model = report.model
+    layer = st.session_state.get("looks_layer", conv_layers(model)[0])
+    if layer in OUTPUT_UNITS:
+        return output_unit(model, OUTPUT_UNITS[layer])
+    return filter_unit(model, layer, int(st.session_state.get(f"looks_filter_{layer}", report.strongest_filter(layer))))
+
+
+def _patch_photos(shown: Shown) -> list[tuple[str, int]] | None:
+    """The validation sample whose patches are searched: photos these weights were not trained on; None without any."""
+    split = common.current_split()
+    if split is None or not split.val:
+        return None
+    items, _left_out = common.never_trained_on(split.val, shown.seen)
+    return photo_sample(items) if items else None
+
+
+def looks_for(shown: Shown) -> None:
+    """An input made to excite a filter (or the output's dog or cat side), beside the photo patches that excite it most."""
+    report = shown.report
+    model = report.model
+    st.markdown(
+        "Pick a filter of any convolution layer, or the output unit's dog or cat side. On the left, an input **made** for it: "
+        "starting from faint noise, gradient ascent changes the input step by step so the unit's value grows (drawn from "
+        "broad colour waves and shifted a few pixels at every step, so it stays photo-like instead of pixel noise). On the "
+        "right, the validation photos' patches that excite it most, each cropped to the pixels the unit sees."
+    )
+    convs = conv_layers(model)
+    c1, c2 = st.columns([2, 3])
+    layer = c1.selectbox("Unit", convs + list(OUTPUT_UNITS), key="looks_layer", persist_state=KEEP)
+    if layer in convs:
+        strongest = report.strongest_filter(layer)
+        c2.number_input(
+            f"Filter of {layer} (0 to {model.get_layer(layer).filters - 1}; {strongest} is the strongest on this photo)",
+            0, model.get_layer(layer).filters - 1, strongest, key=f"looks_filter_{layer}", persist_state=KEEP,
+        )
+    unit = _chosen_unit(report)
+
+    bar = st.progress(0.0, text=f"Making an input for {unit.words()}…")
+
+    def on_step(done: int, steps: int) -> None:
+        if done % 8 == 0 or done == steps:  # a message every few steps, not 128
+            bar.progress(done / steps, text=f"Making an input for {unit.words()}: step {done} of {steps}")
+
+    made = made_input(model, unit, on_step=on_step)
+    photos = _patch_photos(shown)
+    patches = None
+    if photos:
+        patches = top_patches(
+            model, unit, photos,
+            on_batch=lambda done, n: bar.progress(done / n, text=f"Searching {n} validation photos: {done} done"),
+        )
+    bar.empty()
+
+    left, right = st.columns([2, 3], gap="large")
+    left.image(looks_for_figure(made), width="stretch", output_format="PNG")
+    sees = (f"red frame: the {made.field.size} × {made.field.size} pixels its strongest value sees"
+            if made.field is not None else "the output unit sees the whole photo")
+    left.markdown(
+        f"**Made for {unit.words()}**: its strongest value **{made.activation:.2f}**, from {made.start:.2f} on the faint "
+        f"noise it started from ({made.steps} steps, {made.seconds:.1f} s)  \n{sees}"
+    )
+    with right:
+        if patches is None or not patches.patches:
+            st.info("No validation photos to search: choose a dataset on the Data page to see the photo patches that excite this unit most.")
+        else:
+            which = ("photos these weights were not trained on" if shown.seen is not None
+                     else "the photos these weights were trained on are not known, so some may be among them")
+            st.markdown(
+                f"**The {len(patches.patches)} patches of {patches.searched} validation photos that excite it most** "
+                f"({which}), strongest first:"
+            )
+            for row in range(0, len(patches.patches), 3):
+                for col, patch in zip(st.columns(3), patches.patches[row : row + 3]):
+                    col.image(enlarge(patch.pixels, 120), caption=f"{patch.name}: {patch.activation:.2f}", width="stretch")
+    st.markdown(MEANING)
 
 
 # --- dense layer and verdict ------------------------------------------------------------------
@@ -621,15 +710,17 @@ def export(shown: Shown) -> None:
     report = shown.report
     check_filter = int(st.session_state.get("check_filter", 0))
     epsilon = st.session_state.get(_fool_key(report))  # the Fool it tab's ε, once it has been opened
+    unit = _chosen_unit(report)
+    photos = _patch_photos(shown)
     st.markdown(
         "The main figures of the tabs above for this photo and these weights, as PNG files: download one, or all of "
         "them in one zip (the **workshop pack**: the photo, the verdict, every layer's feature maps, the filters, "
         f"where the network looked, the convolution check for filter {check_filter} with its numbers, the overview, "
         "occlusion beside Grad-CAM, and the photo fooled at "
         + ("the smallest ε that flips its verdict" if epsilon is None else f"the Fool it tab's {epsilon_words(epsilon)}")
-        + f"). Not included: {'; '.join(LEFT_OUT)}."
+        + f", and what {unit.words()} looks for). Not included: {'; '.join(LEFT_OUT)}."
     )
-    key = (shown.fingerprint, common.photo_key(report.photo), check_filter, epsilon)
+    key = (shown.fingerprint, common.photo_key(report.photo), check_filter, epsilon, unit, None if photos is None else hash(tuple(photos)))
     ready = key in st.session_state.get("_export_memo", {})
     if not ready and not st.button("Prepare the figures", key="export_prepare", icon=":material/photo_library:"):
         return
@@ -640,7 +731,9 @@ def export(shown: Shown) -> None:
         def on_step(name: str) -> None:
             bar.progress(PARTS.index(name) / len(PARTS), text=f"Drawing {name}…")
 
-        files = image_figures(report, shown.weights, on_step=on_step, filter_index=check_filter, epsilon=epsilon)
+        files = image_figures(
+            report, shown.weights, on_step=on_step, filter_index=check_filter, epsilon=epsilon, unit=unit, photos=photos
+        )
         bar.empty()
         return files
 
@@ -667,6 +760,7 @@ TABS: dict[str, Callable[[Shown], None]] = {  # label -> renderer, in the tutori
     "What a computer sees": pixels,
     "Feature maps, layer by layer": feature_maps,
     "Filters": filters,
+    "What a filter looks for": looks_for,
     "Dense layer and verdict": dense_layer,
     "The tutorial's test: unscaled, == 1": unscaled,
     "Is the CNN really convolving?": convolution_check,

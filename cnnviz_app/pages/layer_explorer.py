@@ -165,7 +165,7 @@ with col_verdict:
 
 # A visitor looks at one tab at a time; drawn all at once, the nine made the first run take
 # 2.0-2.6 s. Opening another tab reruns the page, whose photo report is remembered.
-shown = explorer_tabs.Shown(report, weights_fingerprint(choice.model), choice.description, photo_name)
+shown = explorer_tabs.Shown(report, weights_fingerprint(choice.model), choice.description, photo_name, common.photos_seen_by(choice))
 tabs = st.tabs(list(explorer_tabs.TABS), key=explorer_tabs.TAB, on_change="rerun")
 for tab, draw in zip(tabs, explorer_tabs.TABS.values()):
     if tab.open:

@@ -301,6 +301,7 @@ def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys
 @pytest.mark.slow
 def test_export_tab_offers_every_figure_and_the_workshop_pack():
     from cnnviz.export import image_figures
+    from cnnviz.maximise import filter_unit
     from cnnviz.report import photo_report
     from cnnviz_app.common import chelsea, describe_card
 
@@ -309,7 +310,9 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
     assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
     at.button(key="export_prepare").click().run()
     assert_no_exception(at)
-    expected = image_figures(photo_report(model, chelsea()), describe_card(card))
+    report = photo_report(model, chelsea())
+    unit = filter_unit(model, "conv2d_1", report.strongest_filter("conv2d_1"))  # what the tab shows first
+    expected = image_figures(report, describe_card(card), unit=unit)
     figure = at.selectbox(key="export_figure")
     assert figure.options == [name for name in expected if name.endswith(".png")]
     assert "04-feature-maps/07-relu_3.png" in figure.options
@@ -374,6 +377,43 @@ def test_fool_it_starts_at_the_smallest_flipping_epsilon_and_half_of_it_keeps_th
     assert kept.label == before.label and f"**After: {before.label}**  \n{score_words(kept)}" in body and "(flipped)" not in body
     # The export's fooled photo is the slider's.
     assert f"the Fool it tab's ε = {half:.5f}" in texts(open_tab(at, "Export"))
+
+
+# --- what a filter looks for -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_what_a_filter_looks_for_shows_the_made_input_beside_the_strongest_unseen_patches(monkeypatch, tiny_kaggle):
+    from cnnviz import maximise
+    from cnnviz.dataset import find_dataset, unseen
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    model, _ = shipped()
+    at = open_tab(explorer(), "What a filter looks for")
+    report = shown_report(at)
+    k = report.strongest_filter("conv2d_1")
+    assert at.number_input(key="looks_filter_conv2d_1").value == k, "the first convolution's strongest filter on the photo"
+    unit = maximise.filter_unit(model, "conv2d_1", k)
+    made = maximise.made_input(model, unit)
+    split = at.session_state["split"]
+    photos = maximise.photo_sample(unseen(split.val, find_dataset(tiny_kaggle).root, seen_by_the_shipped_weights())[0])
+    patches = maximise.top_patches(model, unit, photos)
+    body = texts(at)
+    assert f"**Made for conv2d_1's filter {k}**: its strongest value **{made.activation:.2f}**, from {made.start:.2f}" in body
+    assert "red frame: the 3 × 3 pixels its strongest value sees" in body
+    assert f"**The 9 patches of {patches.searched} validation photos that excite it most** (photos these weights were not trained on)" in body
+    captions = [c for image in at.image for c in image.captions]
+    shown = [c for c in captions if c.endswith(tuple(f": {p.activation:.2f}" for p in patches.patches))]
+    assert shown == [f"{p.name}: {p.activation:.2f}" for p in patches.patches]
+    assert made.activation > patches.patches[0].activation, "the made input excites its filter more than any photo patch"
+    assert maximise.MEANING in body
+
+    at.selectbox(key="looks_layer").set_value("the dog output").run()
+    assert_no_exception(at)
+    dog = maximise.made_input(model, maximise.output_unit(model, "dog"))
+    assert f"**Made for the dog output (+z)**: its strongest value **{dog.activation:.2f}**" in texts(at)
+    assert "the output unit sees the whole photo" in texts(at)
+    assert "what the dog output (+z) looks for" in texts(open_tab(at, "Export"))
 
 
 # --- the camera ----------------------------------------------------------------------------------

@@ -58,5 +58,7 @@ def test_every_explorer_tab_draws_the_modern_network(modern_session):
             assert not at.exception and "averages training kept for this channel" in texts(at)
         if label == "Occlusion":  # Grad-CAM at the modern network's last convolution's ReLU, beside the map
             assert "Red marks where hiding lowered P(" in texts(at) and len(at.metric) == 1
+        if label == "What a filter looks for":  # no dataset here: the made input alone
+            assert "**Made for conv2d_1's filter" in texts(at) and "No validation photos to search" in texts(at)
         if label == "Fool it":
             assert "On this photo, **" in texts(at) and "random directions" in texts(at)

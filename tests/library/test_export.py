@@ -111,6 +111,21 @@ def test_the_pack_checks_the_chosen_filter_and_says_when_it_is_silent_and_fools_
     assert f"At ε = 0.01000 (2.55 of 255 levels): {verdict_words(report.fooled(0.01).after)}" in files["10-fooled.txt"].decode()
 
 
+def test_the_pack_holds_what_a_unit_looks_for_beside_the_patches_of_the_photos_given(pack, data_root):
+    from cnnviz import maximise
+    from cnnviz.report import photo_report
+
+    model, photo, _files, _steps = pack
+    unit = maximise.filter_unit(model, "conv2d_3", 7)
+    photos = [(str(data_root / "originals" / f"{name}.{i}.jpg"), label) for label, name in enumerate(("cat", "dog")) for i in range(6)]
+    files = image_figures(photo_report(model, photo), unit=unit, photos=photos)
+    made, patches = maximise.made_input(model, unit), maximise.top_patches(model, unit, photos)
+    picture = Image.open(io.BytesIO(files["11-looks-for-conv2d-3-filter-7.png"]))
+    assert picture.size == Image.fromarray(maximise.figure(made, patches)).size
+    assert files["11-looks-for.txt"].decode() == f"{maximise.looks_for_words(made, patches)}\n{maximise.MEANING}\n"
+    assert "the strongest of 12 photos" in files["11-looks-for.txt"].decode()
+
+
 def test_evaluation_figures_render_as_pngs():
     confusion = Image.open(io.BytesIO(charts.confusion_png(np.array([[3, 1], [2, 4]]))))
     histogram = Image.open(io.BytesIO(charts.histogram_png(np.array([0.1, 0.7, 0.4, 0.9]), np.array([0, 0, 1, 1]))))
