@@ -9,7 +9,6 @@ Nothing here imports streamlit.
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Mapping, Sequence
 
@@ -171,50 +170,6 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
     fig.update_yaxes(visible=False, range=[-top - 45, top + 40])
     fig.update_layout(showlegend=False, bargap=0)
     return _layout(fig, height=330)
-
-
-# --- home: the overview to click -------------------------------------------------------------
-
-OVERVIEW_INPUT, OVERVIEW_VERDICT = "input", "verdict"  # the customdata of the photo's and the verdict's regions
-
-
-def overview_chart(found, hint: str, width: int = 900) -> go.Figure:
-    """The overview picture (a cnnviz.overview.Overview) as a figure to click: the picture as the
-    plot's background, and over the photo, each column and the verdict an invisible bar of the
-    region's width and the picture's height. A click on a region selects its bar, whose
-    customdata is OVERVIEW_INPUT, the column's layer or OVERVIEW_VERDICT; hovering names the
-    region, then `hint`. `width` is the width the page will show it at: the figure's height
-    keeps the picture's proportions there (at another width the picture keeps them, with margins)."""
-    height, full_width = found.image.shape[:2]
-    regions = [(OVERVIEW_INPUT, found.photo, "the photo, as the network gets it")]
-    regions += [(c.layer, (c.left, c.right), f"<b>{c.layer}</b> · {c.kind} · {format_shape(c.shape)}") for c in found.columns]
-    regions += [(OVERVIEW_VERDICT, found.verdict, "the verdict: P(cat) and P(dog)")]
-    fig = go.Figure(
-        go.Bar(
-            x=[(left + right) / 2 for _, (left, right), _ in regions],
-            y=[height] * len(regions),
-            width=[right - left for _, (left, right), _ in regions],
-            customdata=[name for name, _, _ in regions],
-            hovertext=[f"{words}<br>{hint}" for _, _, words in regions],
-            hoverinfo="text",
-            marker=dict(color="rgba(0,0,0,0)", line=dict(width=0)),
-            selected=dict(marker=dict(opacity=1)),
-            unselected=dict(marker=dict(opacity=1)),
-        )
-    )
-    fig.add_layout_image(
-        source="data:image/png;base64," + base64.b64encode(found.png).decode(),
-        xref="x", yref="y", x=0, y=0, sizex=full_width, sizey=height,
-        xanchor="left", yanchor="top", sizing="stretch", layer="below",
-    )
-    axis = dict(visible=False, fixedrange=True, constrain="domain", showgrid=False, zeroline=False)
-    fig.update_xaxes(range=[0, full_width], **axis)
-    fig.update_yaxes(range=[height, 0], scaleanchor="x", **axis)  # top down, as the picture's rows go
-    fig.update_layout(
-        height=round(width * height / full_width), margin=dict(l=0, r=0, t=0, b=0), dragmode=False,
-        plot_bgcolor="white", paper_bgcolor="white", showlegend=False, font=_FONT,
-    )
-    return fig
 
 
 # --- layer explorer ------------------------------------------------------------------------

@@ -54,15 +54,19 @@ def test_home_names_the_tutorial_and_its_errata_and_reads_the_shipped_recipe_fro
 # --- the overview: one photo through the session's model, a click from the Layer Explorer -------
 
 
+def overview_data(at) -> dict:
+    """What Home's overview component was given: the picture and its regions."""
+    return json.loads(next(c for c in at.get("bidi_component") if c.key == "home_overview").proto.json)
+
+
 def click_region(at, region: str):
-    """A click on the overview's region, as the browser reports it: the chart's selection, the
-    clicked bar's point (its x and customdata), sent with the widgets' values for the next run."""
-    chart = next(c for c in at.get("plotly_chart") if c.key == "home_overview")
-    bars = json.loads(chart.proto.spec)["data"][0]
-    i = bars["customdata"].index(region)
-    point = {"curve_number": 0, "point_number": i, "point_index": i, "x": bars["x"][i], "y": bars["y"][i], "customdata": region}
-    states = at._tree.get_widget_states()  # AppTest has no plotly clicks: its widget states, and one more
-    states.widgets.add(id=chart.proto.id, string_value=json.dumps({"selection": {"points": [point], "point_indices": [i], "box": [], "lasso": []}}))
+    """A click on the overview's region, as the browser reports it: the component's one-run trigger
+    "region", sent with the widgets' values for the next run."""
+    component = next(c for c in at.get("bidi_component") if c.key == "home_overview")
+    assert region in [name for name, *_ in overview_data(at)["regions"]]
+    states = at._tree.get_widget_states()  # AppTest has no clicks on components: its widget states, and one more
+    trigger = f"$$STREAMLIT_INTERNAL_KEY_{component.proto.id}__events"
+    states.widgets.add(id=trigger, json_trigger_value=json.dumps([{"event": "region", "value": region}]))
     at._run(states)
     at._page_hash = ""  # the browser's next runs ask for the page the script switched to, not AppTest's last switch_page
     assert_no_exception(at)
@@ -76,12 +80,12 @@ def test_home_shows_the_overview_of_the_sample_through_the_shipped_weights_and_e
     model, card = shipped()
     at = open_page()
     expected = photo_report(model, chelsea()).overview
-    chart = next(c for c in at.get("plotly_chart") if c.key == "home_overview")
-    spec = json.loads(chart.proto.spec)
-    bars = spec["data"][0]
-    assert bars["customdata"] == ["input"] + [c.layer for c in expected.columns] + ["verdict"]
-    assert [expected.layer_at(x) for x in bars["x"][1:-1]] == [c.layer for c in expected.columns]
-    assert spec["layout"]["images"][0]["source"] == "data:image/png;base64," + base64.b64encode(expected.png).decode()
+    data = overview_data(at)
+    assert [tuple(region) for region in data["regions"]] == expected.regions()
+    assert [name for name, *_ in data["regions"]] == ["input"] + [c.layer for c in expected.columns] + ["verdict"]
+    assert data["src"] == "data:image/png;base64," + base64.b64encode(expected.png).decode()
+    assert (data["height"], data["width"]) == expected.image.shape[:2]
+    assert not at.get("plotly_chart"), "no plotly on Home: its script is the largest a page loads"
     body = texts(at)
     maps = len(expected.columns[0].channels)
     assert f"**One photo through the network**: {SAMPLE}, through {describe_card(card)}." in body
@@ -135,9 +139,8 @@ def test_home_draws_the_photo_last_explored_and_a_click_opens_it_again_even_an_u
     at.switch_page("cnnviz_app/pages/home.py").run()
     assert_no_exception(at)
     model, _ = shipped()
-    chart = next(c for c in at.get("plotly_chart") if c.key == "home_overview")
     expected = photo_report(model, load_photo(cat_photo)).overview
-    assert json.loads(chart.proto.spec)["layout"]["images"][0]["source"].endswith(base64.b64encode(expected.png).decode())
+    assert overview_data(at)["src"].endswith(base64.b64encode(expected.png).decode())
     click_region(at, "relu_1")
     body = texts(at)
     assert f"{cat_photo.name}, kept from your last visit: upload another to replace it." in body

@@ -2,10 +2,12 @@
 network (batch norm, global average pooling, no flatten, no dense_1), as after the Training
 page chose it and trained or loaded it; each page draws it without an exception."""
 
+import json
+
 import pytest
 
 from cnnviz_app.common import PAGES
-from tests.app.helpers import open_page, plotly_specs, texts
+from tests.app.helpers import open_page, texts
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,8 @@ def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, 
         from cnnviz_app.common import chelsea
 
         columns = [c.layer for c in photo_report(modern_session.model, chelsea()).overview.columns]
-        bars = next(spec for spec in plotly_specs(at) if spec["data"][0].get("customdata"))["data"][0]
-        assert bars["customdata"][1:-1] == columns and "batch_normalization_1" not in columns and len(columns) > 8
+        regions = json.loads(next(c for c in at.get("bidi_component") if c.key == "home_overview").proto.json)["regions"]
+        assert [name for name, *_ in regions][1:-1] == columns and "batch_normalization_1" not in columns and len(columns) > 8
         assert "through this session's own model (the modern network, from random weights)" in body
     if page.endswith("training.py"):
         from cnnviz.architecture import MODERN

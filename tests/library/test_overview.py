@@ -72,29 +72,17 @@ def test_a_column_shows_its_layers_strongest_maps_strongest_first(photo):
     assert strongest_maps(np.stack([np.zeros((4, 4)), np.ones((4, 4)), np.full((4, 4), 2.0)], axis=-1), 2) == (2, 1)
 
 
-def test_the_chart_to_click_has_a_region_over_the_photo_each_column_and_the_verdict_on_the_picture(photo):
-    import base64
-
+def test_the_regions_to_click_are_the_photo_each_column_and_the_verdict_left_to_right(photo):
     import keras
 
-    from cnnviz.charts import OVERVIEW_INPUT, OVERVIEW_VERDICT, overview_chart
     from cnnviz.model import build_model
+    from cnnviz.overview import INPUT, VERDICT
     from cnnviz.report import photo_report
 
     keras.utils.set_random_seed(3)
     found = photo_report(build_model(), photo).overview
-    height, width, _ = found.image.shape
-    figure = overview_chart(found, "click me", width=900)
-    bars = figure.data[0]
-    names = [OVERVIEW_INPUT] + [c.layer for c in found.columns] + [OVERVIEW_VERDICT]
-    assert list(bars.customdata) == names
-    regions = [found.photo] + [(c.left, c.right) for c in found.columns] + [found.verdict]
-    for x, w, y, (left, right) in zip(bars.x, bars.width, bars.y, regions):
-        assert (x - w / 2, x + w / 2) == (left, right) and y == height  # the whole height of the region
-    assert [found.layer_at(x) for x in bars.x[1:-1]] == [c.layer for c in found.columns]
-    assert all("click me" in text for text in bars.hovertext) and "relu_1</b> · relu · 148×148×32" in bars.hovertext[1]
-    image = figure.layout.images[0]
-    assert image.source == "data:image/png;base64," + base64.b64encode(found.png).decode()
-    assert (image.sizex, image.sizey, image.x, image.y) == (width, height, 0, 0)
-    assert tuple(figure.layout.xaxis.range) == (0, width) and tuple(figure.layout.yaxis.range) == (height, 0)
-    assert figure.layout.height == round(900 * height / width)
+    regions = found.regions()
+    assert [name for name, *_ in regions] == [INPUT] + [c.layer for c in found.columns] + [VERDICT]
+    assert [(left, right) for _, left, right, _ in regions] == [found.photo] + [(c.left, c.right) for c in found.columns] + [found.verdict]
+    assert [found.layer_at((left + right) / 2) for _, left, right, _ in regions[1:-1]] == [c.layer for c in found.columns]
+    assert regions[1][3] == "relu_1 · relu · 148×148×32" and regions[-1][2] <= found.image.shape[1]
