@@ -145,3 +145,8 @@ def test_home_draws_the_photo_last_explored_and_a_click_opens_it_again_even_an_u
     body = texts(at)
     assert f"{cat_photo.name}, kept from your last visit: upload another to replace it." in body
     assert "### Verdict:" in "\n".join(m.value for m in at.markdown) and at.selectbox(key="closer_layer").value == "relu_1"
+    # Removing a file from the uploader forgets the kept photo too.
+    at.file_uploader[0].set_value((cat_photo.name, cat_photo.read_bytes(), "image/jpeg")).run()
+    at.file_uploader[0].clear().run()
+    assert_no_exception(at)
+    assert "Choose a photo above" in texts(at) and "Verdict:" not in texts(at)

@@ -466,7 +466,7 @@ def test_layer_explorer_offers_dataset_samples_and_validation_images(monkeypatch
 
 def test_without_a_dataset_the_explorer_has_no_validation_source():
     at = explorer()
-    assert at.radio(key="photo_source").options == ["Sample photos", "Upload a photo"]
+    assert at.radio(key="photo_source").options == ["Sample photos", "Upload a photo", "Camera"]
     assert at.selectbox(key="sample_name").options == ["Chelsea the cat (scikit-image)"]
 
 
