@@ -23,8 +23,19 @@ stops mattering.
 """
 
 
-def formulas_table(rows: list[LayerRow], height: int | None = None) -> None:
-    """The table of layers, shapes, formulas and parameters, with its total and how to read a formula."""
+COLUMNS = {  # narrow enough for the Build page's side of a 1280-pixel screen; a wider table stretches them
+    "layer": st.column_config.TextColumn(width=120),
+    "kind": st.column_config.TextColumn(width=105),
+    "output shape": st.column_config.TextColumn(width=95),
+    "formula": st.column_config.TextColumn(width=125),
+    "parameters": st.column_config.TextColumn(width=80),
+    "share": st.column_config.TextColumn(width=65),
+}
+
+
+def formulas_table(rows: list[LayerRow], kinds: bool = True) -> None:
+    """The table of layers, shapes, formulas and parameters, with its total and how to read a formula;
+    without the kind column (`kinds=False`) where the table shares the screen: the names say it too."""
     total = sum(r.params for r in rows)
     frame = pd.DataFrame(
         [
@@ -40,7 +51,10 @@ def formulas_table(rows: list[LayerRow], height: int | None = None) -> None:
         ]
         + [{"layer": "total", "kind": "", "output shape": "", "formula": "", "parameters": f"{total:,}", "share": "100%"}]
     )
-    st.dataframe(frame, hide_index=True, width="stretch", height=height or 36 * (len(frame) + 1) + 4)
+    st.dataframe(
+        frame if kinds else frame.drop(columns="kind"), hide_index=True, width="stretch", height=36 * (len(frame) + 1) + 4,
+        column_config={name: column for name, column in COLUMNS.items() if kinds or name != "kind"},
+    )
     st.caption(
         "A convolution's formula is (kernel height × kernel width × input channels) × filters + one bias per filter; "
         "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
