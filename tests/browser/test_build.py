@@ -1,6 +1,7 @@
 """The Build page end to end in Debian's headless Chromium: build the Keras blog's pooled network
-from the tutorial's with the page's widgets, see its 1,212,513 parameters, and hand it to the
-Training page with "Train this network"."""
+from the tutorial's with the page's widgets, see its 1,212,513 parameters, hand it to the
+Training page with "Train this network", train an epoch of it, open the Layer Explorer on it,
+then train the tutorial's network and see both runs compared."""
 
 from pathlib import Path
 
@@ -37,6 +38,17 @@ def click(page, key: str) -> None:
     settle(page, 0.2)
 
 
+def train_one_epoch(page) -> None:
+    epochs = page.get_by_label("Epochs per click")
+    epochs.fill("1")
+    epochs.press("Enter")
+    settle(page, 0.2)
+    assert page.get_by_text("finished in").count() == 0, "a new network's page shows no earlier epoch"
+    page.get_by_role("button", name="Train one epoch").click()
+    page.get_by_text("finished in").first.wait_for(timeout=300_000)
+    settle(page)
+
+
 def test_build_the_pooled_network_and_train_it(server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
@@ -64,5 +76,23 @@ def test_build_the_pooled_network_and_train_it(server, browser):
         settle(page)
         page.get_by_text(f"{POOLED}: 1,212,513 parameters").wait_for()
         no_exception(page)
+
+        train_one_epoch(page)
+        go(page, "Layer Explorer")  # the session's pooled network, trained an epoch: its third pooling layer shows
+        page.get_by_text("Verdict:").first.wait_for()
+        page.get_by_role("tab", name="Feature maps, layer by layer", exact=True).click()
+        page.get_by_text("max_pooling2d_3").first.wait_for()
+        no_exception(page)
+
+        go(page, "Training")
+        choose(page, "training_network", "The tutorial's")
+        page.get_by_text("5,046,369 parameters").first.wait_for()
+        train_one_epoch(page)
+        runs = page.get_by_role("heading", name="Your runs, compared")
+        runs.scroll_into_view_if_needed()
+        page.get_by_text("run 1: pooled").first.wait_for()
+        page.get_by_text("run 2: tutorial").first.wait_for()
+        no_exception(page)
+        screenshots(page, "build-runs-compared", scroll_to=runs)
     finally:
         context.close()
