@@ -75,7 +75,7 @@ def main() -> None:
             page.goto(url)
             settle(page)
             go(page, "Build")
-            page.get_by_text("A workshop epoch here, about").wait_for()
+            page.get_by_text("Workshop epoch, about").wait_for()
             settle(page)
             times = []
             cpu = {"server": -cpu_seconds([server.pid]), "Chromium": -cpu_seconds(chromium)}

@@ -205,7 +205,7 @@ def estimate(line: str, time_slot, caption_slot) -> None:
     speed = machine_speed()
     train, val = WORKSHOP_PHOTOS
     time_slot.metric(
-        "A workshop epoch here, about", short_duration(speed.epoch_seconds(line, train, val)),
+        "Workshop epoch, about", short_duration(speed.epoch_seconds(line, train, val)),
         help=f"Training {train:,} photos and validating {val:,}. Multiply-adds are most of an epoch's work, not all: "
         "pooling, ReLU, batch norm and reading the photos add some.",
     )
