@@ -5,7 +5,7 @@ here (`cnnviz.precision.detected`), and a few timed validation batches in float3
 multiply-adds a second; an epoch of another line is its multiply-adds over those rates.
 Multiply-adds are most of an epoch's arithmetic, not all of it (ReLU, pooling, batch norm and
 reading the photos add some), and the rate is of the moment it was measured, other sessions'
-work included: `benchmarks/build_latency.py` prints the estimate beside real epochs.
+work included: `benchmarks/epoch_estimate.py` prints the estimate beside real epochs.
 """
 
 from __future__ import annotations

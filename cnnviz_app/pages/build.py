@@ -130,44 +130,19 @@ def from_text() -> None:
 
 # --- the page ----------------------------------------------------------------------------------
 
-if BLOCKS not in st.session_state:
-    mine = session_if_made()
-    load(line_of(mine.model.layers) if mine is not None else TUTORIAL)
-else:
-    show_blocks()
-tokens = st.session_state[BLOCKS]
-line = " ".join(tokens)
 
-st.title("Build")
-st.markdown(
-    "Change the network a block at a time, or start from one of three. The output (one unit and a sigmoid, P(dog)) "
-    "is always added, and the input is a 150×150 photo."
-)
-for column, (name, label) in zip(st.columns(len(PRESETS)), PRESETS.items()):
-    preset = NETWORKS[name]
-    column.button(
-        label, key=f"build_preset_{name}", on_click=load, args=(preset,), width="stretch",
-        type="primary" if preset == line else "secondary",
-    )
-st.text_input(
-    "The network as a line", key=TEXT, on_change=from_text,
-    help="convN, pool, bn, dropoutP, gap, denseN, separated by spaces; Enter applies it.",
-)
-if TEXT_ERROR in st.session_state:
-    st.error(st.session_state[TEXT_ERROR])
-
-try:
-    rows, problem = layer_rows(line), None
-except CnnvizError as e:
-    rows, problem = None, str(e)
-if rows is not None:
+def figures(line: str) -> tuple:
+    """Parameters, multiply-adds and "Train this network"; (the epoch metric's slot, its caption's slot)."""
     total, tutorial = parameters(line), parameters(TUTORIAL)
     params_col, macs_col, time_col, train_col = st.columns([1.1, 1, 1, 1], vertical_alignment="center")
     params_col.metric(
         "Parameters", f"{total:,}", delta=f"{total - tutorial:+,}" if total != tutorial else None, delta_color="off",
         delta_arrow="off", delta_description="against the tutorial's" if total != tutorial else None,
     )
-    macs_col.metric("Multiply-adds a photo", f"{multiply_adds(line) / 1e6:,.0f} million", help="Of one photo's forward pass: convolutions and dense layers.")
+    macs_col.metric(
+        "Multiply-adds a photo", f"{multiply_adds(line) / 1e6:,.0f} million",
+        help="Of one photo's forward pass: convolutions and dense layers.",
+    )
     time_slot = time_col.empty()
     trainable = not training_in_progress()
     if train_col.button(
@@ -181,10 +156,11 @@ if rows is not None:
             st.error(str(e))
         else:
             st.switch_page("cnnviz_app/pages/training.py")
-    estimate_slot = st.empty()
+    return time_slot, st.empty()
 
-edit_col, table_col = st.columns([3.9, 6.1], gap="medium")
-with edit_col:
+
+def editor(tokens: list[str]) -> None:
+    """A row of widgets per block, and a way to add one anywhere."""
     st.subheader("Blocks")
     st.caption(" · ".join(KINDS.values()))
     for i, tok in enumerate(tokens):
@@ -223,31 +199,86 @@ with edit_col:
     )
     add_col.button("Add", key="build_add", on_click=add, width="stretch", icon=":material/add:")
 
-with table_col:
-    st.subheader("Layers")
-    if problem is not None:
-        st.error(problem)
-    else:
-        formulas_table(rows, kinds=False)
-        speed = machine_speed()
-        train, val = WORKSHOP_PHOTOS
-        time_slot.metric(
-            "A workshop epoch here, about", short_duration(speed.epoch_seconds(line, train, val)),
-            help=f"Training {train:,} photos and validating {val:,}. Multiply-adds are most of an epoch's work, not all: "
-            "pooling, ReLU, batch norm and reading the photos add some.",
-        )
-        estimate_slot.caption(
-            f"Epoch times from this server's speed, measured by timing a few training steps of the tutorial's network: "
-            f"{speed.train / 1e9:,.1f} billion multiply-adds a second ({speed.precision}, load average {speed.load:.1f} "
-            f"then). The tutorial's epoch ({DEFAULT_TRAIN:,} + {DEFAULT_VAL:,} photos): about "
-            f"{duration(speed.epoch_seconds(line, DEFAULT_TRAIN, DEFAULT_VAL))}."
-        )
 
-st.subheader("Why the numbers move")
-sentences = first_pooling_sentences(line) if rows is not None else []
-if not sentences:
-    st.markdown("The tutorial's network shows where the parameters go:")
-for sentence in sentences or first_pooling_sentences(TUTORIAL):
-    st.markdown(sentence)
-st.markdown(BATCH_NORM)
-st.markdown(GAP)
+def estimate(line: str, time_slot, caption_slot) -> None:
+    """The epoch times, from this server's measured speed (a fresh server's first visit measures it: seconds)."""
+    speed = machine_speed()
+    train, val = WORKSHOP_PHOTOS
+    time_slot.metric(
+        "Workshop epoch, about", short_duration(speed.epoch_seconds(line, train, val)),
+        help=f"Training {train:,} photos and validating {val:,}. Multiply-adds are most of an epoch's work, not all: "
+        "pooling, ReLU, batch norm and reading the photos add some.",
+    )
+    caption_slot.caption(
+        f"Epoch times from this server's speed, measured by timing a few training steps of the tutorial's network: "
+        f"{speed.train / 1e9:,.1f} billion multiply-adds a second ({speed.precision}, load average {speed.load:.1f} "
+        f"then). The tutorial's epoch ({DEFAULT_TRAIN:,} + {DEFAULT_VAL:,} photos): about "
+        f"{duration(speed.epoch_seconds(line, DEFAULT_TRAIN, DEFAULT_VAL))}."
+    )
+
+
+def why(line: str | None) -> None:
+    """Where the parameters go, in this network when it shows it, else in the tutorial's; bn and gap."""
+    st.subheader("Why the numbers move")
+    sentences = first_pooling_sentences(line) if line is not None else []
+    if not sentences:
+        st.markdown("The tutorial's network shows where the parameters go:")
+    for sentence in sentences or first_pooling_sentences(TUTORIAL):
+        st.markdown(sentence)
+    st.markdown(BATCH_NORM)
+    st.markdown(GAP)
+
+
+@st.fragment
+def builder() -> None:
+    """Everything an edit changes. A fragment: an edit reruns this, not the navigation and the rest,
+    so the browser redraws fewer elements (benchmarks/build_latency.py)."""
+    if BLOCKS not in st.session_state:
+        mine = session_if_made()
+        load(line_of(mine.model.layers) if mine is not None else TUTORIAL)
+    else:
+        show_blocks()
+    tokens = st.session_state[BLOCKS]
+    line = " ".join(tokens)
+
+    for column, (name, label) in zip(st.columns(len(PRESETS)), PRESETS.items()):
+        preset = NETWORKS[name]
+        column.button(
+            label, key=f"build_preset_{name}", on_click=load, args=(preset,), width="stretch",
+            type="primary" if preset == line else "secondary",
+        )
+    st.text_input(
+        "The network as a line", key=TEXT, on_change=from_text,
+        help="convN, pool, bn, dropoutP, gap, denseN, separated by spaces; Enter applies it.",
+    )
+    if TEXT_ERROR in st.session_state:
+        st.error(st.session_state[TEXT_ERROR])
+    try:
+        rows, problem = layer_rows(line), None
+    except CnnvizError as e:
+        rows, problem = None, str(e)
+    if rows is not None:
+        slots = figures(line)
+
+    # The table is sent before the blocks' widgets: the browser draws elements in the order they
+    # arrive, and the table is what an edit is watched on.
+    edit_col, table_col = st.columns([3.9, 6.1], gap="medium")
+    with table_col:
+        st.subheader("Layers")
+        if rows is None:
+            st.error(problem)
+        else:
+            formulas_table(rows, kinds=False)
+    with edit_col:
+        editor(tokens)
+    if rows is not None:
+        estimate(line, *slots)
+    why(line if rows is not None else None)
+
+
+st.title("Build")
+st.markdown(
+    "Change the network a block at a time, or start from one of three. The output (one unit and a sigmoid, P(dog)) "
+    "is always added, and the input is a 150×150 photo."
+)
+builder()

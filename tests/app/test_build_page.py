@@ -120,7 +120,7 @@ def test_the_epoch_estimate_follows_the_network(build):
     assert "timing a few training steps of the tutorial's network" in texts(at)
     for name, line in (("tutorial", TUTORIAL), ("pooled", POOLED)):
         at.button(key=f"build_preset_{name}").click().run()
-        shown = next(m.value for m in at.metric if m.label == "A workshop epoch here, about")
+        shown = next(m.value for m in at.metric if m.label == "Workshop epoch, about")
         assert shown == short_duration(speed.epoch_seconds(line, *WORKSHOP_PHOTOS))
     assert speed.epoch_seconds(POOLED, *WORKSHOP_PHOTOS) < speed.epoch_seconds(TUTORIAL, *WORKSHOP_PHOTOS) / 3
 

@@ -58,7 +58,7 @@ def test_build_the_pooled_network_and_train_it(server, browser):
         settle(page)
         go(page, "Build")
         page.get_by_text("5,046,369").first.wait_for()
-        page.get_by_text("A workshop epoch here, about").wait_for()
+        page.get_by_text("Workshop epoch, about").wait_for()
         settle(page)
         no_exception(page)
 
