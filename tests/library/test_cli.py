@@ -234,6 +234,8 @@ def test_every_command_takes_a_network(tiny_kaggle, cat_photo, tmp_path, capsys)
         r = cnnviz(*args)
         return r.returncode, r.stdout, r.stderr
 
+    code, text, _ = run("summary", "--arch", "conv32 pool conv32 pool conv64 pool dense64 dropout0.5")
+    assert code == 0 and "total parameters: 1,212,513" in text, "the Keras blog's pooled network, as issue 16 counts it"
     code, text, _ = run("summary", "--arch", line)
     assert code == 0 and f"network: {line}" in text and "batch norm" in text and "global average pooling" in text
     code, text, err = run("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
