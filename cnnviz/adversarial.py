@@ -47,6 +47,7 @@ MAX_EPSILON = 0.05  # the app's slider's end: 12.75 levels of 0-255, clearly vis
 PRECISION = 0.01  # bisection stops when the flipping ε is known to within 1% of itself
 FLOAT_STEP = float(np.finfo(np.float32).eps)  # the smallest step a pixel value near 1 can take: no ε is known finer
 STEPS = 16  # the first search's evenly spaced ε, one batch
+HALF_LEVEL = 0.5 / 255  # a change smaller than this rounds away when the photo is saved as an 8-bit image
 
 _logit_models: "weakref.WeakKeyDictionary[keras.Model, keras.Model]" = weakref.WeakKeyDictionary()
 
@@ -77,6 +78,12 @@ def attack_direction(model: keras.Model, image: np.ndarray, label: str) -> np.nd
         z = _logit_model(model)(x, training=False)
     gradient = tape.gradient(z, x)[0].numpy()
     return (np.sign(gradient) * (-1.0 if label == "dog" else 1.0)).astype("float32")
+
+
+def random_direction(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Random signs, -1 or +1 for each input value: the control for `attack_direction`, a change of the
+    same size aimed nowhere."""
+    return np.random.default_rng(seed).choice(np.array([-1.0, 1.0], dtype="float32"), size=shape)
 
 
 def perturb(image: np.ndarray, direction: np.ndarray, epsilon: float) -> np.ndarray:
@@ -129,12 +136,22 @@ def smallest_flip(
     return high
 
 
+def amplification(epsilon: float) -> float:
+    """How many times `amplified` enlarges a change of ε: to half the range, so ±ε is black and white."""
+    return 0.5 / epsilon
+
+
 def amplified(image: np.ndarray, perturbed: np.ndarray, epsilon: float) -> np.ndarray:
     """The change made to each input value, scaled so ±ε is black and white (mid grey: none;
     the clipped pixels show grey where they could not move), as uint8 RGB."""
     change = np.asarray(perturbed, dtype="float32") - np.asarray(image, dtype="float32")
-    scaled = 0.5 + 0.5 * change / epsilon if epsilon > 0 else np.full_like(change, 0.5)
+    scaled = 0.5 + amplification(epsilon) * change if epsilon > 0 else np.full_like(change, 0.5)
     return np.clip(np.rint(scaled * 255), 0, 255).astype("uint8")
+
+
+def epsilon_words(epsilon: float) -> str:
+    """ "ε = 0.00114 (0.29 of 255 levels)": ε in the input's units and in a photo's 0-255 levels."""
+    return f"ε = {epsilon:.5f} ({epsilon * 255:.2f} of 255 levels)"
 
 
 def flip_words(before: Verdict, smallest: float | None, max_epsilon: float = MAX_EPSILON) -> str:

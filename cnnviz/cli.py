@@ -360,8 +360,7 @@ def _looks_for(args, model, card, report) -> list[Path]:
     from cnnviz.mosaic import to_png
 
     conv = first_conv_layer(model).name
-    strongest = int(report.activations[conv].max(axis=(0, 1)).argmax())
-    units = [maximise.filter_unit(model, conv, strongest), *(_unit(model, words) for words in args.looks_for)]
+    units = [maximise.filter_unit(model, conv, report.strongest_filter(conv)), *(_unit(model, words) for words in args.looks_for)]
     photos = None
     if args.data:
         dataset = _scan(args.data)
@@ -375,13 +374,8 @@ def _looks_for(args, model, card, report) -> list[Path]:
         if photos is not None:
             with _bar(len(photos), f"{unit.layer} on {len(photos)} photos", "img") as photo_bar:
                 patches = maximise.top_patches(model, unit, photos, on_batch=lambda done, _: photo_bar.update(done - photo_bar.n))
-        name = f"looks_for_{unit.output}" if unit.output else f"looks_for_{unit.layer}_filter_{unit.index}"
-        written.append(_write(args.out / f"{name}.png", to_png(maximise.figure(made, patches))))
-        line = f"{unit.words()}: the made input reaches {made.activation:.3f} ({made.steps} steps from {made.start:.3f} on faint noise)"
-        if patches is not None and patches.patches:
-            best = patches.patches[0]
-            line += f"; the strongest of {patches.searched} photos, {best.name}, reaches {best.activation:.3f}"
-        print(line)
+        written.append(_write(args.out / f"{unit.stem}.png", to_png(maximise.figure(made, patches))))
+        print(maximise.looks_for_words(made, patches))
     return written
 
 

@@ -2,8 +2,9 @@
 
 A presenter preparing slides, or an attendee going home, gets the same pictures the app
 draws, computed from the same weights: the photo and what the network gets, the verdict in
-words, every layer's feature maps, the filters, where the network looked, and the
-convolution check with its numbers. Not every figure: `LEFT_OUT` says which are not.
+words, every layer's feature maps, the filters, where the network looked, the convolution
+check with its numbers, the overview, occlusion beside Grad-CAM, the photo fooled (FGSM), and
+what a filter looks for. Not every figure: `LEFT_OUT` says which are not.
 """
 
 from __future__ import annotations
@@ -15,9 +16,27 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnviz import RULE, pictures
+from cnnviz.adversarial import MAX_EPSILON, epsilon_words, flip_words
 from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
+from cnnviz.maximise import MEANING, Unit, looks_for_words, made_input, top_patches
+from cnnviz.maximise import figure as looks_for_figure
 from cnnviz.mosaic import to_png
+from cnnviz.occlusion import agreement_meaning, occlusion_words
+from cnnviz.overview import MAPS_PER_COLUMN
 from cnnviz.report import PhotoReport
+
+# The parts of the pack, in the order `image_figures` puts them together (its `on_step` hears each).
+PARTS = (
+    "the photo",
+    "every layer's feature maps",
+    "the filters",
+    "where the network looked",
+    "the convolution check",
+    "the overview",
+    "occlusion",
+    "fooling it",
+    "what a filter looks for",
+)
 
 # What the Explorer shows that the pack does not hold, said in the pack's README and the Export tab.
 LEFT_OUT = (
@@ -35,7 +54,13 @@ GRAD_CAM_KEY = (
 
 
 def image_figures(
-    report: PhotoReport, description: str = "", on_step: Callable[[str], None] | None = None, filter_index: int = 0
+    report: PhotoReport,
+    description: str = "",
+    on_step: Callable[[str], None] | None = None,
+    filter_index: int = 0,
+    epsilon: float | None = None,
+    unit: Unit | None = None,
+    photos: list[tuple[str, int]] | None = None,
 ) -> dict[str, bytes]:
     """File name -> PNG (or text) bytes of every figure of one photo's report (cnnviz.report).
 
@@ -43,7 +68,10 @@ def image_figures(
     twice; what it has not computed yet (Grad-CAM, say) it computes once, for both.
     `description` says which weights these are, for the verdict's text; `on_step` hears the
     name of each part as it is put together (a progress line); `filter_index` is the
-    first-layer filter of the convolution check (the one the Explorer's panel shows).
+    first-layer filter of the convolution check (the one the Explorer's panel shows);
+    `epsilon` the fooled photo's (None: the smallest that flips the verdict, or MAX_EPSILON);
+    `unit` a unit of cnnviz.maximise whose made input to add, beside the nine strongest patches
+    of `photos` (labelled paths, searched as `maximise.top_patches` does) when given.
     """
 
     def step(name: str) -> None:
@@ -80,6 +108,32 @@ def image_figures(
     strip = np.concatenate([np.pad(m, gap, constant_values=255) for m in report.convolution_pictures(filter_index)], axis=1)
     files["07-convolution-check.png"] = to_png(strip)
     files["07-convolution-check.txt"] = _check_text(report.convolution_check(filter_index)).encode()
+
+    step("the overview")
+    files["08-overview.png"] = report.overview.png
+
+    step("occlusion")
+    files["09-occlusion.png"] = to_png(report.occlusion_figure())
+    files["09-occlusion.txt"] = (
+        f"{occlusion_words(report.occlusion, report.occlusion_agreement)}\n{agreement_meaning(report.occlusion_agreement)}\n"
+    ).encode()
+
+    step("fooling it")
+    if epsilon is None:
+        epsilon = report.smallest_flip or MAX_EPSILON
+    files["10-fooled.png"] = to_png(report.fooled_figure(epsilon))
+    files["10-fooled.txt"] = (
+        f"{flip_words(report.verdict, report.smallest_flip)}.\n"
+        f"At {epsilon_words(epsilon)}: {verdict_words(report.fooled(epsilon).after)}; "
+        f"random ±ε signs instead: {verdict_words(report.noised(epsilon).after)}.\n"
+    ).encode()
+
+    if unit is not None:
+        step("what a filter looks for")
+        made = made_input(report.model, unit)
+        patches = top_patches(report.model, unit, photos) if photos else None
+        files[f"11-{unit.stem.replace('_', '-')}.png"] = to_png(looks_for_figure(made, patches))
+        files["11-looks-for.txt"] = f"{looks_for_words(made, patches)}\n{MEANING}\n".encode()
     files["README.txt"] = _readme(files, description).encode()
     return files
 
@@ -119,6 +173,11 @@ def _readme(files: dict[str, bytes], description: str = "") -> str:
         "Feature maps: each map coloured on its own scale (yellow its largest value, dark blue its smallest).\n"
         "Filters: RGB, then one input channel at a time (red positive weight, blue negative).\n"
         f"{GRAD_CAM_KEY}\n"
+        f"Overview: the photo, the {MAPS_PER_COLUMN} maps of highest mean of each ReLU and pooling layer, the verdict.\n"
+        "Occlusion: red where hiding a grey square lowered P(verdict's class) most, beside that class's Grad-CAM.\n"
+        "Fooled: the photo, the change amplified (each value moved ±ε: black and white), the fooled photo.\n"
+        "What a filter looks for (when there): the input made to excite it, the receptive field of its strongest value "
+        "framed in red, beside the photo patches that excite it most.\n"
         f"Files:\n{listing}\n  README.txt\n"
     )
 

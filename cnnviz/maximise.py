@@ -94,6 +94,11 @@ class Unit:
             return f"the {self.output} output ({'+' if self.sign > 0 else '-'}z)"
         return f"{self.layer}'s filter {self.index}"
 
+    @property
+    def stem(self) -> str:
+        """A file name for its figure: "looks_for_conv2d_1_filter_5", "looks_for_dog"."""
+        return f"looks_for_{self.output}" if self.output else f"looks_for_{self.layer}_filter_{self.index}"
+
 
 def conv_layers(model: keras.Model) -> list[str]:
     """The convolution layers, found by their type: the ones whose filters can be asked about."""
@@ -401,7 +406,24 @@ def _layer_peaks(model: keras.Model, layer: str, items, batch_size: int, on_batc
     return _LayerPeaks(decoded, kept, values, rows, cols)
 
 
-# --- one picture of both ----------------------------------------------------------------------
+# --- one picture of both, and their numbers in words ------------------------------------------
+
+
+MEANING = (
+    "It shows what excites the unit, not what the unit means: the made input is one input among many that moves one "
+    "number a lot under these constraints (another start or regulariser draws another picture that excites it as much), "
+    "and the patches show what excites it among these photos."
+)
+
+
+def looks_for_words(made: "Made", patches: "Patches | None" = None) -> str:
+    """The made input's strongest value (and its start), and the strongest photo patch's when there are patches."""
+    line = f"{made.unit.words()}: the made input reaches {made.activation:.3f} ({made.steps} steps from {made.start:.3f} on faint noise)"
+    if patches is not None and patches.patches:
+        best = patches.patches[0]
+        line += f"; the strongest of {patches.searched} photos, {best.name}, reaches {best.activation:.3f}"
+    return line
+
 
 FIGURE_CELL = 100  # pixels: each photo patch's side in `figure`
 _BORDER = 2

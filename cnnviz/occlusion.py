@@ -40,6 +40,7 @@ SIZE = 30  # the square's side, in the network input's pixels
 STRIDE = 20
 FILL = 0.5  # mid grey in the network's [0, 1] input
 BATCH = 25  # photos a forward pass, at most: the default's 50 (the photo and 49 squares) in two, near 100 MB each
+CHANCE = 0.4  # an agreement within ±CHANCE is what two unrelated smooth maps often reach (see `agreement`)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,20 @@ def agreement(found: Occlusion, grad_cam_heatmap: np.ndarray) -> float | None:
     if np.ptp(cam) == 0 or np.ptp(drops) == 0:
         return None
     return float(stats.spearmanr(drops, cam).statistic)
+
+
+def agreement_meaning(agreement_: float | None) -> str:
+    """What an agreement says, read against CHANCE: one sentence for a person."""
+    if agreement_ is None:
+        return "No agreement can be measured: one of the two maps is the same everywhere."
+    if abs(agreement_) < CHANCE:
+        return (f"{agreement_:+.2f} is within ±{CHANCE:g}, what two unrelated maps often reach by chance: "
+                "this photo gives no evidence that the two rank its places alike or in opposite order.")
+    if agreement_ > 0:
+        return (f"{agreement_:+.2f} is past the ±{CHANCE:g} that two unrelated maps often reach by chance: "
+                "the places that matter most to one tend to matter most to the other.")
+    return (f"{agreement_:+.2f} is past the ±{CHANCE:g} that two unrelated maps often reach by chance, the other way: "
+            "hiding hurts most where Grad-CAM is coolest.")
 
 
 def occlusion_words(found: Occlusion, agreement_: float | None) -> str:

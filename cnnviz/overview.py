@@ -21,7 +21,8 @@ depends on it (Grad-CAM and occlusion ask that). Deep maps are a few pixels wide
 without smoothing, so their squares are the real pixels.
 
 `Overview.columns` gives each column's layer name and its left and right edge in the
-picture's pixels, so a page can turn a click on the picture into a layer.
+picture's pixels, so a page can turn a click on the picture into a layer; `Overview.regions`
+gives every part to click (the photo, each column, the verdict) with a few words on each.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ COLUMN_GAP = 30  # between columns: room for the arrow and a long layer name
 MARGIN = 12
 HEADER = 44  # the layer's name and its output's shape, above each column
 VERDICT_WIDTH = 210
+INPUT, VERDICT = "input", "verdict"  # the names of the photo's and the verdict's regions (layers have their own)
 BACKGROUND = (255, 255, 255)
 INK = (40, 40, 40)
 FAINT = (150, 150, 150)
@@ -72,6 +74,15 @@ class Overview:
     @cached_property
     def png(self) -> bytes:
         return to_png(self.image)
+
+    def regions(self) -> list[tuple[str, int, int, str]]:
+        """(name, left, right, words) of each part of the picture, left to right: the photo (INPUT),
+        each column (its layer's name, kind and output shape) and the verdict (VERDICT)."""
+        return (
+            [(INPUT, *self.photo, "the photo, as the network gets it")]
+            + [(c.layer, c.left, c.right, f"{c.layer} · {c.kind} · {'×'.join(map(str, c.shape))}") for c in self.columns]
+            + [(VERDICT, *self.verdict, "the verdict: P(cat) and P(dog)")]
+        )
 
     def layer_at(self, x: float) -> str | None:
         """The layer whose column holds picture column x, or None. x is in the picture's own pixels:

@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from cnnviz import pictures
-from cnnviz.adversarial import Fooled, amplified, attack_direction, fool, smallest_flip
+from cnnviz.adversarial import Fooled, amplification, amplified, attack_direction, epsilon_words, fool, random_direction, smallest_flip
 from cnnviz.backend import keras
 from cnnviz.explain import Explanation, explain, normalise01, overlay
 from cnnviz.images import Photo
@@ -104,6 +104,10 @@ class PhotoReport:
                 stages.append([])
             stages[-1].append(name)
         return stages
+
+    def strongest_filter(self, layer: str) -> int:
+        """The filter (channel) of `layer` whose map reaches the largest value anywhere on this photo."""
+        return int(self.activations[layer].max(axis=(0, 1)).argmax())
 
     def feature_map(self, layer: str, channel: int) -> np.ndarray:
         return self.activations[layer][:, :, channel]
@@ -240,15 +244,27 @@ class PhotoReport:
         """The photo moved by epsilon along attack_direction, and the verdict on it."""
         return fool(self.model, self.photo.network_input, epsilon, self.attack_direction, self.verdict)
 
-    def fooled_figure(self, epsilon: float) -> np.ndarray:
-        """Before, the change amplified (±ε black and white), and after, each with its verdict."""
+    def noised(self, epsilon: float) -> Fooled:
+        """The control: the photo moved by the same epsilon in random directions (fixed signs), and the verdict on it."""
+        direction = random_direction(self.photo.network_input.shape)
+        return fool(self.model, self.photo.network_input, epsilon, direction, self.verdict)
+
+    def fooled_pictures(self, epsilon: float) -> tuple[Fooled, list[np.ndarray]]:
+        """The attack at epsilon, and its pictures at VIEW_SCALE: before, the change amplified (±ε black
+        and white, mid grey none), after."""
         fooled = self.fooled(epsilon)
         change = upscale(amplified(self.photo.network_input, fooled.perturbed, epsilon), VIEW_SCALE)
+        before, after = (pictures.network_view(x, VIEW_SCALE) for x in (self.photo.network_input, fooled.perturbed))
+        return fooled, [before, change, after]
+
+    def fooled_figure(self, epsilon: float) -> np.ndarray:
+        """Before, the change amplified (±ε black and white), and after, each with its verdict."""
+        fooled, images = self.fooled_pictures(epsilon)
         return pictures.captioned(
-            [pictures.network_view(self.photo.network_input, VIEW_SCALE), change, pictures.network_view(fooled.perturbed, VIEW_SCALE)],
+            images,
             [
                 f"before: {self.verdict.label}\n{score_words(self.verdict)}",
-                (f"the change, amplified {0.5 / epsilon:.0f}x\nevery value moved ±ε at most\nε = {epsilon:.5f} ({epsilon * 255:.2f} of 255 levels)"
+                (f"the change, amplified {amplification(epsilon):.0f}x\nevery value moved ±ε at most\n{epsilon_words(epsilon)}"
                  if epsilon > 0 else "no change: ε = 0"),
                 f"after: {fooled.after.label}\n{score_words(fooled.after)}",
             ],

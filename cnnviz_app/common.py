@@ -18,10 +18,15 @@ Session state keys (st.session_state), the contract between the pages
                    `current_dataset()` from $CNNVIZ_DATA on whichever page asks first).
 `SPLIT`            "split": cnnviz.split.Split chosen on the Data page (defaults 16,000 / 6,400,
                    seed 13, scaled down for small folders; `split.note` says so).
+`EXPLORED`         "explored": `Explored`, the photo the Layer Explorer showed last, with the values
+                   of its photo widgets that show it again. Home draws its overview of it; the
+                   Explorer shows an uploaded or camera photo again after a visit to another page
+                   (those widgets forget their file on a page switch) until its widget is cleared.
 
 Helpers: `shipped_model()`, `machine_speed()`, `session()`, `session_if_made()`, `session_model_in_use()`,
 `current_model()`, `photo_report()`, `env_data_folder()`, `scan_folder()`, `current_dataset()`,
-`current_split()`, `photo_from_upload()`, `photo_from_path()`, `chelsea()`, `memo()`.
+`current_split()`, `photo_from_upload()`, `photo_from_camera()`, `photo_from_path()`, `chelsea()`,
+`explored()`, `memo()`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ SESSION = "session"
 DATA_FOLDER = "data_folder"
 DATASET = "dataset"
 SPLIT = "split"
+EXPLORED = "explored"
 
 DATA_ENV = "CNNVIZ_DATA"
 DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's split
@@ -59,6 +65,10 @@ DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's s
 WORKSHOP_RATE, WORKSHOP_EPOCHS = 1e-3, 8
 WORKSHOP_PHOTOS = (2_000, 800)  # a workshop epoch's training and validation photos: the tutorial's commented-out values
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+# The Layer Explorer's photo sources (its "photo_source" radio), and its first sample photo: Home's until one is explored.
+SAMPLES, UPLOAD, CAMERA, VALIDATION = "Sample photos", "Upload a photo", "Camera", "Validation image"
+PHOTO_SOURCES = (SAMPLES, UPLOAD, CAMERA)  # and VALIDATION, where the session has validation photos
+SAMPLE = "Chelsea the cat (scikit-image)"
 
 PAGES = {  # file, relative to the repository -> title, in the tutorial's order; streamlit_app.py builds the navigation from it
     "cnnviz_app/pages/home.py": "Home",
@@ -262,6 +272,14 @@ def photo_from_upload(uploaded) -> Photo:
     return load_photo(uploaded.getvalue(), name=getattr(uploaded, "name", None))
 
 
+def photo_from_camera(shot) -> Photo:
+    """An st.camera_input picture as a Photo; one sentence to take another if it cannot be read."""
+    try:
+        return load_photo(shot.getvalue(), name=getattr(shot, "name", None))
+    except CnnvizError as exc:
+        raise CnnvizError("The camera's picture could not be read: take another one, or upload a photo instead.") from exc
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def photo_from_path(path: str) -> Photo:
     """A photo from the dataset folder; Photos are read-only, so sessions share them."""
@@ -272,6 +290,20 @@ def photo_from_path(path: str) -> Photo:
 def chelsea() -> Photo:
     """Chelsea the cat, decoded once for every session."""
     return images.chelsea()
+
+
+@dataclass(frozen=True)
+class Explored:
+    """A photo the Layer Explorer showed, and how to show it there again."""
+
+    photo: Photo
+    name: str  # as the Explorer captions it
+    widgets: dict  # the Explorer's photo widgets' keys -> the values that choose this photo
+
+
+def explored() -> Explored:
+    """The photo the Layer Explorer showed last in this session, or the first sample photo."""
+    return st.session_state.get(EXPLORED) or Explored(chelsea(), SAMPLE, {"photo_source": SAMPLES, "sample_name": SAMPLE})
 
 
 def photo_key(photo: Photo) -> str:

@@ -1,10 +1,12 @@
-"""The Layer Explorer's nine tabs, one renderer each (TABS, in the order the page shows them).
+"""The Layer Explorer's tabs, one renderer each (TABS, in the order the page shows them).
 
 Not a page itself: layer_explorer.py chooses the photo and the weights, shows the verdict,
 then draws only the open tab, so only that tab's parts of the photo's
-cnnviz.report.PhotoReport are computed (a visitor looks at one tab at a time; all nine at
-once made the first run 2.0-2.6 s). Every number comes from that report, so each is
-computed once for the photo, whichever tab asks first.
+cnnviz.report.PhotoReport are computed (a visitor looks at one tab at a time; all nine of
+the first tabs at once made the first run 2.0-2.6 s). Every number comes from that report,
+so each is computed once for the photo, whichever tab asks first.
+
+Another page opens the Explorer at a tab (and a layer) with `open_at` before switching to it.
 
 A closed tab draws nothing, and Streamlit drops the value of a widget that was not drawn
 in a run; so every widget in a tab keeps its value while its tab is closed
@@ -14,6 +16,7 @@ visitor back on a tab finds it as they left it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +24,22 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz import RULE, charts, mosaic, pictures
-from cnnviz.export import LEFT_OUT, image_figures, zip_bytes
+from cnnviz.adversarial import HALF_LEVEL, MAX_EPSILON, amplification, epsilon_words, flip_words
+from cnnviz.export import LEFT_OUT, PARTS, image_figures, zip_bytes
 from cnnviz.images import IMAGE_SIZE
-from cnnviz.inspect import FilterStats, verdict_words
+from cnnviz.inspect import FilterStats, score_words, verdict_words
+from cnnviz.maximise import MEANING, OUTPUTS, Unit, conv_layers, filter_unit, made_input, output_unit, photo_sample, top_patches
+from cnnviz.maximise import figure as looks_for_figure
 from cnnviz.model import shape_sentences
 from cnnviz.mosaic import grid_columns, to_png
+from cnnviz.occlusion import agreement_meaning
+from cnnviz.pictures import enlarge
 from cnnviz.report import PhotoReport
 from cnnviz.stepthrough import conv_step, next_position, pool_step
 from cnnviz_app import common
 
 TAB = "explorer_tab"  # st.session_state key: the open tab's label
+FOCUS = "explorer_focus"  # st.session_state key: a layer another page opened the feature maps at (read once)
 KEEP = "page"  # persist_state of the widgets in tabs: kept while their tab is closed, dropped on leaving the page
 NO_BAR = {"displayModeBar": False}
 
@@ -43,6 +52,7 @@ class Shown:
     fingerprint: str  # the weights', for the export's memo
     weights: str  # which weights, in words (ModelChoice.description)
     photo_name: str
+    seen: frozenset[str] | None = None  # the photos these weights were trained on (None: unknown), kept out of the patches
 
 
 # --- what a computer sees ---------------------------------------------------------------------
@@ -137,6 +147,15 @@ def feature_maps(shown: Shown) -> None:
         "found its pattern; after each pooling the maps are smaller and each value covers a larger part of the photo."
     )
     st.markdown(" ".join(shape_sentences(report.model)))
+    focus = st.session_state.pop(FOCUS, None)
+    if focus in report.mosaics:
+        words, picture = st.columns([2, 3], gap="large")
+        words.info(
+            f"**{focus}**, opened from the overview: all its maps are here, and again below in their stage; "
+            "**A closer look** at the bottom of this tab shows one of them large, with its numbers.",
+            icon=":material/zoom_in:",
+        )
+        picture.image(report.mosaics[focus], caption=_caption(report, focus), width="stretch", output_format="PNG")
     for stage in report.stages():
         cols = st.columns(max(3, len(stage)))  # conv, ReLU, pool; batch norm makes four
         for col, name in zip(cols, stage):
@@ -204,6 +223,91 @@ def filters(shown: Shown) -> None:
         f"A deeper filter has one {kh} × {kw} slice for every feature map of the layer before it; pick which one to see."
     )
     _deeper_filters(report)
+
+
+# --- what a filter looks for --------------------------------------------------------------------
+
+OUTPUT_UNITS = {f"the {name} output": name for name in OUTPUTS}  # the unit picker's words -> the output unit's side
+
+
+def _chosen_unit(report: PhotoReport) -> Unit:
+    """The unit the What a filter looks for tab has chosen (its widgets' values, kept while it is
+    closed), else the first convolution's filter that is strongest on this photo."""
+    model = report.model
+    layer = st.session_state.get("looks_layer", conv_layers(model)[0])
+    if layer in OUTPUT_UNITS:
+        return output_unit(model, OUTPUT_UNITS[layer])
+    return filter_unit(model, layer, int(st.session_state.get(f"looks_filter_{layer}", report.strongest_filter(layer))))
+
+
+def _patch_photos(shown: Shown) -> list[tuple[str, int]] | None:
+    """The validation sample whose patches are searched: photos these weights were not trained on; None without any."""
+    split = common.current_split()
+    if split is None or not split.val:
+        return None
+    items, _left_out = common.never_trained_on(split.val, shown.seen)
+    return photo_sample(items) if items else None
+
+
+def looks_for(shown: Shown) -> None:
+    """An input made to excite a filter (or the output's dog or cat side), beside the photo patches that excite it most."""
+    report = shown.report
+    model = report.model
+    st.markdown(
+        "Pick a filter of any convolution layer, or the output unit's dog or cat side. On the left, an input **made** for it: "
+        "starting from faint noise, gradient ascent changes the input step by step so the unit's value grows (drawn from "
+        "broad colour waves and shifted a few pixels at every step, so it stays photo-like instead of pixel noise). On the "
+        "right, the validation photos' patches that excite it most, each cropped to the pixels the unit sees."
+    )
+    convs = conv_layers(model)
+    c1, c2 = st.columns([2, 3])
+    layer = c1.selectbox("Unit", convs + list(OUTPUT_UNITS), key="looks_layer", persist_state=KEEP)
+    if layer in convs:
+        strongest = report.strongest_filter(layer)
+        c2.number_input(
+            f"Filter of {layer} (0 to {model.get_layer(layer).filters - 1}; {strongest} is the strongest on this photo)",
+            0, model.get_layer(layer).filters - 1, strongest, key=f"looks_filter_{layer}", persist_state=KEEP,
+        )
+    unit = _chosen_unit(report)
+
+    bar = st.progress(0.0, text=f"Making an input for {unit.words()}…")
+
+    def on_step(done: int, steps: int) -> None:
+        if done % 8 == 0 or done == steps:  # a message every few steps, not 128
+            bar.progress(done / steps, text=f"Making an input for {unit.words()}: step {done} of {steps}")
+
+    made = made_input(model, unit, on_step=on_step)
+    photos = _patch_photos(shown)
+    patches = None
+    if photos:
+        patches = top_patches(
+            model, unit, photos,
+            on_batch=lambda done, n: bar.progress(done / n, text=f"Searching {n} validation photos: {done} done"),
+        )
+    bar.empty()
+
+    left, right = st.columns([2, 3], gap="large")
+    left.image(looks_for_figure(made), width="stretch", output_format="PNG")
+    sees = (f"red frame: the {made.field.size} × {made.field.size} pixels its strongest value sees"
+            if made.field is not None else "the output unit sees the whole photo")
+    left.markdown(
+        f"**Made for {unit.words()}**: its strongest value **{made.activation:.2f}**, from {made.start:.2f} on the faint "
+        f"noise it started from ({made.steps} steps, {made.seconds:.1f} s)  \n{sees}"
+    )
+    with right:
+        if patches is None or not patches.patches:
+            st.info("No validation photos to search: choose a dataset on the Data page to see the photo patches that excite this unit most.")
+        else:
+            which = ("photos these weights were not trained on" if shown.seen is not None
+                     else "the photos these weights were trained on are not known, so some may be among them")
+            st.markdown(
+                f"**The {len(patches.patches)} patches of {patches.searched} validation photos that excite it most** "
+                f"({which}), strongest first:"
+            )
+            for row in range(0, len(patches.patches), 3):
+                for col, patch in zip(st.columns(3), patches.patches[row : row + 3]):
+                    col.image(enlarge(patch.pixels, 120), caption=f"{patch.name}: {patch.activation:.2f}", width="stretch")
+    st.markdown(MEANING)
 
 
 # --- dense layer and verdict ------------------------------------------------------------------
@@ -383,6 +487,103 @@ def where_it_looked(shown: Shown) -> None:
     )
 
 
+# --- occlusion: hiding parts of the photo, beside Grad-CAM -------------------------------------
+
+
+def occlusion(shown: Shown) -> None:
+    """The occlusion map beside the same class's Grad-CAM, their agreement, and what it means."""
+    report = shown.report
+    found, label = report.occlusion, report.verdict.label
+    n = len(found.positions)
+    st.markdown(
+        f"Hide one {found.size} × {found.size}-pixel patch of the photo at a time with a grey square ({n} × {n} = {n * n} places, "
+        f"{found.stride} pixels apart) and ask the network again. Red marks where hiding lowered P({label}), the score of the class "
+        "it chose: measured directly, with no gradients. Beside it, Grad-CAM for the same class, worked out from gradients."
+    )
+    drop, top, left = found.largest_drop
+    cam = report.explanation.grad_cams[label]
+    agreement = report.occlusion_agreement
+    hidden, looked, words = st.columns([2, 2, 3], gap="medium")
+    hidden.image(report.occluded, width="stretch", output_format="PNG")
+    hidden.markdown(
+        f"**Occlusion for {label}**  \n"
+        + (f"hiding the square at x {left}, y {top} lowers P({label}) most, by {drop:.3f}" if drop > 0 else f"hiding no square lowers P({label})")
+    )
+    looked.image(report.looked[f"gradcam-{label}"], width="stretch", output_format="PNG")
+    looked.markdown(f"**Grad-CAM for {label}**  \nfrom the gradients at {cam.layer}")
+    words.metric("Agreement (Spearman)", "none" if agreement is None else f"{agreement:+.2f}")
+    words.markdown(agreement_meaning(agreement))
+    words.caption(
+        f"Spearman's rank correlation over the {n * n} squares, of each square's drop with Grad-CAM's mean under it: "
+        "+1 when the two put the photo's places in the same order, 0 when the orders are unrelated."
+    )
+    if found.score > 0.99:
+        st.caption(
+            f"P({label}) is {found.score:.4f} for the whole photo: near 1 the sigmoid is flat, so even hiding what matters moves it little."
+        )
+    st.markdown(
+        "It shows what this network relies on, not where the animal is. Grey is itself a pattern to the network, so part "
+        "of a drop is its reaction to grey; parts that matter only together (two ears) barely register when hidden one at "
+        "a time; details smaller than the square blur into their neighbours. Each map is coloured relative to its own peak: "
+        "read the largest drop too."
+    )
+
+
+# --- fooling it: the fast gradient sign method -------------------------------------------------
+
+EPSILON_STEP = 0.0001  # the slider's step: 0.0255 of a 0-255 level
+
+
+def _fool_key(report: PhotoReport) -> str:
+    """The ε slider's key, one per photo: each photo's slider starts at its own smallest flipping ε."""
+    return f"fool_epsilon_{common.photo_key(report.photo)[:12]}"
+
+
+@st.fragment
+def _fool_panel(report: PhotoReport) -> None:
+    verdict, smallest = report.verdict, report.smallest_flip
+    st.markdown(f"On this photo, **{flip_words(verdict, smallest)}**.")
+    start = MAX_EPSILON if smallest is None else min(math.ceil(smallest / EPSILON_STEP) * EPSILON_STEP, MAX_EPSILON)
+    epsilon = st.slider(
+        "ε: how far every input value moves (the input runs from 0, black, to 1, white)",
+        0.0, MAX_EPSILON, start, step=EPSILON_STEP, format="%.4f", key=_fool_key(report), persist_state=KEEP,
+        help="It starts at the smallest ε that flips the verdict, rounded up to the slider's step.",
+    )
+    fooled, images = report.fooled_pictures(epsilon)
+    after = fooled.after
+    captions = [
+        f"**Before: {verdict.label}**  \n{score_words(verdict)}",
+        (f"**The change, amplified {amplification(epsilon):.0f}×**  \nblack: −ε, white: +ε, grey: none  \n{epsilon_words(epsilon)}"
+         if epsilon > 0 else "**No change**: ε = 0"),
+        f"**After: {after.label}**" + (" (flipped)" if fooled.flipped else "") + f"  \n{score_words(after)}",
+    ]
+    for col, image, caption in zip(st.columns(3, gap="medium"), images, captions):
+        col.image(image, width="stretch", output_format="PNG")
+        col.markdown(caption)
+    noised = report.noised(epsilon).after
+    st.markdown(
+        f"The same size of change in random directions (each value moved +ε or −ε at random): **{noised.label}** "
+        f"({score_words(noised)})."
+    )
+    if 0 < epsilon < HALF_LEVEL:
+        st.caption("Every value moves by less than half a level of 255 here: saved as an 8-bit image, the photo would round back to the original.")
+
+
+def fool_it(shown: Shown) -> None:
+    """The fast gradient sign perturbation: an ε slider, the change amplified, the verdict before and after."""
+    st.markdown(
+        "Every input value is nudged by the same tiny ε, up or down: whichever way (the sign of the gradient) pushes the "
+        "score away from the verdict. The middle picture shows that change, amplified until you can see it."
+    )
+    _fool_panel(shown.report)
+    st.markdown(
+        "What it shows: the verdict rests on many small cues spread over the whole photo, and all of them can be pushed at "
+        "once; compare the same size of change in random directions. What it does not show: that the network fails on "
+        "ordinary photos, or that the change would fool a person or another network. It needs this network's own gradients, "
+        "and a change under half a level of 255 disappears when the photo is saved as an 8-bit image."
+    )
+
+
 # --- step-through convolution -----------------------------------------------------------------
 
 
@@ -508,25 +709,31 @@ def export(shown: Shown) -> None:
     """The tabs' main figures as PNGs, and all of them in one zip: the workshop pack."""
     report = shown.report
     check_filter = int(st.session_state.get("check_filter", 0))
+    epsilon = st.session_state.get(_fool_key(report))  # the Fool it tab's ε, once it has been opened
+    unit = _chosen_unit(report)
+    photos = _patch_photos(shown)
     st.markdown(
         "The main figures of the tabs above for this photo and these weights, as PNG files: download one, or all of "
         "them in one zip (the **workshop pack**: the photo, the verdict, every layer's feature maps, the filters, "
-        f"where the network looked, and the convolution check for filter {check_filter} with its numbers). "
-        f"Not included: {'; '.join(LEFT_OUT)}."
+        f"where the network looked, the convolution check for filter {check_filter} with its numbers, the overview, "
+        "occlusion beside Grad-CAM, and the photo fooled at "
+        + ("the smallest ε that flips its verdict" if epsilon is None else f"the Fool it tab's {epsilon_words(epsilon)}")
+        + f", and what {unit.words()} looks for). Not included: {'; '.join(LEFT_OUT)}."
     )
-    key = (shown.fingerprint, common.photo_key(report.photo), check_filter)
+    key = (shown.fingerprint, common.photo_key(report.photo), check_filter, epsilon, unit, None if photos is None else hash(tuple(photos)))
     ready = key in st.session_state.get("_export_memo", {})
     if not ready and not st.button("Prepare the figures", key="export_prepare", icon=":material/photo_library:"):
         return
 
     def compute():
         bar = st.progress(0.0, text="Drawing…")
-        parts = ["the photo", "every layer's feature maps", "the filters", "where the network looked", "the convolution check"]
 
         def on_step(name: str) -> None:
-            bar.progress(parts.index(name) / len(parts), text=f"Drawing {name}…")
+            bar.progress(PARTS.index(name) / len(PARTS), text=f"Drawing {name}…")
 
-        files = image_figures(report, shown.weights, on_step=on_step, filter_index=check_filter)
+        files = image_figures(
+            report, shown.weights, on_step=on_step, filter_index=check_filter, epsilon=epsilon, unit=unit, photos=photos
+        )
         bar.empty()
         return files
 
@@ -553,10 +760,22 @@ TABS: dict[str, Callable[[Shown], None]] = {  # label -> renderer, in the tutori
     "What a computer sees": pixels,
     "Feature maps, layer by layer": feature_maps,
     "Filters": filters,
+    "What a filter looks for": looks_for,
     "Dense layer and verdict": dense_layer,
     "The tutorial's test: unscaled, == 1": unscaled,
     "Is the CNN really convolving?": convolution_check,
     "Where it looked": where_it_looked,
+    "Occlusion": occlusion,
+    "Fool it": fool_it,
     "Step through a convolution": step_through,
     "Export": export,
 }
+
+
+def open_at(renderer: Callable[[Shown], None], layer: str | None = None) -> None:
+    """Make the Explorer open at `renderer`'s tab when it next runs, and at `layer` in the feature maps
+    (its closer look, and a word at the top): for a page about to switch to the Explorer."""
+    st.session_state[TAB] = next(label for label, draw in TABS.items() if draw is renderer)
+    if layer is not None:
+        st.session_state["closer_layer"] = layer
+        st.session_state[FOCUS] = layer

@@ -1,4 +1,5 @@
-"""Presenter mode: the tutorial's story as a sequence of screens, one idea each, in large type.
+"""Presenter mode: the tutorial's story as a sequence of screens, one idea each, in large type,
+then three views beyond it: the overview, occlusion beside Grad-CAM, and fooling the network.
 
 streamlit_app.py calls `show()` in place of the open page while the sidebar's "Presenter mode"
 toggle is on (a module, not a page: the pages' menu stays as it was for when the toggle goes off).
@@ -16,10 +17,12 @@ import streamlit as st
 import math
 
 from cnnviz import CLASS_NAMES, RULE, CnnvizError, charts, pictures
+from cnnviz.adversarial import MAX_EPSILON, amplification, epsilon_words, flip_words
 from cnnviz.cards import card_accuracy, card_history, card_runs, describe_recipe
 from cnnviz.images import Photo
-from cnnviz.inspect import SCORE_NOTE, check_lines, verdict_words
+from cnnviz.inspect import SCORE_NOTE, check_lines, score_words, verdict_words
 from cnnviz.model import INPUT_SHAPE, layer_table, shape_sentences
+from cnnviz.occlusion import agreement_meaning
 from cnnviz.report import PhotoReport
 from cnnviz_app import common
 from cnnviz_app.room_view import room_panel
@@ -151,11 +154,23 @@ def test_screen(talk: Talk) -> None:
     right.caption(f"{SCORE_NOTE} Weights: {talk.choice.description}.")
 
 
+def overview_screen(talk: Talk) -> None:
+    found = talk.report.overview
+    maps = len(found.columns[0].channels) if found.columns else 0
+    st.title("8. One photo through the network")
+    st.image(found.png, width="stretch", output_format="PNG")
+    st.markdown(
+        f"Each column: the {maps} maps of a layer with the highest average on {PHOTO_NAME}. "
+        "The maps get smaller and more numerous, until one score is left."
+    )
+    st.caption("Each tile is coloured on its own range: where a map fires, not how strongly against another tile.")
+
+
 def learned_screen(talk: Talk) -> None:
     acts = talk.report.activations
     name, (kernel, _bias) = next(iter(talk.report.filters.items()))
     after = [layer.name for layer in talk.model.layers][1]
-    st.title("8. What the CNN learned")
+    st.title("9. What the CNN learned")
     left, right = st.columns([2, 3], gap="large")
     left.image(talk.report.filter_png(name), caption=f"The {kernel.shape[-1]} filters of {name}", width="stretch", output_format="PNG")
     right.image(
@@ -169,7 +184,7 @@ def convolving_screen(talk: Talk) -> None:
     k = firing[0] if firing else 0  # a filter that fires on the photo: an all-zero map proves nothing
     check = talk.report.convolution_check(k)
     diffs = list(check.max_abs_difference.values())
-    st.title("9. Is it really convolving?")
+    st.title("10. Is it really convolving?")
     st.markdown(f"Filter {k}'s map recomputed by hand with SciPy, number by number against the network's own:")
     titles = ["the network", "correlate2d", "flipped convolve2d", "the network, unscaled photo", "the tutorial's check"]
     notes = ["reference", f"max difference {diffs[0]:.1g}", f"max difference {diffs[1]:.1g}", "its reference",
@@ -179,6 +194,39 @@ def convolving_screen(talk: Talk) -> None:
         col.markdown(f"**{title}**  \n{note}")
     st.markdown("Keras slides the kernel **without flipping** it: a cross-correlation. `convolve2d` flips the kernel.")
     st.caption(check_lines(check)[-1])
+
+
+def occlusion_screen(talk: Talk) -> None:
+    report = talk.report
+    label, agreement = report.verdict.label, report.occlusion_agreement
+    size = report.occlusion.size
+    st.title("11. Where it looked, checked")
+    hidden, looked, words = st.columns([2, 2, 3], gap="large")
+    hidden.image(report.occluded, width="stretch", output_format="PNG")
+    hidden.markdown(f"**Hiding** a {size}-pixel grey square: red where P({label}) drops most")
+    looked.image(report.looked[f"gradcam-{label}"], width="stretch", output_format="PNG")
+    looked.markdown(f"**Grad-CAM** for {label}: read off the gradients")
+    words.markdown(f"Agreement (Spearman): **{'none' if agreement is None else f'{agreement:+.2f}'}**")
+    words.caption(agreement_meaning(agreement) + " Both show what the network relies on, not where the animal is.")
+
+
+def fool_screen(talk: Talk) -> None:
+    report = talk.report
+    epsilon = report.smallest_flip or MAX_EPSILON
+    fooled, images = report.fooled_pictures(epsilon)
+    st.title("12. Fooling it")
+    captions = [
+        f"**{report.verdict.label}**  \n{score_words(report.verdict)}",
+        f"the change ×{amplification(epsilon):.0f}  \n{epsilon_words(epsilon)}",
+        f"**{fooled.after.label}**  \n{score_words(fooled.after)}",
+    ]
+    for col, image, caption in zip(st.columns(3, gap="large"), images, captions):
+        col.image(image, width="stretch", output_format="PNG")
+        col.markdown(caption)
+    st.caption(
+        f"On {PHOTO_NAME}, {flip_words(report.verdict, report.smallest_flip)}: every value nudged the way its gradient says. "
+        "Many small cues, all pushed at once; it needs this network's own gradients."
+    )
 
 
 # --- the review: the tutorial's ending, with this session's and the shipped weights' figures --------
@@ -220,7 +268,7 @@ def session_story(mine) -> str:
 
 
 def review_screen(talk: Talk) -> None:
-    st.title("10. Review and next steps")
+    st.title("13. Review and next steps")
     rows = layer_table(talk.model)
     biggest = max(rows, key=lambda r: r.params)
     _model, card = common.shipped_model()
@@ -242,8 +290,8 @@ def review_screen(talk: Talk) -> None:
 
 
 STEPS = [
-    data_screen, pixels_screen, parts_screen, build_screen, train_screen, room_screen, test_screen, learned_screen,
-    convolving_screen, review_screen,
+    data_screen, pixels_screen, parts_screen, build_screen, train_screen, room_screen, test_screen, overview_screen,
+    learned_screen, convolving_screen, occlusion_screen, fool_screen, review_screen,
 ]
 
 

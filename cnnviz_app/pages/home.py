@@ -1,4 +1,4 @@
-"""Home: what the app teaches, the way through it, and what the tutorial got wrong."""
+"""Home: what the app teaches, one photo through the network, the way through the pages, and what the tutorial got wrong."""
 
 import streamlit as st
 
@@ -13,6 +13,9 @@ st.markdown(
     "every layer makes of a photo you give it. "
     "Follow the pages in order, as the tutorial does, or jump straight to the Layer Explorer with your own photo."
 )
+# The overview goes here, drawn last: it waits for TensorFlow, and the text below should not.
+overview_slot = st.empty()
+overview_slot.caption("Following one photo through the network…")
 
 descriptions = {
     "cnnviz_app/pages/data.py": "the labelled photos, how they split into training and validation, what was skipped",
@@ -20,7 +23,7 @@ descriptions = {
     "cnnviz_app/pages/build.py": "change the network block by block, watch its parameters and epoch time move, then train it",
     "cnnviz_app/pages/training.py": "train one epoch live and watch loss and accuracy; save and load weights",
     "cnnviz_app/pages/evaluation.py": "how often the network is right on validation photos, and the ones it gets most wrong",
-    "cnnviz_app/pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check",
+    "cnnviz_app/pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check, where it looked, occlusion, fooling it",
 }
 for number, (path, text) in enumerate(descriptions.items(), start=1):
     left, right = st.columns([1, 3], vertical_alignment="center")
@@ -81,3 +84,8 @@ ERRATA = [
 
 with st.expander(f"Tutorial errata: {len(ERRATA)} things the original tutorial gets wrong, and this app does not", expanded=False):
     st.markdown("\n".join(f"{number}. {text}" for number, text in enumerate(ERRATA, start=1)))
+
+from cnnviz_app.overview_view import overview  # noqa: E402  (TensorFlow and plotly: after the text is on screen)
+
+with overview_slot.container():
+    overview()

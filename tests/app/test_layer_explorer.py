@@ -53,7 +53,10 @@ def shown_report(at: AppTest):
     return next(iter(at.session_state["_memo"].values()))
 
 
-LAZY_PARTS = ("mosaics", "filters", "dense", "explanation", "looked", "unscaled_activations", "first_conv", "tutorial_median_correlation")
+LAZY_PARTS = (
+    "mosaics", "filters", "dense", "explanation", "looked", "unscaled_activations", "first_conv", "tutorial_median_correlation",
+    "overview", "occlusion", "occlusion_agreement", "occluded", "attack_direction", "smallest_flip",
+)
 
 
 def computed(report) -> set[str]:
@@ -298,6 +301,7 @@ def test_where_it_looked_shows_both_grad_cams_and_the_saliency_with_the_librarys
 @pytest.mark.slow
 def test_export_tab_offers_every_figure_and_the_workshop_pack():
     from cnnviz.export import image_figures
+    from cnnviz.maximise import filter_unit
     from cnnviz.report import photo_report
     from cnnviz_app.common import chelsea, describe_card
 
@@ -306,7 +310,9 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
     assert "export_figure" not in [s.key for s in at.selectbox]  # drawn only when asked
     at.button(key="export_prepare").click().run()
     assert_no_exception(at)
-    expected = image_figures(photo_report(model, chelsea()), describe_card(card))
+    report = photo_report(model, chelsea())
+    unit = filter_unit(model, "conv2d_1", report.strongest_filter("conv2d_1"))  # what the tab shows first
+    expected = image_figures(report, describe_card(card), unit=unit)
     figure = at.selectbox(key="export_figure")
     assert figure.options == [name for name in expected if name.endswith(".png")]
     assert "04-feature-maps/07-relu_3.png" in figure.options
@@ -315,6 +321,123 @@ def test_export_tab_offers_every_figure_and_the_workshop_pack():
     assert f"One zip of {len(expected)} files" in texts(at)
     shown = next(iter(at.session_state["_export_memo"].values()))
     assert shown["03-verdict.txt"] == expected["03-verdict.txt"]
+
+
+# --- occlusion and fooling it -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_occlusion_shows_the_map_beside_grad_cam_with_the_librarys_drop_and_agreement():
+    from cnnviz.explain import explain
+    from cnnviz.occlusion import agreement, agreement_meaning, occlusion
+    from cnnviz_app.common import chelsea
+
+    model, _ = shipped()
+    image = chelsea().network_input
+    at = open_tab(explorer(), "Occlusion")
+    label = shown_report(at).verdict.label
+    expected = occlusion(model, image, label)
+    agree = agreement(expected, explain(model, image).grad_cams[label].heatmap)
+    drop, top, left = expected.largest_drop
+    body = texts(at)
+    assert f"Red marks where hiding lowered P({label})" in body and "7 × 7 = 49 places, 20 pixels apart" in body
+    assert f"hiding the square at x {left}, y {top} lowers P({label}) most, by {drop:.3f}" in body and f"**Grad-CAM for {label}**" in body
+    assert [m.value for m in at.metric] == ["none" if agree is None else f"{agree:+.2f}"]
+    assert agreement_meaning(agree) in body and "not where the animal is" in body
+
+
+@pytest.mark.slow
+def test_fool_it_starts_at_the_smallest_flipping_epsilon_and_half_of_it_keeps_the_verdict():
+    from cnnviz.adversarial import attack_direction, fool, flip_words, random_direction, smallest_flip
+    from cnnviz.inspect import score_words
+    from cnnviz_app.common import chelsea
+    from cnnviz_app.explorer_tabs import EPSILON_STEP, _fool_key
+
+    model, _ = shipped()
+    image = chelsea().network_input
+    at = open_tab(explorer(), "Fool it")
+    report = shown_report(at)
+    before = report.verdict
+    direction = attack_direction(model, image, before.label)
+    epsilon = smallest_flip(model, image, direction, before)
+    body = texts(at)
+    assert f"On this photo, **{flip_words(before, epsilon)}**." in body
+    slider = at.slider(key=_fool_key(report))
+    assert epsilon <= slider.value < epsilon + EPSILON_STEP + 1e-9  # rounded up to the slider's step
+    after = fool(model, image, slider.value, direction, before).after
+    assert f"**After: {after.label}** (flipped)" in body and score_words(after) in body and after.label != before.label
+    noise = fool(model, image, slider.value, random_direction(image.shape), before).after
+    assert f"random directions (each value moved +ε or −ε at random): **{noise.label}** ({score_words(noise)})" in body
+
+    half = round(epsilon / 2, 4)
+    at.slider(key=_fool_key(report)).set_value(half).run()
+    assert_no_exception(at)
+    body = texts(at)
+    kept = fool(model, image, half, direction, before).after
+    assert kept.label == before.label and f"**After: {before.label}**  \n{score_words(kept)}" in body and "(flipped)" not in body
+    # The export's fooled photo is the slider's.
+    assert f"the Fool it tab's ε = {half:.5f}" in texts(open_tab(at, "Export"))
+
+
+# --- what a filter looks for -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_what_a_filter_looks_for_shows_the_made_input_beside_the_strongest_unseen_patches(monkeypatch, tiny_kaggle):
+    from cnnviz import maximise
+    from cnnviz.dataset import find_dataset, unseen
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    model, _ = shipped()
+    at = open_tab(explorer(), "What a filter looks for")
+    report = shown_report(at)
+    k = report.strongest_filter("conv2d_1")
+    assert at.number_input(key="looks_filter_conv2d_1").value == k, "the first convolution's strongest filter on the photo"
+    unit = maximise.filter_unit(model, "conv2d_1", k)
+    made = maximise.made_input(model, unit)
+    split = at.session_state["split"]
+    photos = maximise.photo_sample(unseen(split.val, find_dataset(tiny_kaggle).root, seen_by_the_shipped_weights())[0])
+    patches = maximise.top_patches(model, unit, photos)
+    body = texts(at)
+    assert f"**Made for conv2d_1's filter {k}**: its strongest value **{made.activation:.2f}**, from {made.start:.2f}" in body
+    assert "red frame: the 3 × 3 pixels its strongest value sees" in body
+    assert f"**The 9 patches of {patches.searched} validation photos that excite it most** (photos these weights were not trained on)" in body
+    captions = [c for image in at.image for c in image.captions]
+    shown = [c for c in captions if c.endswith(tuple(f": {p.activation:.2f}" for p in patches.patches))]
+    assert shown == [f"{p.name}: {p.activation:.2f}" for p in patches.patches]
+    assert made.activation > patches.patches[0].activation, "the made input excites its filter more than any photo patch"
+    assert maximise.MEANING in body
+
+    at.selectbox(key="looks_layer").set_value("the dog output").run()
+    assert_no_exception(at)
+    dog = maximise.made_input(model, maximise.output_unit(model, "dog"))
+    assert f"**Made for the dog output (+z)**: its strongest value **{dog.activation:.2f}**" in texts(at)
+    assert "the output unit sees the whole photo" in texts(at)
+    assert "what the dog output (+z) looks for" in texts(open_tab(at, "Export"))
+
+
+# --- the camera ----------------------------------------------------------------------------------
+
+
+def test_the_camera_takes_a_real_jpeg_and_refuses_a_broken_one_with_one_message(cat_photo):
+    from cnnviz.inspect import classify
+
+    data = cat_photo.read_bytes()
+    expected = load_photo(data)
+    at = explorer()
+    at.radio(key="photo_source").set_value("Camera").run()
+    assert "Allow the browser to use the camera, then take a photo." in texts(at) and "Verdict:" not in texts(at)
+    at.camera_input[0].set_value(("shot.jpg", data[: len(data) // 2], "image/jpeg")).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == ["The camera's picture could not be read: take another one, or upload a photo instead."]
+    assert "Verdict:" not in texts(at)
+    at.camera_input[0].set_value(("shot.jpg", data, "image/jpeg")).run()
+    assert_no_exception(at)
+    h, w = expected.original.shape[:2]
+    body = texts(at)
+    assert not at.error and f"Camera photo: {w} × {h} pixels, JPEG" in body
+    verdict = classify(shipped()[0], expected.network_input)
+    assert f"P(dog) = {verdict.dog_probability:.3f}" in body
 
 
 # --- which photo: samples, validation images, and the weights used ---------------------------

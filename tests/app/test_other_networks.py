@@ -2,6 +2,8 @@
 network (batch norm, global average pooling, no flatten, no dense_1), as after the Training
 page chose it and trained or loaded it; each page draws it without an exception."""
 
+import json
+
 import pytest
 
 from cnnviz_app.common import PAGES
@@ -24,6 +26,14 @@ def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, 
     body = texts(at)
     if page.endswith(("layer_explorer.py", "evaluation.py")):
         assert "this session's own model (the modern network, from random weights)" in body
+    if page.endswith("home.py"):  # the overview: a column per ReLU and pooling layer of this network
+        from cnnviz.report import photo_report
+        from cnnviz_app.common import chelsea
+
+        columns = [c.layer for c in photo_report(modern_session.model, chelsea()).overview.columns]
+        regions = json.loads(next(c for c in at.get("bidi_component") if c.key == "home_overview").proto.json)["regions"]
+        assert [name for name, *_ in regions][1:-1] == columns and "batch_normalization_1" not in columns and len(columns) > 8
+        assert "through this session's own model (the modern network, from random weights)" in body
     if page.endswith("training.py"):
         from cnnviz.architecture import MODERN
 
@@ -32,8 +42,9 @@ def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, 
 
 @pytest.mark.slow
 def test_every_explorer_tab_draws_the_modern_network(modern_session):
-    """The nine tabs on a network with batch norm, global average pooling and no hidden dense
-    layer: each draws without an exception, and the feature maps reach the last convolution."""
+    """Every tab on a network with batch norm, global average pooling and no hidden dense layer:
+    each draws without an exception, the feature maps reach the last convolution, and occlusion
+    and fooling it draw their content."""
     from cnnviz_app.explorer_tabs import TAB, TABS
 
     at = open_page("cnnviz_app/pages/layer_explorer.py", session=modern_session)
@@ -47,3 +58,9 @@ def test_every_explorer_tab_draws_the_modern_network(modern_session):
             assert "max_pooling2d_1 · max pooling · 73×73×32" in body, "a stage of four (conv, ReLU, batch norm, pool) shows all four"
             at.selectbox(key="closer_layer").set_value("batch_normalization_1").run()
             assert not at.exception and "averages training kept for this channel" in texts(at)
+        if label == "Occlusion":  # Grad-CAM at the modern network's last convolution's ReLU, beside the map
+            assert "Red marks where hiding lowered P(" in texts(at) and len(at.metric) == 1
+        if label == "What a filter looks for":  # no dataset here: the made input alone
+            assert "**Made for conv2d_1's filter" in texts(at) and "No validation photos to search" in texts(at)
+        if label == "Fool it":
+            assert "On this photo, **" in texts(at) and "random directions" in texts(at)

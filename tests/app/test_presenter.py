@@ -1,5 +1,5 @@
-"""Presenter mode under streamlit.testing: the tutorial's ten screens, stepped through with
-live numbers from the library."""
+"""Presenter mode under streamlit.testing: the tutorial's screens and the three views beyond it,
+stepped through with live numbers from the library."""
 
 from tests.app.helpers import assert_no_exception, shipped, texts
 
@@ -24,8 +24,15 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
 
     at = AppTest.from_string("from cnnviz_app.presenter import show\n\nshow()", default_timeout=120).run()
     assert_no_exception(at)
+    from cnnviz.adversarial import epsilon_words, flip_words
+    from cnnviz.inspect import score_words
+    from cnnviz.occlusion import agreement_meaning
+    from cnnviz.report import photo_report
+    from cnnviz_app.presenter import STEPS
+
+    report = photo_report(model, chelsea())
     titles = []
-    for i in range(10):
+    for i in range(len(STEPS)):
         if i:
             at.button(key="presenter_next").click().run()
             assert_no_exception(at)
@@ -47,19 +54,32 @@ def test_presenter_mode_steps_through_the_tutorial_with_live_numbers(monkeypatch
             v = classify(model, chelsea().network_input)
             assert f"P(dog) = **{v.dog_probability:.3f}**" in body and f"**{verdict_words(v)}**" in body
             assert "sure" not in body
-        if titles[-1].startswith("9."):
+        if titles[-1].startswith("8."):
+            assert titles[-1] == "8. One photo through the network"
+            maps = len(report.overview.columns[0].channels)
+            assert f"Each column: the {maps} maps of a layer with the highest average on Chelsea the cat." in body
+        if titles[-1].startswith("11."):
+            agree = report.occlusion_agreement
+            assert f"Agreement (Spearman): **{agree:+.2f}**" in body and agreement_meaning(agree) in body
+            assert f"red where P({report.verdict.label}) drops most" in body
+        if titles[-1].startswith("12."):
+            epsilon = report.smallest_flip
+            after = report.fooled(epsilon).after
+            assert f"On Chelsea the cat, {flip_words(report.verdict, epsilon)}" in body and epsilon_words(epsilon) in body
+            assert f"**{after.label}**  \n{score_words(after)}" in body and after.label != report.verdict.label
+        if titles[-1].startswith("10."):
             first = convolution_check(model, chelsea().network_input, 0)
             k = first.firing[0]
             check = convolution_check(model, chelsea().network_input, k)
             assert f"Filter {k}'s map" in body and check_lines(check)[-1] in body
             for d in check.max_abs_difference.values():
                 assert f"max difference {d:.1g}" in body
-        if titles[-1].startswith("10."):
+        if titles[-1].startswith("13."):
             assert "This session has not finished an epoch yet." in body
             for line in shipped_story(shipped()[1]):
                 assert line in body
             assert "transfer learning" in body and "data augmentation" in body and "more epochs" in body
-    assert [t.split(".")[0] for t in titles] == [str(i) for i in range(1, 11)]
+    assert [t.split(".")[0] for t in titles] == [str(i) for i in range(1, 14)]
     assert at.button(key="presenter_next").disabled and at.title[0].value == titles[-1]
     at.button(key="presenter_prev").click().run()
     assert at.title[0].value == titles[-2]

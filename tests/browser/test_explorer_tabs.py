@@ -1,8 +1,8 @@
-"""The Layer Explorer's tabs in Chromium: a visitor clicks through all nine, and each draws
-its content. Only the open tab is drawn (cnnviz_app/explorer_tabs.py), so each click reruns
-the page on the server: here the browser, not streamlit.testing, sends those reruns.
-
-The page is opened by its deep link, as a workshop's slide would link it.
+"""Home's overview and the Layer Explorer's tabs in Chromium: a visitor clicks a layer's column
+in the overview, lands in the Explorer on that layer, then clicks through every tab, and each
+draws its content. Only the open tab is drawn (cnnviz_app/explorer_tabs.py), so each click
+reruns the page on the server: here the browser, not streamlit.testing, sends those reruns,
+and the overview's click is a real click on the picture.
 """
 
 import re
@@ -20,10 +20,13 @@ DRAWS = {
     "What a computer sees": "A photo is, to a computer, a grid of numbers",
     "Feature maps, layer by layer": "conv2d_1 · convolution · 148×148×32",
     "Filters": "conv2d_1 in RGB",
+    "What a filter looks for": "Made for conv2d_1's filter",
     "Dense layer and verdict": "adds them up: z =",
     "The tutorial's test: unscaled, == 1": "The tutorial tested its network on a photo it fed",
     "Is the CNN really convolving?": "The tutorial's check, as it did it",
-    "Where it looked": "Grad-CAM for",
+    "Where it looked": "Saliency, for dog and for cat alike",
+    "Occlusion": "Red marks where hiding lowered",
+    "Fool it": "The same size of change in random directions",
     "Step through a convolution": "sum of the 27 products",
     "Export": "Prepare the figures",
 }
@@ -31,9 +34,12 @@ PICTURES = {  # label -> how many pictures the tab draws, at least (st.image or 
     "What a computer sees": 2,
     "Feature maps, layer by layer": 9,
     "Filters": 5,
+    "What a filter looks for": 1,  # no dataset here: the made input, no patches
     "Dense layer and verdict": 1,
     "Is the CNN really convolving?": 5,
     "Where it looked": 3,
+    "Occlusion": 2,
+    "Fool it": 3,
     "Step through a convolution": 6,
 }
 
@@ -54,9 +60,18 @@ def test_every_explorer_tab_draws_its_content_when_clicked(browser, tmp_path):
         try:
             page = context.new_page()
             page.set_default_timeout(120_000)
-            page.goto(f"{url}/layer_explorer")
-            page.get_by_text("Verdict:").first.wait_for()
+            page.goto(url)
+            # Home: the overview, then a click on relu_3's column (a transparent button over it) opens the Explorer there.
+            picture = page.locator(".overview img")
+            assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") > 1000  # decoded, at its own size
             settle(page)
+            screenshots(page, "13-home-overview")
+            page.locator('.overview button[data-region="relu_3"]').click()
+            page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()
+            page.get_by_text("relu_3, opened from the overview").first.wait_for()
+            settle(page)
+            assert page.get_by_role("tab", name="Feature maps, layer by layer").get_attribute("aria-selected") == "true"
+            no_exception(page)
             for label, text in DRAWS.items():
                 tab = page.get_by_role("tab", name=label, exact=True)
                 tab.click()

@@ -32,7 +32,8 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
     from cnnviz.mosaic import feature_mosaic
 
     model, photo, files, steps = pack
-    assert steps == ["the photo", "every layer's feature maps", "the filters", "where the network looked", "the convolution check"]
+    assert steps == ["the photo", "every layer's feature maps", "the filters", "where the network looked", "the convolution check",
+                     "the overview", "occlusion", "fooling it"]
     with zipfile.ZipFile(io.BytesIO(zip_bytes(files, folder="cnnviz-chelsea"))) as zf:
         names = zf.namelist()
         assert all(name.startswith("cnnviz-chelsea/") for name in names)
@@ -51,9 +52,10 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
         assert Image.open(io.BytesIO(contents[name])).size[0] > 100
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(contents["01-photo.png"]))), photo.original)
 
+    from cnnviz.inspect import SCORE_NOTE, verdict_words
+
     v = classify(model, photo.network_input)
     verdict = contents["03-verdict.txt"].decode()
-    from cnnviz.inspect import SCORE_NOTE, verdict_words
 
     assert f"Verdict: {verdict_words(v)}" in verdict and "Weights: random weights" in verdict
     assert "sure" not in verdict and SCORE_NOTE in verdict
@@ -62,6 +64,18 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
     text = contents["07-convolution-check.txt"].decode()
     for name, d in check.max_abs_difference.items():
         assert f"{name}: max |difference| = {d:.3g}" in text
+    # The three views: the overview, occlusion beside Grad-CAM, and the photo fooled at the smallest flipping ε.
+    from cnnviz.adversarial import MAX_EPSILON, epsilon_words, flip_words
+    from cnnviz.report import photo_report
+
+    report = photo_report(model, photo)
+    assert contents["08-overview.png"] == report.overview.png
+    assert Image.open(io.BytesIO(contents["09-occlusion.png"])).size == Image.fromarray(report.occlusion_figure()).size
+    assert contents["09-occlusion.txt"].decode().startswith("7x7 grey 30-pixel squares, stride 20")
+    fooled = contents["10-fooled.txt"].decode()
+    epsilon = report.smallest_flip or MAX_EPSILON
+    assert fooled.startswith(flip_words(report.verdict, report.smallest_flip)) and f"At {epsilon_words(epsilon)}: " in fooled
+    assert f"random ±ε signs instead: {verdict_words(report.noised(epsilon).after)}" in fooled
     readme = contents["README.txt"].decode()
     assert all(name in readme for name in contents)
     from cnnviz.export import GRAD_CAM_KEY, LEFT_OUT
@@ -70,11 +84,12 @@ def test_the_zip_holds_every_figure_and_each_png_opens(pack):
     assert GRAD_CAM_KEY in readme and "Weights: random weights." in readme
 
 
-def test_the_pack_checks_the_chosen_filter_and_says_when_it_is_silent():
+def test_the_pack_checks_the_chosen_filter_and_says_when_it_is_silent_and_fools_at_the_epsilon_given():
     import keras
     from skimage import data
 
     from cnnviz.images import load_photo
+    from cnnviz.inspect import verdict_words
     from cnnviz.model import build_model
     from cnnviz.mosaic import to_png
     from cnnviz.report import photo_report
@@ -90,8 +105,25 @@ def test_the_pack_checks_the_chosen_filter_and_says_when_it_is_silent():
     assert "Filter 5 never fires on this photo" in text and "proves nothing" in text
     firing = report.convolution_check(5).firing
     assert f"Filters that do fire here: {', '.join(str(i) for i in firing[:5])}" in text
-    text = image_figures(report, filter_index=firing[0])["07-convolution-check.txt"].decode()
+    files = image_figures(report, filter_index=firing[0], epsilon=0.01)
+    text = files["07-convolution-check.txt"].decode()
     assert "never fires" not in text and "reproduce the network's map" in text
+    assert f"At ε = 0.01000 (2.55 of 255 levels): {verdict_words(report.fooled(0.01).after)}" in files["10-fooled.txt"].decode()
+
+
+def test_the_pack_holds_what_a_unit_looks_for_beside_the_patches_of_the_photos_given(pack, data_root):
+    from cnnviz import maximise
+    from cnnviz.report import photo_report
+
+    model, photo, _files, _steps = pack
+    unit = maximise.filter_unit(model, "conv2d_3", 7)
+    photos = [(str(data_root / "originals" / f"{name}.{i}.jpg"), label) for label, name in enumerate(("cat", "dog")) for i in range(6)]
+    files = image_figures(photo_report(model, photo), unit=unit, photos=photos)
+    made, patches = maximise.made_input(model, unit), maximise.top_patches(model, unit, photos)
+    picture = Image.open(io.BytesIO(files["11-looks-for-conv2d-3-filter-7.png"]))
+    assert picture.size == Image.fromarray(maximise.figure(made, patches)).size
+    assert files["11-looks-for.txt"].decode() == f"{maximise.looks_for_words(made, patches)}\n{maximise.MEANING}\n"
+    assert "the strongest of 12 photos" in files["11-looks-for.txt"].decode()
 
 
 def test_evaluation_figures_render_as_pngs():

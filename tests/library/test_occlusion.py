@@ -127,3 +127,12 @@ def test_on_the_shipped_network_the_map_finds_a_real_dog_pasted_into_cat_photos(
         row, col = np.unravel_index(np.argmax(found.heatmap), found.heatmap.shape)
         found_it += bool(row < side and col >= 150 - side)
     assert found_it >= 12
+
+
+def test_the_agreement_is_read_against_what_unrelated_maps_reach_by_chance():
+    from cnnviz.occlusion import CHANCE, agreement_meaning
+
+    assert "No agreement can be measured" in agreement_meaning(None)
+    assert agreement_meaning(0.12).startswith("+0.12 is within ±0.4") and "no evidence" in agreement_meaning(-0.3)
+    assert "tend to matter most to the other" in agreement_meaning(CHANCE + 0.1)
+    assert "hiding hurts most where Grad-CAM is coolest" in agreement_meaning(-0.7)

@@ -70,3 +70,19 @@ def test_a_column_shows_its_layers_strongest_maps_strongest_first(photo):
         assert np.all(np.diff(shown) <= 0)
         assert shown.min() >= np.delete(means, list(c.channels)).max()
     assert strongest_maps(np.stack([np.zeros((4, 4)), np.ones((4, 4)), np.full((4, 4), 2.0)], axis=-1), 2) == (2, 1)
+
+
+def test_the_regions_to_click_are_the_photo_each_column_and_the_verdict_left_to_right(photo):
+    import keras
+
+    from cnnviz.model import build_model
+    from cnnviz.overview import INPUT, VERDICT
+    from cnnviz.report import photo_report
+
+    keras.utils.set_random_seed(3)
+    found = photo_report(build_model(), photo).overview
+    regions = found.regions()
+    assert [name for name, *_ in regions] == [INPUT] + [c.layer for c in found.columns] + [VERDICT]
+    assert [(left, right) for _, left, right, _ in regions] == [found.photo] + [(c.left, c.right) for c in found.columns] + [found.verdict]
+    assert [found.layer_at((left + right) / 2) for _, left, right, _ in regions[1:-1]] == [c.layer for c in found.columns]
+    assert regions[1][3] == "relu_1 · relu · 148×148×32" and regions[-1][2] <= found.image.shape[1]

@@ -180,3 +180,11 @@ def test_the_three_new_views_wait_until_asked_for_and_are_the_modules_own(model,
     if epsilon is not None:
         assert report.fooled(epsilon).flipped and not report.fooled(epsilon / 2).flipped
     assert report.fooled_figure(epsilon or 0.05).shape[1] == 4 * 16 + 3 * 300, "before, the change, after"
+    from cnnviz.adversarial import amplified, fool, random_direction
+    from cnnviz.mosaic import upscale
+
+    fooled, (before, change, after) = report.fooled_pictures(0.01)
+    assert fooled.after == report.fooled(0.01).after and before.shape == change.shape == after.shape == (300, 300, 3)
+    assert np.array_equal(change, upscale(amplified(photo.network_input, fooled.perturbed, 0.01), 2))
+    noise = fool(model, photo.network_input, 0.01, random_direction(photo.network_input.shape), report.verdict)
+    assert report.noised(0.01).after == noise.after, "the control: the same ε in random directions"
