@@ -14,6 +14,7 @@ ICONS = {
     "Home": ":material/home:",
     "Data": ":material/photo_library:",
     "Architecture": ":material/account_tree:",
+    "Build": ":material/construction:",
     "Training": ":material/model_training:",
     "Evaluation": ":material/fact_check:",
     "Layer Explorer": ":material/layers:",

@@ -49,8 +49,28 @@ INPUT = (IMAGE_SIZE, IMAGE_SIZE, 3)
 # val_accuracy 0.500 for four epochs). 0.9 averages over ~10 steps.
 BN_MOMENTUM = 0.9
 
+# What one attendee's network may hold, so that a server with this project's 23 GB holds about 20
+# attendees training at once. benchmarks/model_memory.py measured an epoch's peak at 59 bytes a
+# parameter with Adam (47 with RMSprop): the weights, the optimizer's slots, the gradients, the
+# bfloat16 twin's copies and the start-of-epoch copy that Roll back restores, plus about 290 MB
+# whatever its size (counted for each session, though part is the process's first epoch): 18 GB
+# shared by 20 gives 11.3 M each (README, "Build").
+MAX_PARAMETERS = 10_000_000
+
 _TOKEN = re.compile(r"^(conv|dense|dropout)(.*)$|^(pool|bn|gap)$")
 _WORDS = "conv32, pool, bn, dropout0.5, gap or dense64"
+
+
+LAYER_KINDS = {  # Keras class -> the plain word the pages use
+    "Conv2D": "convolution",
+    "Activation": "activation",
+    "MaxPooling2D": "max pooling",
+    "Flatten": "flatten",
+    "Dense": "fully connected",
+    "Dropout": "dropout",
+    "BatchNormalization": "batch norm",
+    "GlobalAveragePooling2D": "global average pooling",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,25 @@ class Spec:
     output_shape: tuple[int, ...]  # without the batch axis
     params: int
     macs: int  # multiply-adds for one photo
+    formula: str  # how `params` comes about, e.g. "(3x3x3)x32 + 32"; "0" for a layer that learns nothing
+    block: str  # the token that made it ("conv32"); "" for the flatten, output unit and sigmoid the line leaves out
+
+    @property
+    def kind(self) -> str:
+        """A plain word: convolution, max pooling, ...; an activation by its function: relu, sigmoid."""
+        return self.args["activation"] if self.layer == "Activation" else LAYER_KINDS[self.layer]
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """A line of the layer table that the Architecture and Build pages and `cnnviz summary` show."""
+
+    name: str
+    kind: str  # a plain word: convolution, relu, ...
+    output_shape: tuple[int, ...]  # without the batch axis
+    formula: str
+    params: int
+    share: float  # of the network's total parameters, 0..1
 
 
 def blocks(line: str) -> list[tuple[str, float | int | None]]:
@@ -78,6 +117,11 @@ def blocks(line: str) -> list[tuple[str, float | int | None]]:
         kind, number = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), None)
         out.append((kind, _number(token, kind, number)))
     return out
+
+
+def tokens_of(parsed: list[tuple[str, float | int | None]]) -> list[str]:
+    """Blocks as the tokens a line writes them: ("conv", 32) -> "conv32", ("dropout", 0.5) -> "dropout0.5"."""
+    return [kind if n is None else f"{kind}{n:g}" for kind, n in parsed]
 
 
 def _number(token: str, kind: str, text: str | None) -> float | int | None:
@@ -107,14 +151,20 @@ def specs(line: str) -> list[Spec]:
     out: list[Spec] = []
     shape = INPUT
 
-    def add(key: str, layer: str, args: dict, new_shape: tuple[int, ...], params: int = 0, macs: int = 0) -> None:
+    block = ""
+
+    def add(key: str, layer: str, args: dict, new_shape: tuple[int, ...], params: int = 0, macs: int = 0, formula: str = "0") -> None:
         counts[key] = counts.get(key, 0) + 1
         name = f"{key}_{counts[key]}" if key != "sigmoid" else key
-        out.append(Spec(name, layer, args, new_shape, params, macs))
+        out.append(Spec(name, layer, args, new_shape, params, macs, formula, block))
+
+    def dense(units: int) -> None:
+        cin = out[-1].output_shape[0]
+        add("dense", "Dense", {"units": units}, (units,), (cin + 1) * units, cin * units, f"{cin:,}x{units} + {units}")
 
     seen = {"pool": 0, "conv": 0}
     flat = any(kind == "gap" for kind, _ in parsed)  # no flatten where the line pools globally
-    for kind, n in parsed:
+    for (kind, n), block in zip(parsed, tokens_of(parsed)):
         maps = len(shape) == 3
         if kind in ("conv", "pool", "gap") and not maps:
             raise CnnvizError(f"{kind} comes after the maps became a vector: put every conv, pool and gap before the dense layers.")
@@ -126,7 +176,7 @@ def specs(line: str) -> list[Spec]:
             cin = shape[2]
             new = (side, side, n)
             add("conv2d", "Conv2D", {"filters": n, "kernel_size": (KERNEL, KERNEL)}, new, (KERNEL * KERNEL * cin + 1) * n,
-                side * side * KERNEL * KERNEL * cin * n)
+                side * side * KERNEL * KERNEL * cin * n, f"({KERNEL}x{KERNEL}x{cin})x{n} + {n}")
             add("relu", "Activation", {"activation": "relu"}, new)
         elif kind == "pool":
             seen["pool"] += 1
@@ -136,7 +186,8 @@ def specs(line: str) -> list[Spec]:
             add("max_pooling2d", "MaxPooling2D", {"pool_size": (POOL, POOL)}, (side, side, shape[2]))
         elif kind == "bn":
             channels = shape[-1]
-            add("batch_normalization", "BatchNormalization", {"momentum": BN_MOMENTUM}, shape, 4 * channels)
+            add("batch_normalization", "BatchNormalization", {"momentum": BN_MOMENTUM}, shape, 4 * channels,
+                formula=f"4x{channels} (scale, shift, mean, variance)")
         elif kind == "dropout":
             add("dropout", "Dropout", {"rate": n}, shape)
         elif kind == "gap":
@@ -145,17 +196,18 @@ def specs(line: str) -> list[Spec]:
             if maps and flat:
                 raise CnnvizError("dense comes before gap: put gap right after the last conv or pool, then the dense layers.")
             if maps:
+                block, held = "", block
                 add("flatten", "Flatten", {}, (shape[0] * shape[1] * shape[2],))
-            shape = out[-1].output_shape if out else shape
-            cin = shape[0]
-            add("dense", "Dense", {"units": n}, (n,), (cin + 1) * n, cin * n)
+                block = held
+            dense(n)
             add("relu", "Activation", {"activation": "relu"}, (n,))
         shape = out[-1].output_shape
+    block = ""
     if len(shape) == 3:
         add("flatten", "Flatten", {}, (shape[0] * shape[1] * shape[2],))
-    cin = out[-1].output_shape[0]
-    add("dense", "Dense", {"units": 1}, (1,), cin + 1, cin)
+    dense(1)
     add("sigmoid", "Activation", {"activation": "sigmoid"}, (1,))
+    _check_size(out)
     return out
 
 
@@ -193,6 +245,41 @@ def receptive_fields(line: str) -> dict[str, ReceptiveField]:
             jump *= POOL
         fields[spec.name] = ReceptiveField(size, jump)
     return fields
+
+
+def _check_size(out: list[Spec]) -> None:
+    """One sentence naming the limit and the layer to shrink, for a network over MAX_PARAMETERS."""
+    total = sum(s.params for s in out)
+    if total <= MAX_PARAMETERS:
+        return
+    i, biggest = max(enumerate(out), key=lambda pair: pair[1].params)
+    after_flatten = i > 0 and out[i - 1].layer == "Flatten"
+    if biggest.layer == "Conv2D":
+        advice = f"use fewer filters in {biggest.block} or the conv before it"
+    elif after_flatten and biggest.block:
+        advice = f"add a pool before the flatten or use fewer units in {biggest.block}"
+    elif after_flatten:
+        advice = "add a pool or gap before the output"
+    else:
+        advice = f"use fewer units in {biggest.block} or the dense layer before it"
+    raise CnnvizError(
+        f"The network has {total:,} parameters; this server holds up to {MAX_PARAMETERS:,} per attendee: "
+        f"{advice} ({biggest.name} holds {biggest.params:,})."
+    )
+
+
+def layer_rows(line: str) -> list[LayerRow]:
+    """The layer table of `line`'s network, one row per Keras layer, without building it."""
+    out = specs(line)
+    total = sum(s.params for s in out)
+    return [LayerRow(s.name, s.kind, s.output_shape, s.formula, s.params, s.params / total) for s in out]
+
+
+def with_first_pooling(line: str) -> str:
+    """The Keras blog's version of a line: a pool right after its first conv, where the tutorial has none."""
+    tokens = network_line(line).split()
+    first = next(i for i, token in enumerate(tokens) if token.startswith("conv"))
+    return " ".join([*tokens[: first + 1], "pool", *tokens[first + 1 :]])
 
 
 def parameters(line: str) -> int:
@@ -240,7 +327,7 @@ def network_line(name_or_line: str) -> str:
     """A name of NETWORKS or a line of tokens, as a checked line."""
     line = NETWORKS.get(name_or_line.strip().lower(), name_or_line)
     specs(line)
-    return " ".join(line.lower().replace(",", " ").split())
+    return " ".join(tokens_of(blocks(line)))
 
 
 def network_name(line: str) -> str | None:

@@ -34,6 +34,8 @@ UNTRAINED = (
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "network", None):  # a bad line is refused before any photo or file is read
+            network_line(args.network)
         return args.run(args) or 0
     except CnnvizError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -68,20 +68,20 @@ def run_table(runs: list[RunRecord]) -> list[dict]:
         best = max(judged, key=lambda row: row["val_accuracy"], default=None)
         total = parameters(run.line)
         table.append(
-            {
+            {  # the figures a room compares first, then the rest of the setting
                 "run": run.number,
                 "network": network_name(run.line) or run.line,
                 "start": run.start,
-                "parameters trained": f"{total - run.frozen:,} of {total:,}" if run.frozen else f"{total:,}",
                 "optimizer": _span([OPTIMIZERS.get(row.get("optimizer")) for row in kept]),
                 "learning rate": _span([format_rate(row["learning_rate"]) if row.get("learning_rate") else None for row in kept]),
-                "batch size": _span([row.get("batch_size") for row in kept]),
-                "augment": _span(["yes" if row.get("augment") else "no" for row in kept]),
-                "photos an epoch": _span([f"{row['photos']:,}" if row.get("photos") else None for row in kept]),
                 "epochs": len(kept),
                 "best val_accuracy": best["val_accuracy"] if best else None,
                 "at epoch": best["epoch"] if best else None,
                 "last val_accuracy": judged[-1]["val_accuracy"] if judged else None,
+                "batch size": _span([row.get("batch_size") for row in kept]),
+                "augment": _span(["yes" if row.get("augment") else "no" for row in kept]),
+                "photos an epoch": _span([f"{row['photos']:,}" if row.get("photos") else None for row in kept]),
+                "parameters trained": f"{total - run.frozen:,} of {total:,}" if run.frozen else f"{total:,}",
                 "seconds": sum(row["seconds"] or 0 for row in kept),
             }
         )

@@ -17,13 +17,12 @@ import os
 import tempfile
 import threading
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from cnnviz.architecture import FEATURE_LAYERS, TUTORIAL, line_of, network_line, network_name, specs
+from cnnviz.architecture import FEATURE_LAYERS, LAYER_KINDS, TUTORIAL, LayerRow, layer_rows, line_of, network_line, network_name, specs
 from cnnviz.cards import WEIGHTS_SUFFIX, card_path, read_card, sha256_of, verified_card, write_json_atomically
 from cnnviz.errors import CnnvizError
 from cnnviz.images import IMAGE_SIZE
@@ -190,45 +189,11 @@ def learning_rate(model: keras.Model) -> float | None:
 
 # --- the layer table -------------------------------------------------------------------
 
-LAYER_KINDS = {
-    "Conv2D": "convolution",
-    "Activation": "activation",
-    "MaxPooling2D": "max pooling",
-    "Flatten": "flatten",
-    "Dense": "fully connected",
-    "Dropout": "dropout",
-    "BatchNormalization": "batch norm",
-    "GlobalAveragePooling2D": "global average pooling",
-}
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    name: str
-    kind: str  # a plain word: convolution, activation, ...
-    output_shape: tuple[int, ...]  # without the batch axis
-    formula: str  # how the parameter count comes about, e.g. "(3x3x3)x32 + 32"
-    params: int
-    share: float  # of the model's total parameters, 0..1
-
 
 def layer_table(model: keras.Model) -> list[LayerRow]:
-    """One row per layer, with the arithmetic behind each parameter count."""
-    total = model.count_params()
-    rows = []
-    for layer in model.layers:
-        params = layer.count_params()
-        rows.append(
-            LayerRow(
-                name=layer.name,
-                kind=_kind(layer),
-                output_shape=tuple(int(d) for d in layer.output.shape[1:]),
-                formula=_formula(layer),
-                params=params,
-                share=params / total,
-            )
-        )
-    return rows
+    """One row per layer, with the arithmetic behind each parameter count: `cnnviz.architecture`'s
+    rows of the model's line, which the tests hold to Keras's own counts and shapes."""
+    return layer_rows(line_of(model.layers))
 
 
 def first_layer(model: keras.Model, kind: str):
@@ -268,35 +233,11 @@ def shape_sentences(model: keras.Model) -> list[str]:
     return out
 
 
-def with_first_pooling(model: keras.Model) -> keras.Model:
-    """The Keras blog's version of a network: the same layers, plus a copy of its first pooling
-    layer right after the first convolution (and that convolution's ReLU), where the tutorial
-    has none. Built to count its parameters, never trained."""
-    layers = [type(layer).from_config(layer.get_config()) for layer in model.layers]
-    pool = first_layer(model, "max pooling")
-    conv = model.layers.index(first_layer(model, "convolution"))
-    after = conv + 1 + int(_kind(model.layers[conv + 1]) == "relu")
-    layers.insert(after, type(pool).from_config({**pool.get_config(), "name": "extra_pooling"}))
-    return keras.Sequential([keras.Input(shape=tuple(model.input_shape[1:])), *layers], name="with_first_pooling")
-
-
 def _kind(layer) -> str:
     kind = LAYER_KINDS.get(type(layer).__name__, type(layer).__name__)
     if kind == "activation":
         return layer.get_config()["activation"]
     return kind
-
-
-def _formula(layer) -> str:
-    if isinstance(layer, keras.layers.Conv2D):
-        kh, kw = layer.kernel_size
-        cin = layer.input.shape[-1]
-        return f"({kh}x{kw}x{cin})x{layer.filters} + {layer.filters}"
-    if isinstance(layer, keras.layers.Dense):
-        return f"{layer.input.shape[-1]:,}x{layer.units} + {layer.units}"
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return f"4x{layer.input.shape[-1]} (scale, shift, mean, variance)"
-    return "0"
 
 
 # --- weight files and their cards -----------------------------------------------------

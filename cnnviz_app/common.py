@@ -1,8 +1,8 @@
 """What the pages share: the shipped model, this session's model, the dataset and the photos.
 
 Not a page itself: pages import it as `cnnviz_app.common`. Home imports it too, and a fresh
-server's Home must paint before TensorFlow's seconds of import: so the two helpers that need
-TensorFlow (`session()` and `photo_report()`) import their module when first called.
+server's Home must paint before TensorFlow's seconds of import: so the helpers that need
+TensorFlow (`session()`, `photo_report()` and `machine_speed()`) import their module when first called.
 
 Session state keys (st.session_state), the contract between the pages
 ----------------------------------------------------------------------
@@ -23,7 +23,7 @@ Session state keys (st.session_state), the contract between the pages
                    Explorer shows an uploaded or camera photo again after a visit to another page
                    (those widgets forget their file on a page switch) until its widget is cleared.
 
-Helpers: `shipped_model()`, `session()`, `session_if_made()`, `session_model_in_use()`,
+Helpers: `shipped_model()`, `machine_speed()`, `session()`, `session_if_made()`, `session_model_in_use()`,
 `current_model()`, `photo_report()`, `env_data_folder()`, `scan_folder()`, `current_dataset()`,
 `current_split()`, `photo_from_upload()`, `photo_from_camera()`, `photo_from_path()`, `chelsea()`,
 `explored()`, `memo()`.
@@ -63,6 +63,7 @@ DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's s
 # epoch often ends at 50%, every dense unit silenced; most random starts are past 65% by the
 # eighth, and 1e-4 stayed near 60% over six. So a click trains eight short epochs.
 WORKSHOP_RATE, WORKSHOP_EPOCHS = 1e-3, 8
+WORKSHOP_PHOTOS = (2_000, 800)  # a workshop epoch's training and validation photos: the tutorial's commented-out values
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 # The Layer Explorer's photo sources (its "photo_source" radio), and its first sample photo: Home's until one is explored.
 SAMPLES, UPLOAD, CAMERA, VALIDATION = "Sample photos", "Upload a photo", "Camera", "Validation image"
@@ -73,6 +74,7 @@ PAGES = {  # file, relative to the repository -> title, in the tutorial's order;
     "cnnviz_app/pages/home.py": "Home",
     "cnnviz_app/pages/data.py": "Data",
     "cnnviz_app/pages/architecture.py": "Architecture",
+    "cnnviz_app/pages/build.py": "Build",
     "cnnviz_app/pages/training.py": "Training",
     "cnnviz_app/pages/evaluation.py": "Evaluation",
     "cnnviz_app/pages/layer_explorer.py": "Layer Explorer",
@@ -90,6 +92,15 @@ def shipped_model():
     (the Training page trains a model of its own, kept in SESSION).
     """
     return load_default_model()
+
+
+@st.cache_resource(show_spinner="Timing a few training steps on this machine…")
+def machine_speed():
+    """cnnviz.calibration.Speed: this server's training and validation rates, measured once with
+    the tutorial's network, for every session's epoch estimates."""
+    from cnnviz.calibration import measure  # TensorFlow: see the module's docstring
+
+    return measure()
 
 
 @dataclass(frozen=True)

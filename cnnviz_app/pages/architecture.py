@@ -1,13 +1,13 @@
 """Architecture: the session's network (the tutorial's unless the Training page chose another),
 layer by layer, with the arithmetic behind every count."""
 
-import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE, charts
 from cnnviz.architecture import TUTORIAL, line_of
-from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, side_steps, with_first_pooling
+from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, side_steps
 from cnnviz_app.common import session_if_made, shipped_model
+from cnnviz_app.layers_view import BATCH_NORM, GAP, first_pooling_sentences, formulas_table
 
 
 st.title("Architecture")
@@ -18,7 +18,6 @@ line = line_of(model.layers)
 tutorial = line == TUTORIAL
 rows = layer_table(model)
 total = model.count_params()
-by_name = {r.name: r for r in rows}
 biggest = max(rows, key=lambda r: r.params)
 
 st.markdown(
@@ -42,25 +41,7 @@ st.caption(
 st.plotly_chart(charts.shape_flow(rows, INPUT_SHAPE), width="stretch", config={"displayModeBar": False})
 
 st.subheader("The layer table")
-frame = pd.DataFrame(
-    [
-        {
-            "layer": r.name,
-            "kind": r.kind,
-            "output shape": charts.format_shape(r.output_shape),
-            "formula": r.formula if r.params else "–",
-            "parameters": f"{r.params:,}",
-            "share": charts.format_share(r.share) if r.params else "",
-        }
-        for r in rows
-    ]
-    + [{"layer": "total", "kind": "", "output shape": "", "formula": "", "parameters": f"{total:,}", "share": "100%"}]
-)
-st.dataframe(frame, hide_index=True, width="stretch", height=36 * (len(frame) + 1) + 4)
-st.caption(
-    "A convolution's formula is (kernel height × kernel width × input channels) × filters + one bias per filter; "
-    "a dense layer's is inputs × units + one bias per unit. Activations, pooling, flatten and dropout learn nothing."
-)
+formulas_table(rows)
 activations = [r.name for r in rows if r.kind in ("relu", "sigmoid")]
 if tutorial:
     st.caption(
@@ -72,35 +53,8 @@ chart_col, text_col = st.columns([1, 1], gap="large")
 with chart_col:
     st.subheader("Who holds the parameters")
     st.plotly_chart(charts.parameter_share(rows), width="stretch", config={"displayModeBar": False})
-    flat = by_name.get("flatten_1")
-    pooled_early = any(r.kind == "max pooling" for r in rows[1:3])  # the blog's pooling layer is already there
-    if flat is not None and biggest.kind == "fully connected" and not pooled_early:
-        st.caption(
-            f"{biggest.name} connects every one of the {flat.output_shape[0]:,} flattened values to each of its "
-            f"{biggest.output_shape[0]} units: {biggest.formula} = {biggest.params:,}. The convolutions reuse one small "
-            "kernel at every position, so they need few parameters however large the image."
-        )
-        blog = with_first_pooling(model)
-        blog_rows = {r.name: r for r in layer_table(blog)}
-        blog_dense, blog_flat = blog_rows[biggest.name], blog_rows[flat.name]
-        last_maps = by_name[next(r.name for r in reversed(rows[: rows.index(flat)]) if len(r.output_shape) == 3)]
-        blog_maps = next(r for r in reversed(list(blog_rows.values())[: list(blog_rows).index(flat.name)]) if len(r.output_shape) == 3)
-        st.caption(
-            f"Why so many: the tutorial adapts the Keras blog's small network but leaves out its first pooling layer. "
-            f"With it, the last maps would be {charts.format_shape(blog_maps.output_shape)} instead of "
-            f"{charts.format_shape(last_maps.output_shape)}, flatten would hand on {blog_flat.output_shape[0]:,} values, "
-            f"and {biggest.name} would hold {blog_dense.params:,} parameters ({blog.count_params():,} in the whole "
-            f"network) instead of {biggest.params:,} ({total:,}). Computed by building that network here."
-        )
-
-BATCH_NORM = """**Batch norm**: each channel is shifted and scaled to mean 0 and variance 1 over the batch, then
-by a learned scale and shift (2 parameters a channel, plus the running mean and variance it keeps for testing:
-4 in the table). Deeper networks train much faster with it, at larger learning rates.
-"""
-GAP = """**Global average pooling**: each last map becomes its mean, one number a channel, where flatten would
-keep every position: the dense layer after it needs few weights, and where in the photo a pattern was
-stops mattering.
-"""
+    for sentence in first_pooling_sentences(line):
+        st.caption(sentence)
 
 with text_col:
     st.subheader("What each layer does")

@@ -20,6 +20,7 @@ overview_slot.caption("Following one photo through the network…")
 descriptions = {
     "cnnviz_app/pages/data.py": "the labelled photos, how they split into training and validation, what was skipped",
     "cnnviz_app/pages/architecture.py": "every layer, its output shape and why it has the parameters it has",
+    "cnnviz_app/pages/build.py": "change the network block by block, watch its parameters and epoch time move, then train it",
     "cnnviz_app/pages/training.py": "train one epoch live and watch loss and accuracy; save and load weights",
     "cnnviz_app/pages/evaluation.py": "how often the network is right on validation photos, and the ones it gets most wrong",
     "cnnviz_app/pages/layer_explorer.py": "one photo through every layer: verdict, feature maps, filters, the convolution check, where it looked, occlusion, fooling it",

@@ -34,6 +34,7 @@ from cnnviz_app.common import (
     DEFAULT_VAL,
     REPO,
     WORKSHOP_EPOCHS,
+    WORKSHOP_PHOTOS,
     WORKSHOP_RATE,
     SPLIT,
     current_dataset,
@@ -69,7 +70,7 @@ POLL_SECONDS = 1.0
 MORE_EPOCHS = 3
 
 COUNTS = {  # choice -> (train, validation)
-    "workshop": (2_000, 800),  # the values the tutorial's code has commented out
+    "workshop": WORKSHOP_PHOTOS,
     "tutorial": (DEFAULT_TRAIN, DEFAULT_VAL),
 }
 COUNT_LABELS = {

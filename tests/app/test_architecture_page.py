@@ -39,12 +39,11 @@ def test_architecture_shows_the_live_total_every_formula_and_dense_1s_share():
     assert "1 / (1 − 0.5) = 2" in body
 
 
-def test_architecture_sentences_are_computed_from_the_network_and_change_with_it(monkeypatch):
+def test_architecture_sentences_are_computed_from_the_network_and_change_with_it():
     """The valid-padding arithmetic, the pooling steps (71 -> 35 drops a row), the threshold rule
     and the Keras blog's dense_1 (with the first pooling layer the tutorial leaves out) come from
     the model: another network gives other sentences."""
     from cnnviz import RULE
-    from cnnviz.backend import keras
 
     from cnnviz.model import layer_table
 
@@ -64,26 +63,15 @@ def test_architecture_sentences_are_computed_from_the_network_and_change_with_it
     assert heights["flatten_1"] == heights["max_pooling2d_2"] == 35
     assert heights["dense_1"] < heights["max_pooling2d_2"] and heights["dense_2"] < heights["dense_1"]
 
-    def wider_kernels_fewer_filters():  # 5x5 kernels and 16 filters in conv2d_3, same names
-        L = keras.layers
-        model = keras.Sequential([
-            keras.Input(shape=(150, 150, 3)),
-            L.Conv2D(32, (5, 5), name="conv2d_1"), L.Activation("relu", name="relu_1"),
-            L.Conv2D(32, (5, 5), name="conv2d_2"), L.Activation("relu", name="relu_2"),
-            L.MaxPooling2D((2, 2), name="max_pooling2d_1"),
-            L.Conv2D(16, (5, 5), name="conv2d_3"), L.Activation("relu", name="relu_3"),
-            L.MaxPooling2D((2, 2), name="max_pooling2d_2"),
-            L.Flatten(name="flatten_1"), L.Dense(64, name="dense_1"), L.Activation("relu", name="relu_4"),
-            L.Dropout(0.5, name="dropout_1"), L.Dense(1, name="dense_2"), L.Activation("sigmoid", name="sigmoid"),
-        ])
-        return model, None
+    # Another line (a third conv, 16 filters in the last): every number in those sentences moves.
+    from cnnviz.session import SessionModel
 
-    monkeypatch.setattr("cnnviz_app.common.shipped_model", wider_kernels_fewer_filters)
-    body = texts(open_page("cnnviz_app/pages/architecture.py"))
-    # 150 -> 146 -> 142 -> pool 71 -> 67 -> pool 33; the blog's: 146 -> 73 -> 69 -> 34 -> 30 -> 15
-    assert "150 − 5 + 1 = 146" in body and "loses 4 rows and 4 columns: 150 → 146, 146 → 142, 71 → 67" in body
-    assert "142 → 71, 67 → 33 (67 is odd" in body
-    assert f"{15 * 15 * 16 * 64 + 64:,} parameters" in body and f"instead of {33 * 33 * 16 * 64 + 64:,}" in body
+    other = SessionModel.untrained(network="conv32 conv32 conv32 pool conv16 pool dense64 dropout0.5")
+    body = texts(open_page("cnnviz_app/pages/architecture.py", session=other))
+    # 150 -> 148 -> 146 -> 144 -> pool 72 -> 70 -> pool 35; the blog's: 148 -> 74 -> 72 -> 70 -> 35 -> 33 -> 16
+    assert "loses 2 rows and 2 columns: 150 → 148, 148 → 146, 146 → 144, 72 → 70" in body
+    assert "144 → 72, 70 → 35." in body
+    assert f"{16 * 16 * 16 * 64 + 64:,} parameters" in body and f"instead of {35 * 35 * 16 * 64 + 64:,}" in body
 
 
 @pytest.mark.parametrize("name", ["modern", "pooled"])

@@ -19,7 +19,7 @@ def test_home_says_what_the_app_teaches_links_the_pages_and_the_weights_state():
     body = texts(at)
     assert "How a CNN tells dogs from cats" in body
     links = [link.proto.label for link in at.get("page_link")]
-    assert links == ["1. Data", "2. Architecture", "3. Training", "4. Evaluation", "5. Layer Explorer"]
+    assert links == ["1. Data", "2. Architecture", "3. Build", "4. Training", "5. Evaluation", "6. Layer Explorer"]
     if default_weights_path() is None:
         assert "Untrained network" in body
     else:

@@ -2,11 +2,12 @@
 
 import pytest
 
-from cnnviz.architecture import MODERN, NETWORKS, TUTORIAL, line_of, multiply_adds, network_line, parameters, receptive_fields, specs
+from cnnviz.architecture import (
+    MAX_PARAMETERS, MODERN, NETWORKS, POOLED, TUTORIAL, layer_rows, line_of, multiply_adds, network_line, parameters,
+    receptive_fields, specs, with_first_pooling,
+)
 from cnnviz.errors import CnnvizError
 from cnnviz.model import build_network
-
-POOLED = "conv32 pool conv32 pool conv64 pool dense64 dropout0.5"
 LINES = [
     TUTORIAL,
     POOLED,
@@ -29,6 +30,21 @@ def test_the_arithmetic_is_keras_own(line):
     assert [s.name for s in specs(line)] == [layer.name for layer in model.layers]
     assert [s.output_shape for s in specs(line)] == [tuple(layer.output.shape[1:]) for layer in model.layers]
     assert line_of(model.layers) == network_line(line)
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_each_formula_adds_up_to_keras_own_count(line):
+    """The formula the layer tables show is the arithmetic of that layer's count_params."""
+    model = build_network(line)
+    for row, layer in zip(layer_rows(line), model.layers, strict=True):
+        worked = row.formula.split(" (")[0].replace(",", "").replace("x", "*")
+        assert eval(worked, {}) == layer.count_params(), (row.name, row.formula)
+        assert row.share == pytest.approx(layer.count_params() / model.count_params())
+
+
+def test_the_blogs_network_pools_after_the_first_conv():
+    assert with_first_pooling(TUTORIAL) == POOLED
+    assert with_first_pooling("conv8 bn conv8 dense4") == "conv8 pool bn conv8 dense4"
 
 
 def test_the_tutorials_line_names_its_layers_as_its_summary_does():
@@ -65,6 +81,11 @@ def test_receptive_fields_by_hand():
 def test_names_and_spacing():
     assert network_line("Tutorial") == TUTORIAL and network_line("modern") == MODERN == NETWORKS["modern"]
     assert network_line("  CONV8,pool   dense4 ") == "conv8 pool dense4"
+    assert network_line("conv8 dropout0.50 dense04") == "conv8 dropout0.5 dense4"  # as line_of reads it back
+
+
+def test_the_shipped_networks_fit_under_the_limit():
+    assert all(parameters(line) <= MAX_PARAMETERS for line in NETWORKS.values())
 
 
 @pytest.mark.parametrize(
@@ -79,6 +100,14 @@ def test_names_and_spacing():
         ("conv8 dense8 conv8", "conv comes after the maps became a vector"),
         ("conv8 dense8 gap", "dense comes before gap"),
         ("", "The network is empty"),
+        (
+            "conv32 conv32 pool conv64 pool dense512 dropout0.5",
+            f"The network has 40,170,465 parameters; this server holds up to {MAX_PARAMETERS:,} per attendee: "
+            "add a pool before the flatten or use fewer units in dense512 (dense_1 holds 40,141,312).",
+        ),
+        ("conv32 gap dense4096 dense4096 dense4096", "use fewer units in dense4096 or the dense layer before it (dense_2 holds"),
+        ("conv4096 conv1024", "use fewer filters in conv1024 or the conv before it (conv2d_2 holds 37,749,760)"),
+        ("conv1024", "add a pool or gap before the output (dense_1 holds 22,429,697)"),
     ],
 )
 def test_every_bad_line_gets_one_sentence(line, words):

@@ -234,6 +234,8 @@ def test_every_command_takes_a_network(tiny_kaggle, cat_photo, tmp_path, capsys)
         r = cnnviz(*args)
         return r.returncode, r.stdout, r.stderr
 
+    code, text, _ = run("summary", "--arch", "conv32 pool conv32 pool conv64 pool dense64 dropout0.5")
+    assert code == 0 and "total parameters: 1,212,513" in text, "the Keras blog's pooled network, as issue 16 counts it"
     code, text, _ = run("summary", "--arch", line)
     assert code == 0 and f"network: {line}" in text and "batch norm" in text and "global average pooling" in text
     code, text, err = run("train", "--data", tiny_kaggle, "--train-samples", 32, "--val-samples", 16, "--batch-size", 8,
@@ -255,3 +257,18 @@ def test_every_command_takes_a_network(tiny_kaggle, cat_photo, tmp_path, capsys)
     assert code == 2 and "holds weights for 'conv4 bn pool conv8 gap', not 'modern'" in err and "Traceback" not in err
     code, text, err = run("summary", "--arch", "conv8 pool dense4 conv8")
     assert code == 2 and err.count("\n") == 1 and "conv comes after the maps became a vector" in err
+
+
+def test_a_network_over_the_limit_is_refused_in_one_line(tiny_kaggle, capsys):
+    """Before anything is built or read: one sentence that names the limit, exit status 2."""
+    from cnnviz.architecture import MAX_PARAMETERS
+    from cnnviz.cli import main
+
+    big = "conv32 conv32 pool conv64 pool dense256 dropout0.5"
+    for args in (["summary", "--arch", big], ["train", "--data", str(tiny_kaggle), "--arch", big, "--train-samples", "32"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"error: The network has 20,099,553 parameters; this server holds up to {MAX_PARAMETERS:,} per attendee: "
+            "add a pool before the flatten or use fewer units in dense256 (dense_1 holds 20,070,656).\n"
+        )

@@ -293,14 +293,15 @@ def test_a_truncated_file_leaves_the_current_model_untouched(tmp_path):
 
 
 def test_the_shapes_shrink_as_the_layers_say(model):
-    from cnnviz.model import shape_sentences, side_steps, with_first_pooling
+    from cnnviz.architecture import with_first_pooling
+    from cnnviz.model import shape_sentences, side_steps
 
     rows = layer_table(model)
     assert [(a, b) for _, a, b in side_steps(rows, "convolution")] == [(150, 148), (148, 146), (73, 71)]
     assert [(a, b) for _, a, b in side_steps(rows, "max pooling")] == [(146, 73), (71, 35)]
     said = " ".join(shape_sentences(model))
     assert "150 − 3 + 1 = 148" in said and "keeps ⌊71/2⌋ = 35" in said and "halves 146 to 73 exactly" in said
-    blog = " ".join(shape_sentences(with_first_pooling(model)))  # another network, other sentences
+    blog = " ".join(shape_sentences(build_network(with_first_pooling(TUTORIAL))))  # another network, other sentences
     assert "halves 148 to 74 exactly" in blog and "⌊71/2⌋" not in blog
 
 
