@@ -199,3 +199,28 @@ def test_each_confusion_cell_lists_exactly_the_photos_the_evaluation_put_there(m
     assert_no_exception(at)
     assert "Layer Explorer" in [t.value for t in at.title]
     assert split.val[at.session_state["val_index"]][0] == first.key[len("eval_cell_11_"):]
+
+
+@pytest.mark.slow
+def test_a_full_cell_shows_its_photos_a_page_at_a_time(monkeypatch, tmp_path, data_root):
+    from cnnviz.evaluation import evaluate_items, sample_items
+    from tests.appserver import copy_photos
+
+    folder = copy_photos(data_root / "train", tmp_path / "train", per_class=60)
+    monkeypatch.setenv("CNNVIZ_DATA", str(folder))
+    model = dog_sayer()
+    at = open_page("cnnviz_app/pages/evaluation.py", session=SessionModel(model, "says dog", own=True))
+    split = at.session_state["split"]
+    items = sample_items(split.val, len(split.val), seed=split.seed)
+    p = evaluate_items(model, items).dog_probabilities
+    cats = [path for (path, label), dog in sorted(zip(items, p), key=lambda pair: -abs(pair[1] - 0.5)) if label == 0 and dog > 0.5]
+    assert len(cats) > 12  # more cats called dogs than a page holds
+
+    select_points(at, "eval_confusion", [[0, 1, len(cats)]])
+    listed = lambda: [b.key[len("eval_cell_01_"):] for b in at.button if b.key and b.key.startswith("eval_cell_01_")]  # noqa: E731
+    assert listed() == cats[:12]  # the surest verdicts first
+    more = next(b for b in at.button if b.key == "eval_cell_more_01")
+    assert more.label == f"Show {min(12, len(cats) - 12)} more (of {len(cats) - 12} not shown)"
+    more.click().run()
+    assert_no_exception(at)
+    assert listed() == cats[:24]
