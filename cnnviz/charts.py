@@ -385,16 +385,22 @@ def epoch_history(rows: Sequence[Mapping]) -> go.Figure:
 
 
 def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
-    """The 2x2 confusion matrix (rows: true class, columns: verdict), each cell's count and row share."""
+    """The 2x2 confusion matrix (rows: true class, columns: verdict), each cell's count and row share.
+
+    Each cell is also a point (its second trace) whose customdata is (true class, verdict,
+    count), 0 cat and 1 dog: a click anywhere in a cell selects it (hovers reach the nearest
+    cell's centre), and a selected cell is outlined, so a page can open the photos in it.
+    """
     m = np.asarray(matrix, dtype=int)
     rows = m.sum(axis=1, keepdims=True)
     share = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
     labels = [[f"<b>{m[i, j]:,}</b><br>{share[i, j]:.0%}" for j in range(2)] for i in range(2)]
+    x, y = [f"verdict {c}" for c in CLASS_NAMES], [f"true {c}" for c in CLASS_NAMES]
     fig = go.Figure(
         go.Heatmap(
             z=share,
-            x=[f"verdict {c}" for c in CLASS_NAMES],
-            y=[f"true {c}" for c in CLASS_NAMES],
+            x=x,
+            y=y,
             text=labels,
             texttemplate="%{text}",
             textfont=dict(size=18),
@@ -403,12 +409,28 @@ def confusion_heatmap(matrix: np.ndarray) -> go.Figure:
             zmax=1,
             showscale=False,
             customdata=m,
-            hovertemplate="%{y}, %{x}: %{customdata:,} photos (%{z:.0%} of the row)<extra></extra>",
+            hoverinfo="skip",  # the cells' points below answer the hover, with the same numbers
         )
     )
-    fig.update_yaxes(autorange="reversed")
+    cells = [(i, j) for i in range(2) for j in range(2)]
+    fig.add_scatter(
+        x=[x[j] for _, j in cells],
+        y=[y[i] for i, _ in cells],
+        mode="markers",
+        marker=dict(symbol="square-open", size=70, color="#222", line=dict(width=3), opacity=0),
+        selected=dict(marker=dict(opacity=1)),
+        unselected=dict(marker=dict(opacity=0)),
+        customdata=[[i, j, int(m[i, j])] for i, j in cells],
+        text=[f"{share[i, j]:.0%}" for i, j in cells],
+        hovertemplate="%{y}, %{x}: %{customdata[2]:,} photos (%{text} of the row)<extra></extra>",
+        showlegend=False,
+    )
+    fig.update_yaxes(autorange="reversed", fixedrange=True)
+    fig.update_xaxes(fixedrange=True)
     # No text colour is set: plotly writes dark text on light cells and light text on dark ones.
-    return _layout(fig, height=330)
+    _layout(fig, height=330)
+    fig.update_layout(hoverdistance=-1, clickmode="event+select")
+    return fig
 
 
 SPACE_FOR_LABEL = 36  # px above a plot for one line of annotation text at _FONT's size
@@ -627,13 +649,15 @@ def photo_map_figure(photo_map, method: str = "pca") -> go.Figure:
                         opacity=1.0 if wrong else 0.7, line=dict(width=0)),
             customdata=np.stack([at, photo_map.dog_probability[at]], axis=-1) if len(at) else None,
             text=names[at],
-            hovertemplate="%{text}<br>P(dog) = %{customdata[1]:.3f}<extra></extra>",
+            hovertemplate=f"%{{text}}, a {cls}<br>P(dog) = %{{customdata[1]:.3f}}<extra></extra>",
         )
     axes = _map_axes(photo_map, method)
     fig.update_xaxes(title=axes[0], zeroline=False, gridcolor="#eee", showticklabels=method == "pca")
     fig.update_yaxes(title=axes[1], zeroline=False, gridcolor="#eee", showticklabels=method == "pca")
     _layout(fig, height=520)
-    fig.update_layout(legend=dict(orientation="h", y=-0.12, x=0), clickmode="event")
+    # A click selects its point and a drag draws a box around some (Streamlit hands both to the
+    # page); with clickmode "event" alone a click would select nothing.
+    fig.update_layout(legend=dict(orientation="h", y=-0.12, x=0), clickmode="event+select", dragmode="select")
     return fig
 
 

@@ -97,8 +97,17 @@ def confidently_wrong(evaluation: Evaluation, k: int = 8) -> list[int]:
     A verdict's confidence is the probability of the class it named (P(dog) for "dog",
     1 - P(dog) for "cat"), so a cat called a dog at P(dog) = 0.97 comes before one at 0.6.
     """
-    p = np.asarray(evaluation.dog_probabilities, dtype="float64")
-    wrong = np.flatnonzero(evaluation.predictions != evaluation.labels)
-    confidence = np.abs(p[wrong] - 0.5)
-    return [int(i) for i in wrong[np.argsort(-confidence, kind="stable")][:k]]
+    return surest_first(evaluation, np.flatnonzero(evaluation.predictions != evaluation.labels))[:k]
 
+
+def cell_photos(evaluation: Evaluation, true: int, said: int) -> list[int]:
+    """Indices of the photos in one cell of the confusion matrix (true class `true`, verdict
+    `said`; 0 cat, 1 dog), the verdicts the network was surest of first."""
+    return surest_first(evaluation, np.flatnonzero((evaluation.labels == true) & (evaluation.predictions == said)))
+
+
+def surest_first(evaluation: Evaluation, indices: np.ndarray) -> list[int]:
+    """`indices` ordered by how far each photo's P(dog) is from 0.5, farthest first (ties keep their order)."""
+    p = np.asarray(evaluation.dog_probabilities, dtype="float64")
+    indices = np.asarray(indices, dtype=int)
+    return [int(i) for i in indices[np.argsort(-np.abs(p[indices] - 0.5), kind="stable")]]

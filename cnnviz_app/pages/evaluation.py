@@ -1,7 +1,9 @@
 """Evaluation: how right the current model is on validation photos it never trained on.
 
-The confusion matrix and the accuracy, the photos it was surest of and wrong about (each
-opens in the Layer Explorer), and how its P(dog) spreads for cats and for dogs.
+The confusion matrix (a click on a cell shows its photos) and the accuracy, how its P(dog)
+spreads for cats and for dogs, the photos it was surest of and wrong about, and the network's
+map of the photos (its last hidden layer by PCA or t-SNE). Every photo shown opens in the
+Layer Explorer with one click.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from cnnviz_app import common
 NO_BAR = {"displayModeBar": False}
 DEFAULT_SAMPLE = 200
 GALLERY = 8
+CELL_PAGE = 12  # a confusion cell's photos shown at a time
+BOX_SHOWN = 9  # photos of a box drawn on the map shown beside it
 
 st.title("Evaluation")
 st.markdown(
@@ -31,7 +35,8 @@ if split is None or not split.val:
     st.stop()
 
 # Judging imports TensorFlow (seconds, on a fresh server): the title and the no-data advice paint first.
-from cnnviz.evaluation import confidently_wrong, evaluate_items, sample_items  # noqa: E402
+from cnnviz import photomap  # noqa: E402
+from cnnviz.evaluation import cell_photos, confidently_wrong, evaluate_items, sample_items  # noqa: E402
 from cnnviz.inspect import verdict  # noqa: E402
 
 choice = common.current_model()
@@ -77,8 +82,10 @@ if choice.source == "session" and common.training_in_progress():
     st.info("An epoch is training this model right now: these numbers are for the weights as they were a moment ago.")
 
 
+items = sample_items(val, int(n), seed=split.seed)
+
+
 def judge():
-    items = sample_items(val, int(n), seed=split.seed)
     bar = st.progress(0.0, text=f"Judging {len(items)} validation photos…")
     done = [0]
 
@@ -103,6 +110,49 @@ pngs = common.memo(  # drawn once per evaluation, not on every rerun of the page
     keep=1,
 )
 
+
+def open_in_explorer(path: str) -> None:
+    """The Layer Explorer reads its photo from these two keys: the validation source, and which photo."""
+    st.session_state["photo_source"] = "Validation image"
+    st.session_state["val_index"] = index_in_val[path]
+    st.switch_page("cnnviz_app/pages/layer_explorer.py")
+
+
+def gallery(photos: list, key: str, per_row: int = 4, narrow: bool = False) -> None:
+    """Each photo's picture, true class, verdict and P(dog), and a button that opens it in the
+    Layer Explorer. `photos`: (path, true label, P(dog), picture), the picture None to read it
+    from the photo's file. `narrow`: small print and a short button, for narrow columns."""
+    for row_start in range(0, len(photos), per_row):
+        for col, (path, label, p, picture) in zip(st.columns(per_row), photos[row_start : row_start + per_row]):
+            v = verdict(p)
+            if picture is None:
+                try:
+                    picture = pictures.square_thumbnail(common.photo_from_path(path).original, 240)
+                except CnnvizError as exc:  # the file changed since the folder was scanned
+                    col.caption(str(exc))
+            if picture is not None:
+                col.image(picture, width="stretch")
+            if narrow:
+                col.caption(f"{Path(path).name}  \na **{CLASS_NAMES[label]}**, called **{v.label}**  \nP(dog) = {v.dog_probability:.3f}")
+            else:
+                col.markdown(f"A **{CLASS_NAMES[label]}**, called **{v.label}**: P(dog) = {v.dog_probability:.3f}  \n{Path(path).name}")
+            label_words = "Open" if narrow else "Open in Layer Explorer"
+            if col.button(label_words, key=f"{key}_{path}", icon=":material/layers:", help=f"Open {Path(path).name} in the Layer Explorer"):
+                open_in_explorer(path)
+
+
+def judged(indices: list[int]) -> list:
+    """The gallery's rows for photos of the evaluation, by their index in it."""
+    return [(*evaluation.items[i], float(evaluation.dog_probabilities[i]), None) for i in indices]
+
+
+def selected(event) -> list[list]:
+    """The customdata of each point a plotly chart's selection holds, as a list. A figure's numpy
+    customdata reaches the browser as a typed array, whose rows come back as {"0": .., "1": ..}."""
+    rows = [point["customdata"] for point in event.selection.points]
+    return [[row[str(k)] for k in range(len(row))] if isinstance(row, dict) else list(row) for row in rows]
+
+
 left, right = st.columns([2, 3], gap="large")
 with left:
     cm = evaluation.confusion
@@ -118,8 +168,12 @@ with left:
         "The Training page's val_accuracy scores every validation photo of its epoch, not this sample, "
         "so the two figures differ by about that much."
     )
-    st.plotly_chart(charts.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion")
-    st.caption("Rows: what the photo is. Columns: what the network said. The diagonal is right.")
+    cell_event = st.plotly_chart(
+        charts.confusion_heatmap(cm), width="stretch", config=NO_BAR, key="eval_confusion",
+        on_select="rerun", selection_mode="points",
+    )
+    st.caption("Rows: what the photo is. Columns: what the network said. The diagonal is right. "
+               "**Click a cell to see its photos**; click it again to close them.")
     st.download_button(
         "PNG", pngs["confusion"], file_name="confusion-matrix.png", mime="image/png",
         icon=":material/download:", on_click="ignore", key="eval_confusion_png",
@@ -140,31 +194,125 @@ with right:
         mime="image/png", icon=":material/download:", on_click="ignore", key="eval_histogram_png",
     )
 
+
+def show_cell(true: int, said: int) -> None:
+    """The photos of one cell of the confusion matrix, a page at a time."""
+    in_cell = cell_photos(evaluation, true, said)
+    shown_key = f"eval_cell_shown_{true}{said}"
+    shown = st.session_state.setdefault(shown_key, CELL_PAGE)
+    st.subheader(f"{CLASS_NAMES[true].capitalize()}s called {CLASS_NAMES[said]}s: {len(in_cell):,} photo{'' if len(in_cell) == 1 else 's'}")
+    if not in_cell:
+        st.info("No judged photo landed in this cell.")
+        return
+    st.markdown(
+        ("Right verdicts" if true == said else "Wrong verdicts")
+        + ", the ones the network was surest of first. Open one to see what each layer made of it."
+    )
+    gallery(judged(in_cell[:shown]), key=f"eval_cell_{true}{said}", per_row=6, narrow=True)
+    if len(in_cell) > shown:
+        st.button(
+            f"Show {min(CELL_PAGE, len(in_cell) - shown)} more (of {len(in_cell) - shown:,} not shown)",
+            key=f"eval_cell_more_{true}{said}", icon=":material/expand_more:",
+            on_click=lambda: st.session_state.update({shown_key: shown + CELL_PAGE}),
+        )
+
+
+if cells := selected(cell_event):
+    show_cell(int(cells[0][0]), int(cells[0][1]))
+
 st.subheader("Most confidently wrong")
-
-
-def open_in_explorer(path: str) -> None:
-    """The Layer Explorer reads its photo from these two keys: the validation source, and which photo."""
-    st.session_state["photo_source"] = "Validation image"
-    st.session_state["val_index"] = index_in_val[path]
-    st.switch_page("cnnviz_app/pages/layer_explorer.py")
-
-
 wrong = confidently_wrong(evaluation, GALLERY)
 if not wrong:
     st.success("Every judged photo was right: nothing to show here.")
 else:
     st.markdown("The photos the network was surest of, and wrong about. Open one to see what each layer made of it.")
-    for row_start in range(0, len(wrong), 4):
-        for col, i in zip(st.columns(4), wrong[row_start : row_start + 4]):
-            path, label = evaluation.items[i]
-            v = verdict(float(evaluation.dog_probabilities[i]))
-            try:
-                col.image(pictures.square_thumbnail(common.photo_from_path(path).original, 240), width="stretch")
-            except CnnvizError as exc:  # the file changed since the folder was scanned
-                col.caption(str(exc))
-            col.markdown(
-                f"A **{CLASS_NAMES[label]}**, called **{v.label}**: P(dog) = {v.dog_probability:.3f}  \n{Path(path).name}"
+    gallery(judged(wrong), key="eval_open")
+
+# --- the network's map of the photos ---------------------------------------------------------
+
+st.subheader("The network's map of the photos")
+# The judged photos, or a seeded share of them: t-SNE's seconds and the map's thumbnails grow with the count.
+map_items = items if len(items) <= photomap.SAMPLE else sample_items(items, photomap.SAMPLE, seed=split.seed)
+
+
+def place():
+    bar = st.empty()
+
+    def on_batch(done: int, total: int) -> None:
+        words = f"Passing the photos through the network: {done} of {total}…" if done < total else f"Placing {total} photos by PCA and t-SNE…"
+        bar.progress(done / total, text=words)
+
+    found = photomap.photo_map(model, map_items, on_batch=on_batch)
+    bar.empty()
+    return found
+
+
+# The map itself is shared by every session on these weights (cnnviz.memo); the session keeps its
+# own reference too, so other sessions' maps pushing it out of the shared memo cost it no recompute.
+with st.spinner(f"Placing {len(map_items):,} photos on the network's map…"):
+    found = common.memo((fingerprint, split.key, len(val), int(n)), place, slot="_eval_map_memo", keep=1)
+
+if found.collapsed:
+    st.warning(
+        f"Every photo gets the same {found.dimensions} values from {found.layer}, the network's last hidden layer "
+        "(its units are silent), so the map would be one point. Train another epoch on the Training page."
+    )
+else:
+    method = st.radio("Placed by", list(charts.MAP_METHODS), format_func=charts.MAP_METHODS.get, horizontal=True, key="eval_map_method")
+    chart_side, picked_side = st.columns([3, 2], gap="medium")
+    with chart_side:
+        map_event = st.plotly_chart(
+            charts.photo_map_figure(found, method), width="stretch", key="eval_map",
+            on_select="rerun", selection_mode=("points", "box", "lasso"),
+        )
+    picked = [int(data[0]) for data in selected(map_event)]
+    # One dot: a click (or a box around a lone dot). The selection cannot tell a click from a box,
+    # since a click after a box still reports the old box beside its one point.
+    if len(picked) == 1:
+        open_in_explorer(found.paths[picked[0]])
+    with picked_side:
+        if picked:
+            st.markdown(f"**{len(picked):,} photo{'' if len(picked) == 1 else 's'} in your selection**"
+                        + (f", the first {BOX_SHOWN} shown" if len(picked) > BOX_SHOWN else ""))
+            gallery(
+                [(found.paths[i], int(found.labels[i]), float(found.dog_probability[i]), found.thumbnails[i]) for i in picked[:BOX_SHOWN]],
+                key="eval_map_pick", per_row=3, narrow=True,
             )
-            if col.button("Open in Layer Explorer", key=f"eval_open_{i}", icon=":material/layers:"):
-                open_in_explorer(path)
+        else:
+            st.metric(
+                "nearest neighbour of the same class",
+                f"{photomap.neighbour_accuracy(getattr(found, method), found.labels):.0%}",
+                help="How often a photo's nearest other photo on this map has its true class: "
+                     "about 50% where the map mixes cats and dogs, 100% where it splits them cleanly.",
+            )
+            st.markdown(
+                "Hover a dot for its photo's name and P(dog). **Click a dot** to open that photo in the Layer "
+                "Explorer. **Drag a box** around some dots (or a lasso, from the chart's toolbar) to see their "
+                "photos here; double-click the chart to clear it."
+            )
+    (x_share, y_share) = found.explained
+    st.markdown(
+        f"Each dot is one of these {len(found.paths):,} validation photos, placed by the {found.dimensions} numbers "
+        f"the network's last hidden layer ({found.layer}, the values its output unit weighs) gives it; crosses mark photos the verdict gets wrong. "
+        f"PCA is a flat view, so its distances and directions mean something (its two axes hold {x_share:.0%} "
+        f"and {y_share:.0%} of how those numbers vary), while t-SNE keeps each photo near its nearest neighbours, "
+        "so its gaps, cluster sizes and axes mean nothing and another seed arranges it differently. A clean split "
+        "shows that the network separates the photos it was shown, not that it understands cats or dogs, and a "
+        "map in two dimensions can hide separations that need more."
+    )
+    st.caption(
+        ("This is this session's model after its latest epoch. " if choice.source == "session" else "")
+        + "After each epoch trained on the Training page, this page places the photos again by the new weights "
+        "when you open it, so a room can watch the clusters form epoch by epoch."
+        + (f" The map places {len(map_items):,} of the {len(items):,} judged photos." if len(map_items) < len(items) else "")
+    )
+    c1, c2, _ = st.columns([1, 1, 6])
+    c1.download_button(
+        "PNG", lambda: charts.photo_map_png(found), file_name="photo-map.png", mime="image/png",
+        icon=":material/download:", on_click="ignore", key="eval_map_png", help="Both maps, side by side",
+    )
+    c2.download_button(
+        "CSV", found.csv(), file_name="photo-map.csv", mime="text/csv",
+        icon=":material/download:", on_click="ignore", key="eval_map_csv",
+        help="One row a photo: true class, P(dog), verdict, both maps' coordinates",
+    )

@@ -49,6 +49,44 @@ def plotly_specs(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def plotly_chart(at: AppTest, key: str):
+    (chart,) = [chart for chart in at.get("plotly_chart") if chart.key == key]
+    return chart
+
+
+def select_points(at: AppTest, key: str, customdata: list, boxed: bool = False) -> AppTest:
+    """Run the page again as Streamlit's frontend does after a selection on the plotly chart
+    `key` (made with on_select="rerun"): one click on the point whose customdata is the one row
+    of `customdata`, or a box drawn around several. AppTest has no handle for a chart's
+    selection, so this sends what Chromium sends: the chart's id and its selection as JSON, each
+    point's customdata as plotly hands it over (a numpy array's rows arrive as typed arrays,
+    which JSON writes as {"0": .., "1": ..}; a list's as lists)."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    chart = plotly_chart(at, key)
+    points = []
+    for row in customdata:
+        for curve, trace in enumerate(json.loads(chart.proto.spec)["data"]):
+            raw = trace.get("customdata")
+            rows = plotly_array(raw).tolist() if raw is not None else []
+            if list(row) in rows:
+                i = rows.index(list(row))
+                sent = {str(k): v for k, v in enumerate(row)} if isinstance(raw, dict) else list(row)
+                points.append({"curve_number": curve, "point_number": i, "point_index": i, "customdata": sent})
+                break
+        else:
+            raise AssertionError(f"no point of {key} has customdata {row}")
+    selection = {
+        "points": points,
+        "point_indices": [p["point_index"] for p in points],
+        "box": [{"type": "rect", "xref": "x", "yref": "y", "x": [0, 1], "y": [0, 1]}] if boxed else [],
+        "lasso": [],
+    }
+    states = at._tree.get_widget_states()  # what AppTest.run() would send, plus the chart's selection
+    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps({"selection": selection})))
+    return at._run(states)
+
+
 def shipped():
     """The app's own shared model (the shipped weights, or one untrained network per process)."""
     from cnnviz_app.common import shipped_model

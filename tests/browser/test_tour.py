@@ -139,17 +139,39 @@ def test_every_page_in_chromium(page, server, cat_photo):
 
 
 def test_beyond_the_tutorial_in_chromium(page, server):
-    """After the tour above (the session's model trained): evaluation, Grad-CAM, presenter mode on and off."""
+    """After the tour above (the session's model trained): evaluation (its map, a confusion cell's
+    photos, one opened in the Layer Explorer), Grad-CAM, presenter mode on and off."""
     if not page.url.startswith(server):  # run on its own
         page.goto(server)
         settle(page)
     go(page, "Evaluation")
     page.get_by_text(re.compile(r"validation photos judged right")).first.wait_for(timeout=120_000)
+    # the network's map of the photos, drawn for this session's model (or why it cannot be)
+    page.get_by_text(re.compile(r"Each dot is one of these|so the map would be one point")).first.wait_for(timeout=120_000)
     settle(page)
     no_exception(page)
     screenshots(page, "9-evaluation")
 
-    go(page, "Layer Explorer")
+    # A click on a cell of the confusion matrix lists its photos, each one click from the Layer
+    # Explorer. The true cats called cats, else those called dogs: one of the two holds photos.
+    confusion = page.locator('[data-testid="stPlotlyChart"]').first
+    confusion.scroll_into_view_if_needed()
+    for column, said in ((0.25, "cats"), (0.75, "dogs")):
+        area = confusion.locator(".nsewdrag").first.bounding_box()
+        page.mouse.click(area["x"] + area["width"] * column, area["y"] + area["height"] * 0.25)
+        cell = page.get_by_role("heading", name=re.compile(rf"^Cats called {said}: \d+ photo"))
+        cell.wait_for()
+        settle(page)
+        if page.get_by_role("button", name="Open", exact=True).count():
+            break
+    no_exception(page)
+    screenshots(page, "9b-evaluation-cell", scroll_to=cell)
+    page.get_by_role("button", name="Open", exact=True).first.click()
+    page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()
+    page.get_by_text("Verdict:").first.wait_for()
+    settle(page)
+    no_exception(page)
+
     tab = page.get_by_role("tab", name="Where it looked")
     tab.click()
     page.get_by_text("Grad-CAM for").first.wait_for()

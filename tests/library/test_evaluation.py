@@ -3,7 +3,7 @@
 import numpy as np
 
 from cnnviz import charts
-from cnnviz.evaluation import Evaluation, confidently_wrong
+from cnnviz.evaluation import Evaluation, cell_photos, confidently_wrong
 
 
 def evaluation(labels, probabilities) -> Evaluation:
@@ -19,12 +19,28 @@ def test_confidently_wrong_lists_only_wrong_verdicts_surest_first():
     assert confidently_wrong(evaluation([0, 1], [0.1, 0.9])) == []
 
 
+def test_each_cell_of_the_confusion_matrix_holds_its_photos_surest_first():
+    e = evaluation([0, 0, 1, 1, 0, 1, 0], [0.9, 0.2, 0.03, 0.6, 0.55, 0.5, 0.45])
+    assert cell_photos(e, 0, 0) == [1, 6]  # cats called cats: 0.2 (sure 0.8) before 0.45
+    assert cell_photos(e, 0, 1) == [0, 4]
+    assert cell_photos(e, 1, 0) == [2, 5]  # the dog at exactly 0.5 is called a cat
+    assert cell_photos(e, 1, 1) == [3]
+    assert sorted(sum((cell_photos(e, t, s) for t in (0, 1) for s in (0, 1)), [])) == list(range(7))
+    assert [len(cell_photos(e, t, s)) for t in (0, 1) for s in (0, 1)] == e.confusion.ravel().tolist()
+
+
 def test_confusion_figure_and_histogram_carry_the_evaluations_numbers():
     e = evaluation([0, 0, 0, 1, 1], [0.9, 0.2, 0.4, 0.7, 0.1])
     assert e.confusion.tolist() == [[2, 1], [1, 1]]
     heat = charts.confusion_heatmap(e.confusion).data[0]
     assert np.asarray(heat.customdata).tolist() == [[2, 1], [1, 1]]
     assert heat.text[0][0] == "<b>2</b><br>67%"
+    # each cell is a point too, which a click selects: (true class, verdict, count)
+    figure = charts.confusion_heatmap(e.confusion)
+    cells = figure.data[1]
+    assert np.asarray(cells.customdata).tolist() == [[0, 0, 2], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
+    assert list(cells.x) == ["verdict cat", "verdict dog"] * 2 and list(cells.y) == ["true cat"] * 2 + ["true dog"] * 2
+    assert figure.layout.clickmode == "event+select" and figure.layout.hoverdistance == -1
     hist = charts.probability_histogram(e.dog_probabilities, e.labels)
     assert [trace.name for trace in hist.data] == ["true cats", "true dogs"]
     assert sorted(hist.data[0].x) == [0.2, 0.4, 0.9] and sorted(hist.data[1].x) == [0.1, 0.7]
