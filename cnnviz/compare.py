@@ -34,9 +34,9 @@ class RunRecord:
     def label(self) -> str:
         """What tells runs apart in a legend: the network, the first epoch's optimizer and rate, the start."""
         first = self.rows[0] if self.rows else {}
-        setting = " ".join(
-            [OPTIMIZERS.get(first.get("optimizer"), "")] * bool(first.get("optimizer")) + [format_rate(first["learning_rate"])] * bool(first.get("learning_rate"))
-        )
+        optimizer = OPTIMIZERS.get(first.get("optimizer"), "")
+        rate = format_rate(first["learning_rate"]) if first.get("learning_rate") else ""
+        setting = f"{optimizer} {rate}".strip()
         return ", ".join(part for part in (f"run {self.number}: {network_name(self.line) or 'custom'}", setting, self.start) if part)
 
     def kept(self) -> list[tuple[dict, list[tuple[float, float, float]]]]:
