@@ -1,10 +1,11 @@
-"""cnnviz: `streamlit run streamlit_app.py`. The navigation over the pages, nothing else."""
+"""cnnviz: `python -m cnnviz_app` (or `streamlit run streamlit_app.py`). The navigation over the pages, nothing else."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from cnnviz_app.common import PAGES
+from cnnviz_app.server import keep_keras_state
 
 ROOT = Path(__file__).resolve().parent
 
@@ -27,11 +28,14 @@ pages = [
 # page is open, with the menu hidden; switched off, that page is back where it was.
 presenting = st.sidebar.toggle("Presenter mode", key="presenter_mode", help="The tutorial's story, one idea a screen, in large type.")
 page = st.navigation(pages, position="hidden" if presenting else "sidebar")
-if presenting:
-    # Imported here, not at the top: the presenter's live figures import TensorFlow, and a fresh
-    # server's Home must paint without waiting for it.
-    from cnnviz_app.presenter import show
+try:
+    if presenting:
+        # Imported here, not at the top: the presenter's live figures import TensorFlow, and a fresh
+        # server's Home must paint without waiting for it.
+        from cnnviz_app.presenter import show
 
-    show()
-else:
-    page.run()
+        show()
+    else:
+        page.run()
+finally:
+    keep_keras_state()  # before Streamlit's end-of-run clean-up: see cnnviz_app/server.py

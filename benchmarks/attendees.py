@@ -1,6 +1,6 @@
 """A room of attendees on one app: concurrent Chromium sessions exploring and training.
 
-Starts the app as the README does (`python -m streamlit run streamlit_app.py`, bound to
+Starts the app as the README does (`python -m cnnviz_app`, bound to
 127.0.0.1 by .streamlit/config.toml) on a free port, with CNNVIZ_DATA set to a temporary
 copy of a few dozen photos from the shared training folder. One headless Chromium opens a
 browser context (a separate Streamlit session, like a separate laptop) per attendee:

@@ -1,7 +1,7 @@
 """A room opening the Layer Explorer at once, on this checkout and on a peer revision (by
 default main before the Explorer drew only its open tab), measured in the same run.
 
-Each revision runs as the README starts the app (`python -m streamlit run streamlit_app.py`
+Each revision runs as the README starts the app (`python -m cnnviz_app`, or `streamlit run`
 on 127.0.0.1, the peer from a `git archive` of it in a temporary folder, both with this
 interpreter and no dataset: the sample photo is Chelsea). Both servers start first and are
 warmed up by one visitor each, as a presenter would open the app before the room does

@@ -18,6 +18,8 @@ from pathlib import Path
 TRAIN_BUTTON = re.compile(r"^Train (one epoch|\d+ epochs)$")
 
 REPO = Path(__file__).resolve().parent.parent
+# The servers running now, by address: their logs, for a failed browser test's report.
+LOGS: dict[str, Path] = {}
 
 
 def copy_photos(train: Path, dest: Path, per_class: int, start: int = 0) -> Path:
@@ -46,14 +48,14 @@ def healthy(url: str) -> bool:
 
 @contextlib.contextmanager
 def running_app(env: dict[str, str], log_path: Path, timeout: float = 90, root: Path = REPO):
-    """`streamlit run streamlit_app.py` on a free port with `env` added; yields (url, process)
+    """`python -m cnnviz_app` (the README's command) on a free port with `env` added; yields (url, process)
     once it answers its health check, and stops it afterwards. Its output goes to `log_path`.
     `root` is the checkout to run: another one (an older commit) runs its own code, since the
     working directory comes first on the server's import path."""
     port = free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)],
+            [*launcher(root), "--server.headless", "true", "--server.port", str(port)],
             cwd=root, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
@@ -65,9 +67,18 @@ def running_app(env: dict[str, str], log_path: Path, timeout: float = 90, root: 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s")
             time.sleep(0.5)
+        LOGS[url] = log_path
         yield url, proc
     finally:
+        LOGS.pop(url, None)
         stop(proc)
+
+
+def launcher(root: Path) -> list[str]:
+    """The README's command, or `streamlit run` for an older checkout that has no launcher."""
+    if (root / "cnnviz_app" / "__main__.py").exists():
+        return [sys.executable, "-m", "cnnviz_app"]
+    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
 
 
 def stop(proc: subprocess.Popen) -> None:
