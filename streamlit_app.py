@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz_app.common import PAGES
+from cnnviz_app.common import PAGES, network_switch
 from cnnviz_app.server import keep_keras_state
 
 ROOT = Path(__file__).resolve().parent
@@ -27,6 +27,7 @@ pages = [
 # Presenter mode shows one sequence of screens (cnnviz_app/presenter.py) in place of whichever
 # page is open, with the menu hidden; switched off, that page is back where it was.
 presenting = st.sidebar.toggle("Presenter mode", key="presenter_mode", help="The tutorial's story, one idea a screen, in large type.")
+network_switch()
 page = st.navigation(pages, position="hidden" if presenting else "sidebar")
 try:
     if presenting:

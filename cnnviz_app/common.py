@@ -18,6 +18,9 @@ Session state keys (st.session_state), the contract between the pages
                    `current_dataset()` from $CNNVIZ_DATA on whichever page asks first).
 `SPLIT`            "split": cnnviz.split.Split chosen on the Data page (defaults 16,000 / 6,400,
                    seed 13, scaled down for small folders; `split.note` says so).
+`NETWORK`          "network": which shipped network's weights give the verdicts while the session
+                   has no model of its own, "tutorial" (the default) or "modern": the sidebar's
+                   switch (`network_switch()`, drawn by streamlit_app.py on every page).
 `EXPLORED`         "explored": `Explored`, the photo the Layer Explorer showed last, with the values
                    of its photo widgets that show it again. Home draws its overview of it; the
                    Explorer shows an uploaded or camera photo again after a visit to another page
@@ -40,11 +43,11 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz import CLASS_NAMES, images
-from cnnviz.cards import card_accuracy, card_epochs, card_trained_on
+from cnnviz.cards import card_accuracy, card_epochs, card_trained_on, read_card
 from cnnviz.dataset import find_dataset, photo_names, unseen
 from cnnviz.errors import CnnvizError
 from cnnviz.images import Photo, load_photo
-from cnnviz.model import load_default_model, weights_fingerprint
+from cnnviz.model import default_weights_path, load_default_model, weights_fingerprint
 from cnnviz.split import split_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +58,8 @@ DATA_FOLDER = "data_folder"
 DATASET = "dataset"
 SPLIT = "split"
 EXPLORED = "explored"
+NETWORK = "network"
+SHIPPED_NETWORKS = ("tutorial", "modern")  # the networks weights/ may hold a file of, the tutorial's the default
 
 DATA_ENV = "CNNVIZ_DATA"
 DEFAULT_TRAIN, DEFAULT_VAL, DEFAULT_SEED = 16_000, 6_400, 13  # the tutorial's split
@@ -85,13 +90,34 @@ PAGES = {  # file, relative to the repository -> title, in the tutorial's order;
 
 
 @st.cache_resource(show_spinner="Loading the network…")
-def shipped_model():
-    """(model, card or None): the newest shipped weights, or an untrained network.
+def shipped_model(network: str = "tutorial"):
+    """(model, card or None): `network`'s newest shipped weights, or that network untrained.
 
-    One object for every session of this server: read it, never train it or load into it
-    (the Training page trains a model of its own, kept in SESSION).
+    One object a network for every session of this server: read it, never train it or load
+    into it (the Training page trains a model of its own, kept in SESSION).
     """
-    return load_default_model()
+    return load_default_model(network=network)
+
+
+def shipped_network() -> str:
+    """The shipped network whose verdicts this session sees (the sidebar's switch)."""
+    return st.session_state.get(NETWORK, SHIPPED_NETWORKS[0])
+
+
+def network_switch() -> None:
+    """The sidebar's choice of shipped network, each named with its card's val_accuracy; the
+    tutorial's is the default. Reads cards only: a fresh server's first page must not wait for TensorFlow."""
+    def label(network: str) -> str:
+        path = default_weights_path(network=network)
+        accuracy = card_accuracy(read_card(path)) if path else None
+        return f"{network} ({'val_accuracy ' + format(accuracy, '.3f') if accuracy is not None else 'untrained'})"
+
+    st.sidebar.selectbox(
+        "Shipped network", SHIPPED_NETWORKS, key=NETWORK, format_func=label,
+        help="Whose weights give the verdicts on every page until you train or load a model of your own "
+        "on the Training page: the tutorial's network, or the modern one (batch norm, eight convolutions, "
+        "global average pooling). Each file's card says how it was trained.",
+    )
 
 
 @st.cache_resource(show_spinner="Timing a few training steps on this machine…")
@@ -147,7 +173,7 @@ def current_model(prefer: str = "session") -> ModelChoice:
     if session_model_in_use() and prefer == "session":
         mine = session_if_made()
         return ModelChoice(mine.model, "session", f"this session's own model ({mine.description})")
-    model, card = shipped_model()
+    model, card = shipped_model(shipped_network())
     return ModelChoice(model, "shipped" if card else "untrained", describe_card(card))
 
 
@@ -156,7 +182,7 @@ def photos_seen_by(choice: ModelChoice) -> frozenset[str] | None:
     if choice.source == "session":
         return session_if_made().trained_on
     if choice.source == "shipped":
-        return card_trained_on(shipped_model()[1])
+        return card_trained_on(shipped_model(shipped_network())[1])
     return frozenset()
 
 

@@ -6,14 +6,14 @@ import streamlit as st
 from cnnviz import RULE, charts
 from cnnviz.architecture import TUTORIAL, line_of
 from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, side_steps
-from cnnviz_app.common import session_if_made, shipped_model
+from cnnviz_app.common import session_if_made, shipped_model, shipped_network
 from cnnviz_app.layers_view import BATCH_NORM, GAP, first_pooling_sentences, formulas_table
 
 
 st.title("Architecture")
 
 mine = session_if_made()
-model = mine.model if mine is not None else shipped_model()[0]  # shapes and counts are the same for any weights
+model = mine.model if mine is not None else shipped_model(shipped_network())[0]  # shapes and counts are the same for any weights
 line = line_of(model.layers)
 tutorial = line == TUTORIAL
 rows = layer_table(model)

@@ -316,3 +316,59 @@ else:
         icon=":material/download:", on_click="ignore", key="eval_map_csv",
         help="One row a photo: true class, P(dog), verdict, both maps' coordinates",
     )
+
+
+def side_by_side_section() -> None:
+    """The two shipped networks on the same validation photos and the same photo, on this machine."""
+    from cnnviz.cards import card_trained_on
+    from cnnviz.side_by_side import side
+
+    st.header("The two shipped networks, side by side")
+    shipped = {network: common.shipped_model(network) for network in common.SHIPPED_NETWORKS}
+    seen = [card_trained_on(card) for _model, card in shipped.values()]
+    both_unseen, _ = common.never_trained_on(split.val, None if None in seen else frozenset().union(*seen))
+    photos = sample_items(both_unseen, min(int(n), len(both_unseen)), seed=split.seed)
+    photo = common.explored()
+    st.markdown(
+        f"The tutorial's network and the modern one (batch norm, eight convolutions, global average pooling) judge "
+        f"the same {len(photos):,} validation photos, photos neither card lists among those its weights trained on, "
+        f"and look at the same photo: {photo.name}, the one the Layer Explorer showed last. "
+        "Everything else held still, the difference is what the architecture buys."
+    )
+    key = (tuple(weights_fingerprint(model) for model, _ in shipped.values()), split.key, len(photos), common.photo_key(photo.photo))
+    if st.session_state.get("eval_sides_key") != key:
+        if not st.button("Compare them", icon=":material/compare:", key="eval_sides_go",
+                         help="Judges the photos with both networks and times each one's forward pass here: seconds."):
+            return
+        st.session_state["eval_sides_key"] = key
+    bar = st.progress(0.0, text="Judging with both networks…")
+    done = [0]
+
+    def on_batch(count: int) -> None:
+        done[0] += count
+        bar.progress(min(1.0, done[0] / (2 * len(photos))), text=f"Judged {done[0]} of {2 * len(photos)}…")
+
+    sides = common.memo(key, lambda: [side(model, photo.photo, photos, on_batch) for model, _ in shipped.values()], slot="_eval_sides_memo", keep=1)
+    bar.empty()
+    rows = []
+    for s, (_model, card) in zip(sides, shipped.values()):
+        low, high = s.evaluation.interval
+        rows.append({
+            "network": s.name + ("" if card else " (untrained)"),
+            "parameters": f"{s.parameters:,}",
+            "multiply-adds a photo": f"{s.multiply_adds / 1e6:,.0f} million",
+            "ms a photo here": f"{s.ms_per_photo:.1f}",
+            "accuracy": f"{s.evaluation.accuracy:.1%} ({low:.1%} to {high:.1%})",
+            f"verdict on {photo.name}": f"{s.verdict.label}, P(dog) = {s.verdict.dog_probability:.3f}",
+        })
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(
+        f"Accuracy on {len(photos):,} photos, with its 95% interval (Wilson): two networks whose intervals overlap may "
+        f"not differ on photos like these. Milliseconds a photo: a forward pass in batches of 32 on this server, the "
+        f"fastest of a few, so other sessions' work can slow it."
+    )
+    for col, s in zip(st.columns(len(sides)), sides):
+        col.image(s.looked, width="stretch", caption=f"{s.name}: where it looked for '{s.verdict.label}' (Grad-CAM on its last convolution)")
+
+
+side_by_side_section()

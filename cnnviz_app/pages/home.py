@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnnviz import RULE
 from cnnviz.images import IMAGE_SIZE
-from cnnviz_app.common import PAGES, describe_card, session_model_in_use, training_in_progress
+from cnnviz_app.common import PAGES, describe_card, session_model_in_use, shipped_network, training_in_progress
 
 st.title("How a CNN tells dogs from cats")
 st.markdown(
@@ -34,10 +34,10 @@ from cnnviz.model import default_weights_path  # noqa: E402  (no TensorFlow: Hom
 
 from cnnviz.cards import describe_recipe, verified_card
 
-shipped_path = default_weights_path()
+shipped_path = default_weights_path(network=shipped_network())
 if shipped_path is None:
     st.warning(
-        "**Untrained network.** No trained weights ship with this copy of the app yet, so the network "
+        f"**Untrained network.** No trained weights of the {shipped_network()} network ship with this copy of the app, so it "
         "starts from random weights and its verdicts are coin flips. Train an epoch on the Training page "
         "(it trains a copy that belongs to your browser session) to see it learn.",
         icon=":material/warning:",

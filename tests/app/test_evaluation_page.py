@@ -224,3 +224,27 @@ def test_a_full_cell_shows_its_photos_a_page_at_a_time(monkeypatch, tmp_path, da
     more.click().run()
     assert_no_exception(at)
     assert listed() == cats[:24]
+
+
+def test_the_two_shipped_networks_side_by_side_on_the_same_photos(monkeypatch, tiny_kaggle):
+    """One click judges the same photos with both shipped networks; each row carries the library's figures."""
+    from cnnviz.evaluation import sample_items
+    from cnnviz.side_by_side import side
+    from cnnviz_app.common import chelsea, shipped_model
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    at = open_page("cnnviz_app/pages/evaluation.py")
+    assert "The two shipped networks, side by side" in [h.value for h in at.header]
+    at.button(key="eval_sides_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert list(table["network"].str.split(" ").str[0]) == ["tutorial", "modern"]
+    n = int(at.number_input(key="eval_n").value)
+    split = at.session_state["split"]
+    for row, network in zip(table.to_dict("records"), ("tutorial", "modern")):
+        model, _card = shipped_model(network)
+        alone = side(model, chelsea(), sample_items(split.val, n, seed=split.seed))  # the tiny folder: no card trained on it
+        assert row["parameters"] == f"{alone.parameters:,}"
+        assert row["accuracy"].startswith(f"{alone.evaluation.accuracy:.1%}")
+        assert row["verdict on Chelsea the cat (scikit-image)"].startswith(alone.verdict.label)
+    assert len(at.image) >= 2  # where each looked

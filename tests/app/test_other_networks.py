@@ -64,3 +64,28 @@ def test_every_explorer_tab_draws_the_modern_network(modern_session):
             assert "**Made for conv2d_1's filter" in texts(at) and "No validation photos to search" in texts(at)
         if label == "Fool it":
             assert "On this photo, **" in texts(at) and "random directions" in texts(at)
+
+
+def test_the_sidebar_switch_gives_the_verdicts_to_the_chosen_shipped_network(monkeypatch, tiny_kaggle):
+    """No model of the session's own: the sidebar's "Shipped network" decides whose weights the
+    pages use, and the tutorial's is the default."""
+    from cnnviz.architecture import MODERN, TUTORIAL, parameters
+    from cnnviz.cards import read_card
+    from cnnviz.model import default_weights_path
+    from cnnviz_app.common import NETWORK, describe_card
+
+    def shipped_words(network):
+        path = default_weights_path(network=network)
+        return describe_card({**read_card(path), "path": str(path)} if path else None)
+
+    monkeypatch.setenv("CNNVIZ_DATA", str(tiny_kaggle))
+    at = open_page("cnnviz_app/pages/architecture.py")
+    assert at.selectbox(key=NETWORK).value == "tutorial" and f"{parameters(TUTORIAL):,}" in texts(at)
+    at.selectbox(key=NETWORK).set_value("modern").run()
+    assert f"{parameters(MODERN):,}" in texts(at) and f"{parameters(TUTORIAL):,}" not in texts(at)
+    for page in ("cnnviz_app/pages/layer_explorer.py", "cnnviz_app/pages/evaluation.py"):
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert shipped_words("modern") in texts(at) and shipped_words("tutorial") not in texts(at), page
+    at.selectbox(key=NETWORK).set_value("tutorial").run()
+    assert shipped_words("tutorial") in texts(at)
