@@ -359,7 +359,7 @@ def side_by_side_section() -> None:
             "multiply-adds a photo": f"{s.multiply_adds / 1e6:,.0f} million",
             "ms a photo here": f"{s.ms_per_photo:.1f}",
             "accuracy": f"{s.evaluation.accuracy:.1%} ({low:.1%} to {high:.1%})",
-            f"verdict on {photo.name}": f"{s.verdict.label}, P(dog) = {s.verdict.dog_probability:.3f}",
+            "verdict on the photo": f"{s.verdict.label}, P(dog) = {s.verdict.dog_probability:.3f}",
         })
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
@@ -368,7 +368,7 @@ def side_by_side_section() -> None:
         f"fastest of a few, so other sessions' work can slow it."
     )
     for col, s in zip(st.columns(len(sides)), sides):
-        col.image(s.looked, width="stretch", caption=f"{s.name}: where it looked for '{s.verdict.label}' (Grad-CAM on its last convolution)")
+        col.image(s.looked, width=320, caption=f"{s.name}: where it looked for '{s.verdict.label}' (Grad-CAM on its last convolution)")
 
 
 side_by_side_section()

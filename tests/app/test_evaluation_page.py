@@ -246,5 +246,5 @@ def test_the_two_shipped_networks_side_by_side_on_the_same_photos(monkeypatch, t
         alone = side(model, chelsea(), sample_items(split.val, n, seed=split.seed))  # the tiny folder: no card trained on it
         assert row["parameters"] == f"{alone.parameters:,}"
         assert row["accuracy"].startswith(f"{alone.evaluation.accuracy:.1%}")
-        assert row["verdict on Chelsea the cat (scikit-image)"].startswith(alone.verdict.label)
+        assert row["verdict on the photo"].startswith(alone.verdict.label)
     assert len(at.image) >= 2  # where each looked
