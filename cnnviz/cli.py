@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
         "--validation-of",
         type=Path,
         metavar="WEIGHTS",
-        help="only the validation photos these weights were chosen on (rebuilt from their card); --data is the folder they were trained from",
+        help="only the validation photos these weights were chosen on (rebuilt from their card), judged by these "
+        "weights unless --weights names others; --data is the folder they were trained from",
     )
     p.add_argument("--batch-size", type=int, default=64)
     _weights_option(p)
@@ -221,6 +222,8 @@ def cmd_evaluate(args) -> None:
 
     dataset = _scan(args.data)
     items = _validation_of(dataset, args.validation_of) if args.validation_of else dataset.items
+    if args.validation_of and not args.weights:  # judging another network's file on its split would mislead
+        args.weights = args.validation_of
     model, card = _load_model(args)
     items = _unseen_by(card, dataset, items)
     items = sample_items(items, args.limit) if args.limit else items
