@@ -89,13 +89,17 @@ PAGES = {  # file, relative to the repository -> title, in the tutorial's order;
 # --- models --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Loading the network…")
 def shipped_model(network: str = "tutorial"):
     """(model, card or None): `network`'s newest shipped weights, or that network untrained.
 
     One object a network for every session of this server: read it, never train it or load
     into it (the Training page trains a model of its own, kept in SESSION).
     """
+    return _shipped(network)  # always called with the name, so shipped_model() and ("tutorial") share one
+
+
+@st.cache_resource(show_spinner="Loading the network…")
+def _shipped(network: str):
     return load_default_model(network=network)
 
 

@@ -17,14 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import RULE
-from cnnviz.architecture import MODERN, POOLED, TUTORIAL, feature_parameters, line_of, multiply_adds, parameters
+from cnnviz.architecture import MODERN, POOLED, TUTORIAL, feature_parameters, line_of, multiply_adds, network_line, parameters
 from cnnviz.cards import card_accuracy, card_history, card_path, describe_recipe, format_rate
 from cnnviz.split import split_dataset
 from cnnviz.durations import duration, short_duration
 from cnnviz.errors import CnnvizError
 from cnnviz.charts import batch_curves, epoch_history, run_overlay
 from cnnviz.compare import run_table
-from cnnviz.model import DEFAULT_RATE, WEIGHTS_DIR, default_weights_path, learning_rate, list_weight_files, optimizer_of
+from cnnviz.model import DEFAULT_RATE, WEIGHTS_DIR, default_weights_path, learning_rate, list_weight_files, network_of, optimizer_of
 from cnnviz.runs import TRANSFER_EPOCHS, TRANSFER_SIZES, transfer_split
 from cnnviz.pipeline import augmentation_words
 from cnnviz.session import EpochRunning, epoch_notes
@@ -42,6 +42,7 @@ from cnnviz_app.common import (
     env_data_folder,
     session,
     shipped_model,
+    shipped_network,
     training_in_progress,
 )
 from cnnviz_app.room_view import room_panel
@@ -820,6 +821,9 @@ def load_panel(running: bool) -> None:
 
 def file_choice(source: str) -> None:
     files = list_weight_files(WEIGHTS_DIR if source == "shipped" else save_dir())
+    if source == "shipped":  # the sidebar's shipped network first: its file is the one the pages use
+        chosen = network_line(shipped_network())
+        files.sort(key=lambda p: network_of(p) != chosen)
     if files:
         st.selectbox("File", [str(p) for p in files], format_func=lambda p: Path(p).name, key=f"training_load_{source}")
     elif source == "shipped":

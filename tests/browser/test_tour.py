@@ -154,6 +154,7 @@ def test_beyond_the_tutorial_in_chromium(page, server):
 
     # A click on a cell of the confusion matrix lists its photos, each one click from the Layer
     # Explorer. The true cats called cats, else those called dogs: one of the two holds photos.
+    main = page.get_by_test_id("stMain")  # the sidebar's network select has an "Open" button of its own
     confusion = page.locator('[data-testid="stPlotlyChart"]').first
     confusion.scroll_into_view_if_needed()
     for column, said in ((0.25, "cats"), (0.75, "dogs")):
@@ -162,11 +163,11 @@ def test_beyond_the_tutorial_in_chromium(page, server):
         cell = page.get_by_role("heading", name=re.compile(rf"^Cats called {said}: \d+ photo"))
         cell.wait_for()
         settle(page)
-        if page.get_by_role("button", name="Open", exact=True).count():
+        if main.get_by_role("button", name="Open", exact=True).count():
             break
     no_exception(page)
     screenshots(page, "9b-evaluation-cell", scroll_to=cell)
-    page.get_by_role("button", name="Open", exact=True).first.click()
+    main.get_by_role("button", name="Open", exact=True).first.click()
     page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()
     page.get_by_text("Verdict:").first.wait_for()
     settle(page)
