@@ -6,7 +6,9 @@ are the ReLU after every convolution and every max pooling, found by their kind 
 layer table (`cnnviz.model.layer_table`), never by name, so the tutorial's, the pooled and the
 modern network and any line of `cnnviz.architecture` get one. A convolution's raw output
 and batch norm's are left out: the ReLU after the convolution shows what the step passes
-on, and the Layer Explorer shows every layer.
+on, and the Layer Explorer shows every layer. A network with more than MAX_COLUMNS such layers
+(the modern line has twelve) gets a column per pooling layer only, the end of each block: at
+a page's width, twelve columns shrank every tile and label to a few unreadable pixels.
 
 Each column shows a few of its layer's maps: the ones with the highest mean value on this
 photo, the highest at the top, each coloured on its own range like the Explorer's mosaics
@@ -39,6 +41,7 @@ from cnnviz.mosaic import normalise_maps, colourise, to_png
 from cnnviz.pictures import font, network_view
 
 COLUMN_KINDS = ("relu", "max pooling")  # the layer table's kinds that get a column, when their output is maps
+MAX_COLUMNS = 6  # beyond this, only the pooling layers (each block's end) get a column
 MAPS_PER_COLUMN = 4
 PHOTO_SCALE = 2  # the 150x150 input drawn at 300x300
 TILE = 72  # a map's side in the picture
@@ -91,8 +94,11 @@ class Overview:
 
 
 def column_layers(activations: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> list[str]:
-    """The layers that get a column, in layer order: COLUMN_KINDS whose output is a stack of maps."""
-    return [name for name, a in activations.items() if a.ndim == 3 and kinds[name] in COLUMN_KINDS]
+    """The layers that get a column, in layer order: COLUMN_KINDS whose output is a stack of maps;
+    only the pooling ones where that makes more than MAX_COLUMNS (and the network pools at all)."""
+    names = [name for name, a in activations.items() if a.ndim == 3 and kinds[name] in COLUMN_KINDS]
+    pools = [name for name in names if kinds[name] == "max pooling"]
+    return pools if len(names) > MAX_COLUMNS and pools else names
 
 
 def strongest_maps(maps: np.ndarray, k: int) -> tuple[int, ...]:

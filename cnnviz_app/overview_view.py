@@ -91,9 +91,11 @@ def overview() -> None:
     found, data = shared_overview(weights_fingerprint(choice.model), common.photo_key(shown.photo), choice.model, shown.photo)
     clicked = picture(key=KEY, data=data, on_region_change=lambda: None)
     maps = len(found.columns[0].channels) if found.columns else 0
+    every_relu = any(c.kind == "relu" for c in found.columns)
+    layer = "a ReLU or max-pooling layer" if every_relu else "each block's max-pooling layer (too many layers for a column each)"
     st.markdown(
         f"**One photo through the network**: {shown.name}, through {choice.description}. Each column shows {maps} of "
-        f"the maps a ReLU or max-pooling layer passes on (the {maps} with the highest average on this photo); the maps get "
+        f"the maps {layer} passes on (the {maps} with the highest average on this photo); the maps get "
         "smaller and more numerous until the verdict gives P(cat) and P(dog). Each tile is coloured on its own range, so it "
         "shows where a map fires, not how strongly it fires against another tile. These are a few maps of each layer, and a "
         "high average does not mean the verdict depends on a map: the Layer Explorer's Occlusion and Where it looked tabs "

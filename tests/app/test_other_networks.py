@@ -26,13 +26,14 @@ def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, 
     body = texts(at)
     if page.endswith(("layer_explorer.py", "evaluation.py")):
         assert "this session's own model (the modern network, from random weights)" in body
-    if page.endswith("home.py"):  # the overview: a column per ReLU and pooling layer of this network
+    if page.endswith("home.py"):  # the overview: this deep network gets a column per block's pooling layer
         from cnnviz.report import photo_report
         from cnnviz_app.common import chelsea
 
         columns = [c.layer for c in photo_report(modern_session.model, chelsea()).overview.columns]
         regions = json.loads(next(c for c in at.get("bidi_component") if c.key == "home_overview").proto.json)["regions"]
-        assert [name for name, *_ in regions][1:-1] == columns and "batch_normalization_1" not in columns and len(columns) > 8
+        assert [name for name, *_ in regions][1:-1] == columns == [f"max_pooling2d_{i}" for i in (1, 2, 3, 4)]
+        assert "the maps each block's max-pooling layer (too many layers for a column each) passes on" in body
         assert "through this session's own model (the modern network, from random weights)" in body
     if page.endswith("training.py"):
         from cnnviz.architecture import MODERN
