@@ -137,13 +137,14 @@ def smallest_flip(
 
 
 def amplification(epsilon: float) -> float:
-    """How many times `amplified` enlarges a change of ε: to half the range, so ±ε is black and white."""
+    """How many times `amplified` enlarges a change of ε: to half the range, so ±ε reaches each channel's ends."""
     return 0.5 / epsilon
 
 
 def amplified(image: np.ndarray, perturbed: np.ndarray, epsilon: float) -> np.ndarray:
-    """The change made to each input value, scaled so ±ε is black and white (mid grey: none;
-    the clipped pixels show grey where they could not move), as uint8 RGB."""
+    """The change made to each input value, scaled so that in each colour channel +ε is full,
+    −ε is none and no change is half (every value moves, so the colours mix: a red dot had red
+    raised and green and blue lowered; clipped values that could not move stay at half), as uint8 RGB."""
     change = np.asarray(perturbed, dtype="float32") - np.asarray(image, dtype="float32")
     scaled = 0.5 + amplification(epsilon) * change if epsilon > 0 else np.full_like(change, 0.5)
     return np.clip(np.rint(scaled * 255), 0, 255).astype("uint8")

@@ -175,7 +175,7 @@ def _readme(files: dict[str, bytes], description: str = "") -> str:
         f"{GRAD_CAM_KEY}\n"
         f"Overview: the photo, the {MAPS_PER_COLUMN} maps of highest mean of each ReLU and pooling layer, the verdict.\n"
         "Occlusion: red where hiding a grey square lowered P(verdict's class) most, beside that class's Grad-CAM.\n"
-        "Fooled: the photo, the change amplified (each value moved ±ε: black and white), the fooled photo.\n"
+        "Fooled: the photo, the change amplified (each colour value moved ±ε, shown at its channel's full or none), the fooled photo.\n"
         "What a filter looks for (when there): the input made to excite it, the receptive field of its strongest value "
         "framed in red, beside the photo patches that excite it most.\n"
         f"Files:\n{listing}\n  README.txt\n"

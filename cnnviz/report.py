@@ -258,7 +258,7 @@ class PhotoReport:
         return fooled, [before, change, after]
 
     def fooled_figure(self, epsilon: float) -> np.ndarray:
-        """Before, the change amplified (±ε black and white), and after, each with its verdict."""
+        """Before, the change amplified (±ε at each colour channel's ends), and after, each with its verdict."""
         fooled, images = self.fooled_pictures(epsilon)
         return pictures.captioned(
             images,

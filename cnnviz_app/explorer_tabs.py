@@ -553,7 +553,7 @@ def _fool_panel(report: PhotoReport) -> None:
     after = fooled.after
     captions = [
         f"**Before: {verdict.label}**  \n{score_words(verdict)}",
-        (f"**The change, amplified {amplification(epsilon):.0f}×**  \nblack: −ε, white: +ε, grey: none  \n{epsilon_words(epsilon)}"
+        (f"**The change, amplified {amplification(epsilon):.0f}×**  \nin each colour, bright: +ε, dark: −ε (a red dot: red up, green and blue down)  \n{epsilon_words(epsilon)}"
          if epsilon > 0 else "**No change**: ε = 0"),
         f"**After: {after.label}**" + (" (flipped)" if fooled.flipped else "") + f"  \n{score_words(after)}",
     ]
