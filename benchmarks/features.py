@@ -4,8 +4,7 @@
 
 - Made input (activation maximisation), seconds per unit at `cnnviz.maximise.STEPS` steps:
   `--filters` filters of every convolution layer, plus the dog and cat outputs, on the
-  tutorial's network (the shipped weights) and on the modern line (random weights: the
-  arithmetic is the same whatever the weights). The first unit of a layer pays for tracing
+  tutorial's network and on the modern one, both with their shipped weights. The first unit of a layer pays for tracing
   its step; the others do not. Target: 10 s a unit on 2 cores.
 - Patches: the nine strongest of `--patch-photos` photos, cold (the layer's pass over the
   photos, decoded already) and warm (another filter of a layer already passed).
@@ -32,10 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from cnnviz import maximise, photomap
-from cnnviz.architecture import MODERN
 from cnnviz.dataset import find_dataset
 from cnnviz.evaluation import sample_items
-from cnnviz.model import build_network, load_default_model
+from cnnviz.model import load_default_model
 from cnnviz.pipeline import decoded_images
 
 DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).resolve().parent.parent.parent / "shared/data/dogs-vs-cats"))
@@ -97,13 +95,13 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {maximise.STEPS} steps a unit")
 
     tutorial = load_default_model()[0]
-    modern = build_network(MODERN)
+    modern = load_default_model(network="modern")[0]
     if args.sweep:
         sweep(tutorial)
     tutorial_seconds = made_inputs("tutorial", tutorial, args.filters)
     modern_seconds = made_inputs("modern", modern, args.filters)
     summary("made input, tutorial (shipped weights)", tutorial_seconds)
-    summary("made input, modern line", modern_seconds)
+    summary("made input, modern (shipped weights)", modern_seconds)
     summary("made input, both", tutorial_seconds + modern_seconds)
 
     unit = maximise.filter_unit(tutorial, "conv2d_1", 0)

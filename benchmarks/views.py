@@ -15,8 +15,9 @@ and its traced functions), then:
   perturbed photo, its verdict and the amplified change at that ε: the view's first paint;
   then "ε moved", one more ε alone, what a slider's step costs. Untimed, a control: random
   ±ε signs at the flipping ε and at 4 times it, which an aimed change is to be compared with.
-With `--network pooled` or `modern` the network has random weights (none ship): the overview's
-figure is still the one to read; occlusion and FGSM on an untrained network mean little.
+`--network modern` times the modern network's shipped weights; `pooled` has random weights
+(none ship): its overview's figure is still the one to read, occlusion and FGSM on an untrained
+network mean little.
 Target (issue 17): each view's p95 under 1 s warm, on 2 cores.
 """
 
@@ -59,7 +60,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--photos", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--network", default="tutorial", help="tutorial (the shipped weights), pooled or modern (random weights)")
+    p.add_argument("--network", default="tutorial", help="tutorial or modern (their shipped weights), or pooled (random weights)")
     p.add_argument("--data", type=Path, default=DATA / "train")
     args = p.parse_args(argv)
 
