@@ -1,6 +1,6 @@
 """Home's overview and the Layer Explorer's tabs in Chromium: a visitor clicks a layer's column
 in the overview, lands in the Explorer on that layer, then clicks through every tab, and each
-draws its content. Only the open tab is drawn (cnnviz_app/explorer_tabs.py), so each click
+draws its content; last, a photo from the camera (Chromium's own test camera) gets a verdict. Only the open tab is drawn (cnnviz_app/explorer_tabs.py), so each click
 reruns the page on the server: here the browser, not streamlit.testing, sends those reruns,
 and the overview's click is a real click on the picture.
 """
@@ -11,9 +11,23 @@ import pytest
 
 from cnnviz_app.explorer_tabs import TABS
 from tests.appserver import running_app
-from tests.browser.helpers import no_exception, screenshots, settle
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, no_exception, screenshots, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Chromium's built-in test camera (a moving test pattern), its permission granted without a prompt
+CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + CAMERA_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
 
 # label -> text only that tab draws
 DRAWS = {
@@ -56,7 +70,7 @@ def test_every_explorer_tab_draws_its_content_when_clicked(browser, tmp_path):
     assert list(DRAWS) == list(TABS)  # every tab, in the page's order
     env = {"CNNVIZ_SAVE_DIR": str(tmp_path / "saved"), "CNNVIZ_CACHE": str(tmp_path / "cache"), "CNNVIZ_DATA": ""}
     with running_app(env, tmp_path / "streamlit.log") as (url, _):
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context = browser.new_context(viewport={"width": 1280, "height": 720}, permissions=["camera"])
         try:
             page = context.new_page()
             page.set_default_timeout(120_000)
@@ -93,5 +107,15 @@ def test_every_explorer_tab_draws_its_content_when_clicked(browser, tmp_path):
                     settle(page)
                     no_exception(page)
             screenshots(page, "12-explorer-export-tab")
+
+            # The camera as the photo's source: the widget's own button takes a frame, the server decodes it.
+            page.get_by_test_id("stMain").get_by_text("Camera", exact=True).click()
+            page.wait_for_function("() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)")  # the stream is on
+            page.get_by_role("button", name="Take Photo").click()
+            page.get_by_text(re.compile(r"Camera photo: \d+ × \d+ pixels")).first.wait_for()
+            page.get_by_text("Verdict:").first.wait_for()
+            settle(page)
+            no_exception(page)
+            screenshots(page, "14-explorer-camera")
         finally:
             context.close()
