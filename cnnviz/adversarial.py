@@ -39,7 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnviz.architecture import line_of, pixels_used
 from cnnviz.backend import keras, tf
+from cnnviz.images import IMAGE_SIZE
 from cnnviz.inspect import Verdict, verdict
 from cnnviz.model import predict_dog_probability
 
@@ -161,3 +163,16 @@ def flip_words(before: Verdict, smallest: float | None, max_epsilon: float = MAX
     if smallest is None:
         return f"no ε up to {max_epsilon:g} ({max_epsilon * 255:.2f} of 255 levels) turns {before.label} into {other}"
     return f"the smallest ε that turns {before.label} into {other} is {smallest:.5f} ({smallest * 255:.2f} of 255 levels)"
+
+
+def unseen_edge_words(layers) -> str | None:
+    """Why the change stays grey along the right and bottom edges, for a network (its Keras
+    `layers`) that never reads them; None where it reads every pixel."""
+    used = pixels_used(line_of(layers))
+    if used >= IMAGE_SIZE:
+        return None
+    return (
+        f"Grey along the right and bottom edges: the last {IMAGE_SIZE - used} rows and columns of the {IMAGE_SIZE} × "
+        f"{IMAGE_SIZE} input never reach the verdict (a 3×3 convolution without padding narrows its maps by 2, and a 2×2 "
+        "pooling of an odd side leaves its last row and column out), so the gradient there is zero and nothing moves."
+    )

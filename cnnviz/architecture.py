@@ -247,6 +247,20 @@ def receptive_fields(line: str) -> dict[str, ReceptiveField]:
     return fields
 
 
+def pixels_used(line: str) -> int:
+    """How many of the input's rows, from the top, and columns, from the left, reach the verdict.
+
+    Everything after the last stack of maps (flatten, gap, dense) reads all of it, so the pixels
+    used are what that stack's values see together: its last value's field ends at
+    (side - 1) * jump + size. The rest, along the right and bottom edges, is dropped: a 3x3
+    convolution without padding narrows its maps by 2, and a 2x2 pooling of an odd side leaves
+    its last row and column out. The tutorial's line uses 148 of 150, the modern one 140.
+    """
+    last = [s for s in specs(line) if len(s.output_shape) == 3][-1]
+    field = receptive_fields(line)[last.name]
+    return (last.output_shape[0] - 1) * field.jump + field.size
+
+
 def _check_size(out: list[Spec]) -> None:
     """One sentence naming the limit and the layer to shrink, for a network over MAX_PARAMETERS."""
     total = sum(s.params for s in out)

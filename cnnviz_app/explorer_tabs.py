@@ -24,7 +24,7 @@ from pathlib import Path
 import streamlit as st
 
 from cnnviz import RULE, charts, mosaic, pictures
-from cnnviz.adversarial import HALF_LEVEL, MAX_EPSILON, amplification, epsilon_words, flip_words
+from cnnviz.adversarial import HALF_LEVEL, MAX_EPSILON, amplification, epsilon_words, flip_words, unseen_edge_words
 from cnnviz.export import LEFT_OUT, PARTS, image_figures, zip_bytes
 from cnnviz.images import IMAGE_SIZE
 from cnnviz.inspect import FilterStats, score_words, verdict_words
@@ -567,6 +567,9 @@ def _fool_panel(report: PhotoReport) -> None:
     )
     if 0 < epsilon < HALF_LEVEL:
         st.caption("Every value moves by less than half a level of 255 here: saved as an 8-bit image, the photo would round back to the original.")
+    unseen = unseen_edge_words(report.model.layers)
+    if unseen and epsilon > 0:
+        st.caption(unseen)
 
 
 def fool_it(shown: Shown) -> None:

@@ -65,6 +65,7 @@ def test_every_explorer_tab_draws_the_modern_network(modern_session):
             assert "**Made for conv2d_1's filter" in texts(at) and "No validation photos to search" in texts(at)
         if label == "Fool it":
             assert "On this photo, **" in texts(at) and "random directions" in texts(at)
+            assert "the last 10 rows and columns of the 150 × 150 input never reach the verdict" in texts(at)
 
 
 def test_the_sidebar_switch_gives_the_verdicts_to_the_chosen_shipped_network(monkeypatch, tiny_kaggle):

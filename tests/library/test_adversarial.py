@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.adversarial import amplified, attack_direction, flip_words, fool, perturb, random_direction, smallest_flip
+from cnnviz.adversarial import (
+    amplified, attack_direction, flip_words, fool, perturb, random_direction, smallest_flip, unseen_edge_words,
+)
 from cnnviz.images import load_photo
 from cnnviz.inspect import classify
 
@@ -87,3 +89,16 @@ def test_nothing_flips_below_a_tiny_limit_and_the_words_say_so(shipped, photos):
     assert smallest_flip(shipped, image, direction, before, max_epsilon=1e-5) is None
     assert flip_words(before, None, 1e-5).startswith(f"no ε up to 1e-05 (0.00 of 255 levels) turns {before.label} into")
     assert "of 255 levels" in flip_words(before, 0.004)
+
+
+def test_the_edge_a_network_never_reads_is_named_and_the_attack_leaves_it_alone(photos):
+    """The modern line reads 140 of 150 rows and columns: FGSM's change is exactly zero past them
+    (their gradient is), and the words say how many; a line that reads every pixel gets none."""
+    from cnnviz.architecture import MODERN, POOLED
+    from cnnviz.model import build_network
+
+    modern = build_network(MODERN)
+    change = perturb(photos[0], attack_direction(modern, photos[0], classify(modern, photos[0]).label), 0.01) - photos[0]
+    assert not change[140:].any() and not change[:, 140:].any() and change[139].any()
+    assert "the last 10 rows and columns of the 150 × 150 input never reach the verdict" in unseen_edge_words(modern.layers)
+    assert unseen_edge_words(build_network(POOLED).layers) is None

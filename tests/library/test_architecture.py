@@ -4,7 +4,7 @@ import pytest
 
 from cnnviz.architecture import (
     MAX_PARAMETERS, MODERN, NETWORKS, POOLED, TUTORIAL, layer_rows, line_of, multiply_adds, network_line, parameters,
-    receptive_fields, specs, with_first_pooling,
+    pixels_used, receptive_fields, specs, with_first_pooling,
 )
 from cnnviz.errors import CnnvizError
 from cnnviz.model import build_network
@@ -76,6 +76,24 @@ def test_receptive_fields_by_hand():
     assert (modern["max_pooling2d_4"].size, modern["max_pooling2d_4"].jump) == (76, 16)
     assert "flatten_1" not in receptive_fields(TUTORIAL) and "global_average_pooling2d_1" not in modern
     assert receptive_fields(TUTORIAL)["conv2d_3"].window(3, 5) == (6, 10)
+
+
+@pytest.mark.parametrize("line, used", [(TUTORIAL, 148), (MODERN, 140), (POOLED, 150), ("conv4 conv4 pool conv4 pool", 148)])
+def test_the_pixels_used_are_exactly_those_the_verdict_has_a_gradient_for(line, used):
+    """Keras's own gradient of the output with respect to the input is zero on the rows and
+    columns past pixels_used, and not on the last one used (random weights, a random photo)."""
+    import numpy as np
+    import tensorflow as tf
+
+    assert pixels_used(line) == used
+    model = build_network(line)
+    photo = tf.constant(np.random.default_rng(0).random((1, 150, 150, 3), dtype="float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(photo)
+        score = model(photo, training=False)
+    reach = np.abs(tape.gradient(score, photo).numpy()[0]).sum(axis=2)
+    assert not reach[used:, :].any() and not reach[:, used:].any()
+    assert reach[used - 1, :].any() and reach[:, used - 1].any()
 
 
 def test_names_and_spacing():
