@@ -39,9 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnviz.architecture import line_of, pixels_used
+from cnnviz.architecture import line_of, unread_edge
 from cnnviz.backend import keras, tf
-from cnnviz.images import IMAGE_SIZE
 from cnnviz.inspect import Verdict, verdict
 from cnnviz.model import predict_dog_probability
 
@@ -168,11 +167,5 @@ def flip_words(before: Verdict, smallest: float | None, max_epsilon: float = MAX
 def unseen_edge_words(layers) -> str | None:
     """Why the change stays grey along the right and bottom edges, for a network (its Keras
     `layers`) that never reads them; None where it reads every pixel."""
-    used = pixels_used(line_of(layers))
-    if used >= IMAGE_SIZE:
-        return None
-    return (
-        f"Grey along the right and bottom edges: the last {IMAGE_SIZE - used} rows and columns of the {IMAGE_SIZE} × "
-        f"{IMAGE_SIZE} input never reach the verdict (a 3×3 convolution without padding narrows its maps by 2, and a 2×2 "
-        "pooling of an odd side leaves its last row and column out), so the gradient there is zero and nothing moves."
-    )
+    edge = unread_edge(line_of(layers))
+    return None if edge is None else f"Grey along the right and bottom edges: {edge}, so the gradient there is zero and nothing moves."

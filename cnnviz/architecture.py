@@ -261,6 +261,19 @@ def pixels_used(line: str) -> int:
     return (last.output_shape[0] - 1) * field.jump + field.size
 
 
+def unread_edge(line: str) -> str | None:
+    """The input's rows and columns that never reach the verdict, in words ("the last 10 rows
+    and columns of the 150 × 150 input never reach the verdict (why)"); None where every pixel does."""
+    used = pixels_used(line)
+    if used >= IMAGE_SIZE:
+        return None
+    return (
+        f"the last {IMAGE_SIZE - used} rows and columns of the {IMAGE_SIZE} × {IMAGE_SIZE} input never reach the verdict "
+        "(a 3×3 convolution without padding narrows its maps by 2, and a 2×2 pooling of an odd side leaves its last row "
+        "and column out)"
+    )
+
+
 def _check_size(out: list[Spec]) -> None:
     """One sentence naming the limit and the layer to shrink, for a network over MAX_PARAMETERS."""
     total = sum(s.params for s in out)

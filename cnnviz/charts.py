@@ -110,6 +110,9 @@ def parameter_share(rows: Sequence) -> go.Figure:
     return _layout(fig, height=80 + 44 * len(with_params))
 
 
+NAMED_STAGES = 16  # layers in a shape chart whose every block is named below it
+
+
 def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
     """The tensor's shape after every layer, as centred blocks: a feature map's block is as tall
     as the map's side and wider for more channels; a vector's (after flatten) is narrow, its
@@ -117,7 +120,9 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
     last feature maps (flatten's output) is exactly as tall as them, and a shorter one shorter.
     So the 64 values of a dense layer are never drawn taller than the maps they came from.
 
-    Hover a block for its layer, kind, shape, number of values and parameters.
+    Hover a block for its layer, kind, shape, number of values and parameters. A network of
+    more than NAMED_STAGES layers has only the layers that change the shape named below it:
+    the modern line's 32 names overlapped at a page's width.
     """
     stages = [("input", "input", tuple(input_shape), "", 0)] + [
         (r.name, r.kind, tuple(r.output_shape), r.formula, r.params) for r in rows
@@ -155,6 +160,7 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
     # A shape is written above its block where it changes (a ReLU keeps its input's shape);
     # neighbouring labels alternate between two heights, and so do the names below.
     previous_shape, previous_raised, previous_index = None, True, -9
+    named = 0
     for i, (stage, text) in enumerate(zip(stages, texts)):
         if stage[2] != previous_shape:
             raised = not previous_raised if i - previous_index == 1 else False
@@ -163,9 +169,12 @@ def shape_flow(rows: Sequence, input_shape: Sequence[int]) -> go.Figure:
                 yshift=4 + (16 if raised else 0), font=dict(size=12),
             )
             previous_shape, previous_raised, previous_index = stage[2], raised, i
-        fig.add_annotation(
-            x=i, y=-top - 10 - (18 if i % 2 else 0), text=stage[0], showarrow=False, yanchor="top", font=dict(size=11, color="#555")
-        )
+        if len(stages) <= NAMED_STAGES + 1 or i == 0 or stage[2] != stages[i - 1][2]:
+            named += 1
+            fig.add_annotation(
+                x=i, y=-top - 10 - (18 if named % 2 == 0 else 0), text=stage[0], showarrow=False, yanchor="top",
+                font=dict(size=11, color="#555"),
+            )
     fig.update_xaxes(visible=False, range=[-0.7, len(stages) - 0.3])
     fig.update_yaxes(visible=False, range=[-top - 45, top + 40])
     fig.update_layout(showlegend=False, bargap=0)

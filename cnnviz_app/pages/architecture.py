@@ -4,7 +4,7 @@ layer by layer, with the arithmetic behind every count."""
 import streamlit as st
 
 from cnnviz import RULE, charts
-from cnnviz.architecture import TUTORIAL, line_of
+from cnnviz.architecture import TUTORIAL, line_of, unread_edge
 from cnnviz.model import INPUT_SHAPE, first_layer, layer_table, side_steps
 from cnnviz_app.common import session_if_made, shipped_model, shipped_network
 from cnnviz_app.layers_view import BATCH_NORM, GAP, first_pooling_sentences, formulas_table
@@ -33,12 +33,22 @@ st.caption(
 )
 
 st.subheader("The shape of the data, layer by layer")
+flattens = any(r.kind == "flatten" for r in rows)
 st.caption(
     "Each block is the tensor a layer hands on. Feature maps: as tall as the map's side, wider for more channels. "
-    "Vectors (from flatten on): narrow, their height on a log scale of their length, drawn so that flatten's "
-    "vector, which holds exactly the last maps' values, is as tall as those maps. Hover a block for its numbers."
+    + ("Vectors (from flatten on): narrow, their height on a log scale of their length, drawn so that flatten's "
+       "vector, which holds exactly the last maps' values, is as tall as those maps. " if flattens else
+       "Vectors (from global average pooling on): narrow, their height on a log scale of their length, drawn so that a "
+       "vector of as many values as the last maps hold would be as tall as them; global average pooling keeps one "
+       "value a map, so it is drawn shorter. ")
+    + ("Hover a block for its numbers." if len(rows) <= charts.NAMED_STAGES else
+       "Below the blocks, the layers that change the shape are named; the ReLU, batch norm and dropout between keep it: "
+       "hover a block for its name and numbers.")
 )
 st.plotly_chart(charts.shape_flow(rows, INPUT_SHAPE), width="stretch", config={"displayModeBar": False})
+edge = unread_edge(line)
+if edge:
+    st.caption(f"{edge[0].upper()}{edge[1:]}: whatever a photo holds there cannot change its verdict.")
 
 st.subheader("The layer table")
 formulas_table(rows)

@@ -18,6 +18,8 @@ def test_architecture_shows_the_live_total_every_formula_and_dense_1s_share():
     body = texts(at)
     assert f"{total:,}" in body and total == 5_046_369
     assert f"**{100 * dense.share:.1f}%**" in body and f"{100 * dense.share:.1f}" == "99.4"
+    assert "Vectors (from flatten on)" in body and "Below the blocks" not in body  # 14 layers: every block named
+    assert "The last 2 rows and columns of the 150 × 150 input never reach the verdict" in body
 
     table = at.dataframe[0].value
     assert list(table["layer"])[:-1] == [r.name for r in rows]

@@ -35,6 +35,9 @@ def test_every_page_draws_the_modern_network(page, modern_session, monkeypatch, 
         assert [name for name, *_ in regions][1:-1] == columns == [f"max_pooling2d_{i}" for i in (1, 2, 3, 4)]
         assert "the maps each block's max-pooling layer (too many layers for a column each) passes on" in body
         assert "through this session's own model (the modern network, from random weights)" in body
+    if page.endswith("architecture.py"):  # words for global average pooling, not flatten, and the edge it never reads
+        assert "Vectors (from global average pooling on)" in body and "flatten on" not in body
+        assert "The last 10 rows and columns of the 150 × 150 input never reach the verdict" in body
     if page.endswith("training.py"):
         from cnnviz.architecture import MODERN
 
