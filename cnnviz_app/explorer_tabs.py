@@ -240,12 +240,13 @@ def _chosen_unit(report: PhotoReport) -> Unit:
     return filter_unit(model, layer, int(st.session_state.get(f"looks_filter_{layer}", report.strongest_filter(layer))))
 
 
-def _patch_photos(shown: Shown) -> list[tuple[str, int]] | None:
-    """The validation sample whose patches are searched: photos these weights were not trained on; None without any."""
+def patch_photos(seen: frozenset[str] | None) -> list[tuple[str, int]] | None:
+    """The validation sample whose patches are searched: photos outside `seen`, those the weights
+    were trained on; None without any. The presenter's screen searches the same."""
     split = common.current_split()
     if split is None or not split.val:
         return None
-    items, _left_out = common.never_trained_on(split.val, shown.seen)
+    items, _left_out = common.never_trained_on(split.val, seen)
     return photo_sample(items) if items else None
 
 
@@ -277,7 +278,7 @@ def looks_for(shown: Shown) -> None:
             bar.progress(done / steps, text=f"Making an input for {unit.words()}: step {done} of {steps}")
 
     made = made_input(model, unit, on_step=on_step)
-    photos = _patch_photos(shown)
+    photos = patch_photos(shown.seen)
     patches = None
     if photos:
         patches = top_patches(
@@ -714,7 +715,7 @@ def export(shown: Shown) -> None:
     check_filter = int(st.session_state.get("check_filter", 0))
     epsilon = st.session_state.get(_fool_key(report))  # the Fool it tab's ε, once it has been opened
     unit = _chosen_unit(report)
-    photos = _patch_photos(shown)
+    photos = patch_photos(shown.seen)
     st.markdown(
         "The main figures of the tabs above for this photo and these weights, as PNG files: download one, or all of "
         "them in one zip (the **workshop pack**: the photo, the verdict, every layer's feature maps, the filters, "

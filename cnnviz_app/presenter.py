@@ -1,5 +1,6 @@
 """Presenter mode: the tutorial's story as a sequence of screens, one idea each, in large type,
-then three views beyond it: the overview, occlusion beside Grad-CAM, and fooling the network.
+then four views beyond it: the overview, what a filter looks for, occlusion beside Grad-CAM, and
+fooling the network.
 
 streamlit_app.py calls `show()` in place of the open page while the sidebar's "Presenter mode"
 toggle is on (a module, not a page: the pages' menu stays as it was for when the toggle goes off).
@@ -21,10 +22,13 @@ from cnnviz.adversarial import MAX_EPSILON, amplification, epsilon_words, flip_w
 from cnnviz.cards import card_accuracy, card_history, card_runs, describe_recipe
 from cnnviz.images import Photo
 from cnnviz.inspect import SCORE_NOTE, check_lines, score_words, verdict_words
+from cnnviz.maximise import conv_layers, filter_unit, made_input, top_patches
+from cnnviz.maximise import figure as looks_for_figure
 from cnnviz.model import INPUT_SHAPE, layer_table, shape_sentences
 from cnnviz.occlusion import agreement_meaning
 from cnnviz.report import PhotoReport
 from cnnviz_app import common
+from cnnviz_app.explorer_tabs import patch_photos
 from cnnviz_app.room_view import room_panel
 
 STEP = "presenter_step"
@@ -50,6 +54,7 @@ class Talk:
     choice: common.ModelChoice
     photo: Photo
     report: PhotoReport  # the photo through the model: the Layer Explorer's own, when it shows the same photo
+    number: int  # the screen's place in the talk, from 1: its title starts with it
 
     @property
     def model(self):
@@ -60,7 +65,7 @@ class Talk:
 
 
 def data_screen(talk: Talk) -> None:
-    st.title("1. Data: photos with a label")
+    st.title(f"{talk.number}. Data: photos with a label")
     dataset = common.current_dataset()
     split = common.current_split()
     if dataset is None or split is None:
@@ -82,7 +87,7 @@ def data_screen(talk: Talk) -> None:
 
 
 def pixels_screen(talk: Talk) -> None:
-    st.title("2. What a computer sees: numbers")
+    st.title(f"{talk.number}. What a computer sees: numbers")
     h, w = talk.photo.original.shape[:2]
     left, right = st.columns([2, 3], gap="large")
     row, col = h // 3, w // 2
@@ -98,7 +103,7 @@ def _scaled(row: int, col: int, width: int, side: int) -> tuple[int, int, int]:
 
 
 def parts_screen(talk: Talk) -> None:
-    st.title("3. The parts of a CNN")
+    st.title(f"{talk.number}. The parts of a CNN")
     ph, pw = next(layer.pool_size for layer in talk.model.layers if hasattr(layer, "pool_size"))
     st.markdown(
         "**Convolution**: small learned filters, a dot product at every position. **ReLU**: max(0, x). "
@@ -111,7 +116,7 @@ def parts_screen(talk: Talk) -> None:
 def build_screen(talk: Talk) -> None:
     rows = layer_table(talk.model)
     biggest = max(rows, key=lambda r: r.params)
-    st.title(f"4. Build: {talk.model.count_params():,} numbers to learn")
+    st.title(f"{talk.number}. Build: {talk.model.count_params():,} numbers to learn")
     left, right = st.columns([2, 3], gap="large")
     left.markdown(
         f"**{talk.model.count_params():,}** parameters in all.  \n\n**{biggest.name}** alone holds "
@@ -121,7 +126,7 @@ def build_screen(talk: Talk) -> None:
 
 
 def train_screen(talk: Talk) -> None:
-    st.title("5. Train: guess, measure, nudge")
+    st.title(f"{talk.number}. Train: guess, measure, nudge")
     mine = common.session_if_made()
     kept = [row for row in mine.rows if row["kept"]] if mine is not None else []
     left, right = st.columns([2, 3], gap="large")
@@ -139,13 +144,13 @@ def train_screen(talk: Talk) -> None:
 
 
 def room_screen(talk: Talk) -> None:
-    st.title("6. The room: many random starts")
+    st.title(f"{talk.number}. The room: many random starts")
     room_panel(key="presenter_room")
 
 
 def test_screen(talk: Talk) -> None:
     v = talk.report.verdict
-    st.title("7. Test: one photo in, one score out")
+    st.title(f"{talk.number}. Test: one photo in, one score out")
     left, right = st.columns([2, 3], gap="large")
     left.image(pictures.network_view(talk.photo.network_input, 2), caption=f"{PHOTO_NAME}, as the network gets it", width="stretch")
     right.markdown(f"P(dog) = **{v.dog_probability:.3f}**")
@@ -157,7 +162,7 @@ def test_screen(talk: Talk) -> None:
 def overview_screen(talk: Talk) -> None:
     found = talk.report.overview
     maps = len(found.columns[0].channels) if found.columns else 0
-    st.title("8. One photo through the network")
+    st.title(f"{talk.number}. One photo through the network")
     st.image(found.png, width="stretch", output_format="PNG")
     st.markdown(
         f"Each column: the {maps} maps of a layer with the highest average on {PHOTO_NAME}. "
@@ -170,7 +175,7 @@ def learned_screen(talk: Talk) -> None:
     acts = talk.report.activations
     name, (kernel, _bias) = next(iter(talk.report.filters.items()))
     after = [layer.name for layer in talk.model.layers][1]
-    st.title("9. What the CNN learned")
+    st.title(f"{talk.number}. What the CNN learned")
     left, right = st.columns([2, 3], gap="large")
     left.image(talk.report.filter_png(name), caption=f"The {kernel.shape[-1]} filters of {name}", width="stretch", output_format="PNG")
     right.image(
@@ -179,12 +184,30 @@ def learned_screen(talk: Talk) -> None:
     )
 
 
+def looks_for_screen(talk: Talk) -> None:
+    """The last convolution's filter that fires most on the photo: an input made for it, beside the
+    validation photos' patches that excite it most (the Layer Explorer's tab, at the deep end)."""
+    model = talk.model
+    layer = conv_layers(model)[-1]
+    unit = filter_unit(model, layer, talk.report.strongest_filter(layer))
+    st.title(f"{talk.number}. What a filter looks for")
+    with st.spinner(f"Making an input for {unit.words()} and searching the validation photos…"):
+        made = made_input(model, unit)
+        photos = patch_photos(common.photos_seen_by(talk.choice))
+        patches = top_patches(model, unit, photos) if photos else None
+    st.image(looks_for_figure(made, patches), width="stretch", output_format="PNG")
+    beside = (f"right, the {len(patches.patches)} patches of validation photos that excite it most"
+              if patches is not None and patches.patches else "the photo patches need a dataset (the Data page)")
+    st.markdown(f"Left, an input **made** to excite {unit.words()}, the last convolution's strongest on {PHOTO_NAME}; {beside}.")
+    st.caption("Made by gradient ascent from faint noise: what excites the filter, not what it means.")
+
+
 def convolving_screen(talk: Talk) -> None:
     firing = talk.report.convolution_check(0).firing
     k = firing[0] if firing else 0  # a filter that fires on the photo: an all-zero map proves nothing
     check = talk.report.convolution_check(k)
     diffs = list(check.max_abs_difference.values())
-    st.title("10. Is it really convolving?")
+    st.title(f"{talk.number}. Is it really convolving?")
     st.markdown(f"Filter {k}'s map recomputed by hand with SciPy, number by number against the network's own:")
     titles = ["the network", "correlate2d", "flipped convolve2d", "the network, unscaled photo", "the tutorial's check"]
     notes = ["reference", f"max difference {diffs[0]:.1g}", f"max difference {diffs[1]:.1g}", "its reference",
@@ -200,7 +223,7 @@ def occlusion_screen(talk: Talk) -> None:
     report = talk.report
     label, agreement = report.verdict.label, report.occlusion_agreement
     size = report.occlusion.size
-    st.title("11. Where it looked, checked")
+    st.title(f"{talk.number}. Where it looked, checked")
     hidden, looked, words = st.columns([2, 2, 3], gap="large")
     hidden.image(report.occluded, width="stretch", output_format="PNG")
     hidden.markdown(f"**Hiding** a {size}-pixel grey square: red where P({label}) drops most")
@@ -214,7 +237,7 @@ def fool_screen(talk: Talk) -> None:
     report = talk.report
     epsilon = report.smallest_flip or MAX_EPSILON
     fooled, images = report.fooled_pictures(epsilon)
-    st.title("12. Fooling it")
+    st.title(f"{talk.number}. Fooling it")
     captions = [
         f"**{report.verdict.label}**  \n{score_words(report.verdict)}",
         f"the change ×{amplification(epsilon):.0f}  \n{epsilon_words(epsilon)}",
@@ -268,7 +291,7 @@ def session_story(mine) -> str:
 
 
 def review_screen(talk: Talk) -> None:
-    st.title("13. Review and next steps")
+    st.title(f"{talk.number}. Review and next steps")
     rows = layer_table(talk.model)
     biggest = max(rows, key=lambda r: r.params)
     _model, card = common.shipped_model()
@@ -291,7 +314,7 @@ def review_screen(talk: Talk) -> None:
 
 STEPS = [
     data_screen, pixels_screen, parts_screen, build_screen, train_screen, room_screen, test_screen, overview_screen,
-    learned_screen, convolving_screen, occlusion_screen, fool_screen, review_screen,
+    learned_screen, looks_for_screen, convolving_screen, occlusion_screen, fool_screen, review_screen,
 ]
 
 
@@ -304,8 +327,8 @@ def show() -> None:
     st.markdown(STYLE, unsafe_allow_html=True)
     choice = common.current_model()
     photo = common.chelsea()
-    talk = Talk(choice, photo, common.photo_report(choice.model, photo))
     step = min(max(int(st.session_state.get(STEP, 0)), 0), len(STEPS) - 1)
+    talk = Talk(choice, photo, common.photo_report(choice.model, photo), step + 1)
     STEPS[step](talk)
     back, where, forward = st.columns([1.4, 4, 1.4], vertical_alignment="center")
     back.button(
