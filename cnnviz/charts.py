@@ -664,9 +664,10 @@ def photo_map_figure(photo_map, method: str = "pca") -> go.Figure:
     fig.update_xaxes(title=axes[0], zeroline=False, gridcolor="#eee", showticklabels=method == "pca")
     fig.update_yaxes(title=axes[1], zeroline=False, gridcolor="#eee", showticklabels=method == "pca")
     _layout(fig, height=520)
-    # A click selects its point and a drag draws a box around some (Streamlit hands both to the
-    # page); with clickmode "event" alone a click would select nothing.
-    fig.update_layout(legend=dict(orientation="h", y=-0.12, x=0), clickmode="event+select", dragmode="select")
+    # No dragmode of its own: Streamlit then pans on a drag and selects a clicked point. With
+    # dragmode "select" it sets clickmode to "event", and a click in Chromium selected nothing
+    # (the page's "click a dot" did nothing); the box and the lasso are a toolbar click away.
+    fig.update_layout(legend=dict(orientation="h", y=-0.12, x=0))
     return fig
 
 

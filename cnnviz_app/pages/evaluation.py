@@ -287,9 +287,8 @@ else:
             )
             st.markdown(
                 "Hover a dot for its photo's name and P(dog). **Click a dot** to open that photo in the Layer "
-                "Explorer. **Drag a box** around some dots (or a lasso, from the chart's toolbar) to see their "
-                "photos here; double-click the chart to clear it."
-            )
+                "Explorer. To see several photos here, pick the **box** or the **lasso** in the chart's toolbar and "
+                "drag it around some dots; double-click the chart to clear it.")
     (x_share, y_share) = found.explained
     st.markdown(
         f"Each dot is one of these {len(found.paths):,} validation photos, placed by the {found.dimensions} numbers "

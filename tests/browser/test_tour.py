@@ -138,9 +138,25 @@ def test_every_page_in_chromium(page, server, cat_photo):
     no_exception(page)
 
 
+# The loneliest dot of the photo map (the plotly chart whose x axis is PCA's), so that a click
+# there hits it and no other: its screen position from plotly's own axes, and its photo's name.
+LONELY_DOT = """() => {
+  const chart = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(g => g._fullLayout && (g._fullLayout.xaxis.title.text || '').startsWith('PCA'));
+  chart.scrollIntoView({block: 'center'});
+  const layout = chart._fullLayout, box = chart.getBoundingClientRect();
+  const dots = chart._fullData.flatMap(t => Array.from(t.x || [], (x, i) => ({  // _fullData: decoded arrays
+    x: box.left + layout._size.l + layout.xaxis.l2p(x), y: box.top + layout._size.t + layout.yaxis.l2p(t.y[i]), name: t.text[i],
+  })));
+  const room = d => Math.min(...dots.filter(o => o !== d).map(o => Math.hypot(o.x - d.x, o.y - d.y)));
+  return dots.reduce((best, d) => (room(d) > room(best) ? d : best));
+}"""
+
+
 def test_beyond_the_tutorial_in_chromium(page, server):
     """After the tour above (the session's model trained): evaluation (its map, a confusion cell's
-    photos, one opened in the Layer Explorer), Grad-CAM, presenter mode on and off."""
+    photos, one opened in the Layer Explorer), Grad-CAM, presenter mode on and off, and a dot of
+    the map clicked open."""
     if not page.url.startswith(server):  # run on its own
         page.goto(server)
         settle(page)
@@ -193,3 +209,15 @@ def test_beyond_the_tutorial_in_chromium(page, server):
     page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()  # back where the talk began
     settle(page)
     no_exception(page)
+
+    # A click on a dot of the network's map of the photos opens that photo in the Layer Explorer.
+    go(page, "Evaluation")
+    page.get_by_text(re.compile(r"Each dot is one of these")).first.wait_for(timeout=120_000)
+    settle(page)
+    dot = page.evaluate(LONELY_DOT)
+    page.mouse.click(dot["x"], dot["y"])
+    page.get_by_role("heading", name="Layer Explorer", exact=True).wait_for()
+    page.get_by_text("Verdict:").first.wait_for()
+    settle(page)
+    no_exception(page)
+    page.get_by_text(re.compile(rf"^{re.escape(dot['name'])}: \d+ × \d+ pixels")).first.wait_for()  # the photo clicked
