@@ -100,7 +100,9 @@ class DecodedImages:
         """(uint8 images, float32 labels) in `order`, decoding the photos not yet decoded.
 
         Photos that cannot be read are left out, as `make_pipeline`'s `ignore_errors` does,
-        so an epoch ends early exactly when it would without the cache.
+        so an epoch ends early exactly when it would without the cache. Every photo this call
+        decodes is taken off its stream where the order reaches it, even one that another
+        epoch on the same photos decoded meanwhile: the stream runs in step with the order.
         """
         order = np.asarray(list(order), dtype="int64")
         missing = order[~self.ready[order]]
@@ -108,13 +110,13 @@ class DecodedImages:
         pending = next(fresh, None)
         chosen: list[int] = []
         for i in order:
-            if not self.ready[i]:
-                if pending is not None and pending[0] == i:
+            if pending is not None and pending[0] == i:
+                if not self.ready[i]:  # another epoch on the same photos may have decoded it meanwhile
                     self.images[i] = pending[1]
                     self.ready[i] = True
-                    pending = next(fresh, None)
-                else:
-                    continue  # could not be read: dropped from this epoch
+                pending = next(fresh, None)
+            elif not self.ready[i]:
+                continue  # could not be read: dropped from this epoch
             chosen.append(int(i))
             if len(chosen) == batch_size:
                 yield self.images[chosen], self.labels[chosen]

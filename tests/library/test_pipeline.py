@@ -167,6 +167,25 @@ def test_a_photo_gone_before_decoding_is_dropped_like_the_pipeline_does(tiny_ite
     assert images.shape[0] == 5 and np.array_equal(images, reference) and np.array_equal(labels, ref_labels)
 
 
+def test_two_epochs_decoding_the_same_photos_at_once_each_get_every_photo(tiny_items, tmp_path):
+    """Two sessions' first epochs on one split share its DecodedImages: each decodes what was not
+    ready when it began, and finds photos the other has decoded meanwhile. One running ahead of
+    the other, each still gets every photo (one used to drop all the rest of its epoch, as if they
+    could no longer be read), and an unreadable photo is still left out of both."""
+    items = tiny_items[:9] + [(str(tmp_path / "vanished.jpg"), 0)] + tiny_items[9:16]
+    decoded = DecodedImages(items)
+    first, second = decoded.batches(range(len(items)), 2), decoded.batches(range(len(items)), 2)
+    got = {"first": [next(first)[0]], "second": []}
+    for _ in range(3):  # the second runs ahead, decoding photos the first has already queued
+        got["second"].append(next(second)[0])
+    got["first"] += [images for images, _ in first]  # the first catches up, past them, to the end
+    got["second"] += [images for images, _ in second]
+    readable = len(items) - 1
+    for name, images in got.items():
+        assert sum(len(b) for b in images) == readable, name
+    assert np.array_equal(np.concatenate(got["first"]), np.concatenate(got["second"]))
+
+
 def test_every_epoch_pipeline_runs_without_the_autotuner(tiny_items):
     """Its thread can hold an epoch's end for seconds (benchmarks/iterator_teardown.py)."""
     decoded = DecodedImages(tiny_items)
