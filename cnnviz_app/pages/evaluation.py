@@ -288,7 +288,8 @@ else:
             st.markdown(
                 "Hover a dot for its photo's name and P(dog). **Click a dot** to open that photo in the Layer "
                 "Explorer. To see several photos here, pick the **box** or the **lasso** in the chart's toolbar and "
-                "drag it around some dots; double-click the chart to clear it.")
+                "drag it around some dots; double-click the chart to clear it."
+            )
     (x_share, y_share) = found.explained
     st.markdown(
         f"Each dot is one of these {len(found.paths):,} validation photos, placed by the {found.dimensions} numbers "
