@@ -5,7 +5,8 @@
 The shipped tutorial network is copied per session and trained one workshop epoch (`--train`
 photos, 800 to validate) by a `TrainingJob`, as the Training page does: one session, a second
 (nothing more is kept), then `--sessions` at once in threads, then one more. After each, the
-RSS once Python has collected and glibc has trimmed its free pages (`malloc_trim`), the bytes
+RSS once Python has collected and glibc has trimmed its free pages (`malloc_trim`) (and how
+long the epochs at once took, start to last end), the bytes
 of numpy arrays still alive, and how many functions TensorFlow's eager context holds. Run it
 with environment variables to see who keeps what, e.g. `TF_ENABLE_ONEDNN_OPTS=0` (oneDNN's
 kernels off) or `TF_NUM_INTEROP_THREADS=1`.
@@ -74,11 +75,11 @@ def main(argv=None) -> None:
     threads = [threading.Thread(target=session) for _ in range(args.sessions)]
     for t in threads:
         t.start()
-    peak = 0.0
+    peak, started = 0.0, time.perf_counter()
     while any(t.is_alive() for t in threads):
         peak = max(peak, psutil.Process().memory_info().rss / MB)
         time.sleep(0.5)
-    line(f"after {args.sessions} at once (peak {peak:.0f} MB)")
+    line(f"after {args.sessions} at once ({time.perf_counter() - started:.0f} s, peak {peak:.0f} MB)")
     session()
     line("after one more, alone")
 

@@ -19,6 +19,7 @@ Why a launcher and not only `streamlit run streamlit_app.py` (which works too, s
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,11 @@ def _kept(free_memory: bool = True) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Import TensorFlow and Keras, freeze them out of the garbage collector's walks, then run
     `streamlit run streamlit_app.py` with `argv` (Streamlit's own options, e.g. --server.port)."""
+    # One inter-op thread: TensorFlow's oneDNN kernels keep memory for every thread of its pools
+    # that has run them, so epochs of several sessions at once left +832 MB behind with the
+    # default pool and +477 MB with one thread; one session's epoch runs 1% slower
+    # (benchmarks/concurrent_epochs.py, README "Speed"). Set before TensorFlow reads it.
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     import cnnviz.backend  # noqa: F401  (TensorFlow and Keras: the objects to freeze)
 
     keep_keras_state()
