@@ -43,19 +43,27 @@ def _kept(free_memory: bool = True) -> None:
     """Streamlit's call to `keras.backend.clear_session()` lands here: nothing to clear (see above)."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Import TensorFlow and Keras, freeze them out of the garbage collector's walks, then run
-    `streamlit run streamlit_app.py` with `argv` (Streamlit's own options, e.g. --server.port)."""
-    # One inter-op thread: TensorFlow's oneDNN kernels keep memory for every thread of its pools
-    # that has run them, so epochs of several sessions at once left +832 MB behind with the
-    # default pool and +477 MB with one thread; one session's epoch runs 1% slower
-    # (benchmarks/concurrent_epochs.py, README "Speed"). Set before TensorFlow reads it.
+def load_tensorflow() -> None:
+    """Import TensorFlow and Keras with one inter-op thread, and freeze them out of the garbage
+    collector's walks (see above); `main` calls it before Streamlit starts.
+
+    One inter-op thread: TensorFlow's oneDNN kernels keep memory for every thread of its pools
+    that has run them, so epochs of several sessions at once left +832 MB behind with the
+    default pool and +477 MB with one thread; one session's epoch runs 1% slower
+    (benchmarks/concurrent_epochs.py, README "Speed"). Set before TensorFlow reads it.
+    """
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     import cnnviz.backend  # noqa: F401  (TensorFlow and Keras: the objects to freeze)
 
     keep_keras_state()
     gc.collect()
     gc.freeze()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`load_tensorflow()`, then `streamlit run streamlit_app.py` with `argv` (Streamlit's own
+    options, e.g. --server.port)."""
+    load_tensorflow()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]

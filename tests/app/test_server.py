@@ -1,5 +1,8 @@
 """The server process's setup (cnnviz_app/server.py), against Streamlit's own end-of-run clean-up."""
 
+import os
+import subprocess
+import sys
 import threading
 
 from streamlit.runtime.scriptrunner import script_runner
@@ -32,3 +35,20 @@ def test_streamlits_end_of_run_clean_up_leaves_a_training_threads_keras_state_al
     layer = keras.layers.Dense(1)
     keras.backend.clear_session()
     assert keras.layers.Dense(1).name != layer.name  # Keras' name counter was not reset either
+
+
+def test_the_server_gives_tensorflow_one_inter_op_thread():
+    """In a fresh process set up as `python -m cnnviz_app` does (the variable not set beforehand),
+    a compiled function runs on one inter-op thread: TensorFlow's pool, its threads named
+    tf_Compute, has one (by default it has one per core, two on this project's machines)."""
+    code = """
+import os
+from cnnviz_app.server import load_tensorflow
+load_tensorflow()
+import tensorflow as tf
+tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)))(tf.ones((64, 64)))
+print([open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")].count("tf_Compute"))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTEROP_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "1"
