@@ -15,25 +15,15 @@ kernels off) or `TF_NUM_INTEROP_THREADS=1`.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("CNNVIZ_TEST_DATA", ROOT.parent / "shared" / "data" / "dogs-vs-cats"))
-MB = 2**20
-
-
-def rss() -> float:
-    gc.collect()
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return psutil.Process().memory_info().rss / MB
+from benchmarks.memory import DATA, MB, rss, trim
 
 
 def arrays() -> float:
@@ -62,7 +52,8 @@ def main(argv=None) -> None:
         assert job.status().state == "finished", job.status().error
 
     def line(what: str) -> None:
-        print(f"{what:<34} RSS {rss():6.0f} MB, numpy arrays alive {arrays():4.0f} MB, "
+        trim()
+        print(f"{what:<34} RSS {rss() / MB:6.0f} MB, numpy arrays alive {arrays():4.0f} MB, "
               f"eager functions {len(context.context().list_function_names())}", flush=True)
 
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
